@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# dkm-hook — plain Makefile. `make`, `make check`, `make demo`, `make install DESTDIR= PREFIX=`.
+
+VERSION := 0.1.0
+PREFIX ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR_KI ?= $(PREFIX)/lib/kernel/install.d
+DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+DEPS := libkmod blkid liblzma libzstd zlib libcrypto
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lpthread
+
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla \
+	-Wwrite-strings -Wpointer-arith -fno-common -Wno-unused-parameter
+HARDEN := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -Ilib -DDKM_VERSION='"$(VERSION)"' \
+	-DDKM_LIBEXECDIR='"$(PREFIX)/lib/dkm-hook"' -MMD -MP $(CFLAGS)
+ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+ifeq ($(WERROR),1)
+ALL_CFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+B := build
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+
+all: $(B)/dkm-hook $(UNIT_BIN) $(TOOL_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libdkm.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/dkm-hook: $(B)/bin/dkm-hook.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+# Every test goes through prove: the C unit tests print TAP, bats prints TAP.
+check: all
+	tests/run-tests
+
+check-unit: all
+	prove -v $(UNIT_BIN)
+
+demo: all
+	tests/demo
+
+install: all
+	install -Dm0755 $(B)/dkm-hook $(DESTDIR)$(SBINDIR)/dkm-hook
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all check check-unit demo install clean
+-include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+/* Everything the tool touches is computed from one context: a root plus the configured
+ * locations inside it. Paths stored here are "logical" (as seen from inside the root,
+ * starting with '/'); dkm_ctx_path() joins them with the root. */
+struct dkm_ctx {
+	char *root; /* absolute, no trailing slash; "" means "/" */
+
+	char *source_tree; /* /usr/src */
+	char *state_dir;   /* /var/lib/dkm-hook */
+	char *module_dir;  /* /lib/modules */
+	char *conf_dir;    /* /etc/dkm-hook */
+	char *sign_key;    /* /var/lib/dkm-hook/mok.key */
+	char *sign_cert;   /* /var/lib/dkm-hook/mok.der */
+
+	/* settings from dkm-hook.conf */
+	char *compress;          /* auto|none|xz|zstd|gzip */
+	char *sign;              /* auto|yes|no */
+	char *build_user;        /* user for compilers and package scripts; "" = caller */
+	unsigned build_timeout;  /* seconds, 0 = none */
+	char *initrd_generator;  /* auto|dracut|initramfs-tools|none */
+	char **initrd_packages;  /* NULL-terminated */
+	char *fail_policy;       /* auto|never|always */
+	char *cc_launcher;       /* e.g. ccache */
+	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
+	char *root_device;       /* for initrd-modules: device or image holding the root fs */
+
+	unsigned jobs; /* job budget, >= 1 */
+	bool force;
+	bool json;
+
+	int log_level;
+	dkm_log_fn log_fn;
+	void *log_userdata;
+};
+
+int dkm_ctx_new(const char *root, struct dkm_ctx **ret);
+struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx);
+/* Read <root><conf_dir>/dkm-hook.conf (missing file is fine). */
+int dkm_ctx_load_config(struct dkm_ctx *ctx);
+
+/* Join the root with a logical path ("/lib/modules/6.1.0"): malloc'ed, never NULL (aborts on
+ * OOM, like every small allocation here). */
+char *dkm_ctx_path(const struct dkm_ctx *ctx, const char *logical);
+/* Same, with printf-style construction of the logical part. */
+char *dkm_ctx_pathf(const struct dkm_ctx *ctx, const char *fmt, ...) _printf_(2, 3);
+bool dkm_ctx_is_host_root(const struct dkm_ctx *ctx);
+
+static inline void dkm_ctx_freep(struct dkm_ctx **c)
+{
+	dkm_ctx_free(*c);
+}
+#define _cleanup_ctx_ _cleanup_(dkm_ctx_freep)

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "spawn.h"
+#include "util.h"
+
+static const char *const default_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LC_ALL=C",
+	NULL,
+};
+
+static const char *env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strneq(envp[i], name, n) && envp[i][n] == '=')
+			return envp[i] + n + 1;
+	return NULL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every fd >= 3 except those in keep (which is sorted). */
+static void close_all_but(int *keep, size_t n)
+{
+	unsigned lo = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 3)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+static void exec_in_path(char *const *argv, char *const *envp)
+{
+	const char *path = env_get(envp, "PATH");
+	char buf[4096];
+
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		return;
+	}
+	if (!path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && n + strlen(argv[0]) + 2 < sizeof(buf)) {
+			memcpy(buf, path, n);
+			buf[n] = '/';
+			strcpy(buf + n + 1, argv[0]);
+			execve(buf, argv, envp);
+		}
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	errno = ENOENT;
+}
+
+static int move_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to);
+}
+
+int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_pid)
+{
+	int keep[64];
+	size_t nkeep = 0;
+	int errpipe[2];
+	pid_t pid;
+	int child_errno = 0;
+	ssize_t k;
+
+	for (size_t i = 0; s->keep_fds && s->keep_fds[i] >= 0 && nkeep < ELEMENTSOF(keep); i++)
+		keep[nkeep++] = s->keep_fds[i];
+	qsort(keep, nkeep, sizeof(int), cmp_int);
+
+	if (pipe2(errpipe, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return r;
+	}
+	if (pid == 0) {
+		char *const *envp = s->envp ? s->envp : (char *const *)default_env;
+		int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int in = s->stdin_fd >= 0 ? s->stdin_fd : null_fd;
+		int out = s->stdout_fd >= 0 ? s->stdout_fd : s->stdout_fd == -2 ? 1 : null_fd;
+		int err = s->stderr_fd >= 0 ? s->stderr_fd
+			  : s->stderr_fd == -2 ? 2
+			  : s->stderr_fd == -3 ? out
+					       : null_fd;
+
+		setpgid(0, 0);
+		/* default signal dispositions and mask for the child */
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+
+		/* move the three into place without clobbering each other */
+		int fin = fcntl(in, F_DUPFD_CLOEXEC, 10);
+		int fout = fcntl(out, F_DUPFD_CLOEXEC, 10);
+		int ferr = fcntl(err, F_DUPFD_CLOEXEC, 10);
+		if (fin < 0 || fout < 0 || ferr < 0 || move_fd(fin, 0) < 0 || move_fd(fout, 1) < 0 ||
+		    move_fd(ferr, 2) < 0)
+			goto fail;
+		for (size_t i = 0; i < nkeep; i++)
+			fcntl(keep[i], F_SETFD, 0);
+		if (s->cwd && chdir(s->cwd) < 0)
+			goto fail;
+		if (s->run_as) {
+			if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
+			    setresuid(s->uid, s->uid, s->uid) < 0)
+				goto fail;
+		}
+		{
+			int keep_all[ELEMENTSOF(keep) + 1];
+
+			memcpy(keep_all, keep, nkeep * sizeof(int));
+			keep_all[nkeep] = errpipe[1];
+			qsort(keep_all, nkeep + 1, sizeof(int), cmp_int);
+			close_all_but(keep_all, nkeep + 1);
+		}
+		exec_in_path(s->argv, envp);
+	fail:
+		child_errno = errno;
+		(void)!write(errpipe[1], &child_errno, sizeof(child_errno));
+		_exit(127);
+	}
+	close(errpipe[1]);
+	do
+		k = read(errpipe[0], &child_errno, sizeof(child_errno));
+	while (k < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (k == sizeof(child_errno)) {
+		(void)waitpid(pid, NULL, 0);
+		return dkm_err(ctx, child_errno, "cannot run '%s': %s", s->argv[0],
+			       strerror(child_errno));
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+int dkm_spawn_wait(pid_t pid, int *ret_status)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (ret_status)
+		*ret_status = status;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int dkm_spawn_run(struct dkm_ctx *ctx, const struct dkm_spawn *s, int *ret_status)
+{
+	_cleanup_close_ int pfd = -1;
+	pid_t pid;
+	int r;
+
+	r = dkm_spawn_start(ctx, s, &pid);
+	if (r < 0)
+		return r;
+	if (s->timeout_sec == 0)
+		return dkm_spawn_wait(pid, ret_status);
+	pfd = pidfd_open(pid);
+	if (pfd >= 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		int64_t left = (int64_t)s->timeout_sec * 1000;
+		uint64_t start = now_usec();
+
+		for (;;) {
+			int k = poll(&p, 1, (int)left);
+
+			if (k > 0)
+				break;
+			if (k < 0 && errno != EINTR)
+				break;
+			left = (int64_t)s->timeout_sec * 1000 - (int64_t)(now_usec() - start) / 1000;
+			if (k == 0 || left <= 0) {
+				kill(-pid, SIGTERM);
+				p.revents = 0;
+				if (poll(&p, 1, 2000) <= 0)
+					kill(-pid, SIGKILL);
+				kill(-pid, SIGKILL);
+				(void)dkm_spawn_wait(pid, ret_status);
+				return -ETIMEDOUT;
+			}
+		}
+	}
+	r = dkm_spawn_wait(pid, ret_status);
+	/* whatever the child left behind in its process group goes too */
+	kill(-pid, SIGKILL);
+	return r;
+}
+
+const char *dkm_spawn_describe(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, size, "ended with wait status 0x%x", status);
+	return buf;
+}
+
+int dkm_user_lookup(const char *name, uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (!pw)
+		return errno ? -errno : -ESRCH;
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
+	return 0;
+}
