@@ -20,7 +20,7 @@ WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -fno-common -Wno-unused-parameter
 HARDEN := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -g
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -Ilib -DDKM_VERSION='"$(VERSION)"' \
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -iquote lib -DDKM_VERSION='"$(VERSION)"' \
 	-DDKM_LIBEXECDIR='"$(PREFIX)/lib/dkm-hook"' -MMD -MP $(CFLAGS)
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 ifeq ($(WERROR),1)
@@ -31,7 +31,7 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-B := build
+B ?= build
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* dkm-hook: the command line. Parses arguments, sets up logging, calls lib/, maps results to
+ * exit codes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "ctx.h"
+#include "sign.h"
+#include "util.h"
+
+static const char *prog = "dkm-hook";
+
+static void log_to_stdio(void *userdata, int level, const char *msg)
+{
+	if (level <= DKM_LOG_ERR)
+		fprintf(stderr, "%s: error: %s\n", prog, msg);
+	else if (level == DKM_LOG_WARNING)
+		fprintf(stderr, "%s: warning: %s\n", prog, msg);
+	else {
+		fflush(stderr);
+		printf("%s\n", msg);
+		fflush(stdout);
+	}
+}
+
+struct verb {
+	const char *name;
+	const char *args;
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{ "add", "<source-dir | pkg/ver>",
+	  "register a module source (copied to <root>/usr/src/<pkg>-<ver> if elsewhere)" },
+	{ "build", "<pkg/ver> -k <kver>... [--force]", "build for the kernel(s) (private build dir)" },
+	{ "install", "<pkg/ver> -k <kver>... [--force]",
+	  "install into the kernel's module dir (builds first if needed), depmod once" },
+	{ "uninstall", "<pkg/ver> -k <kver>...", "remove installed modules, restore displaced originals" },
+	{ "unbuild", "<pkg/ver> -k <kver>...", "uninstall and forget the build for the kernel(s)" },
+	{ "remove", "<pkg/ver> (-k <kver>... | --all)", "unbuild, and unregister when no kernel is left" },
+	{ "status", "[pkg[/ver]] [-k <kver>] [--json]", "show packages and their state per kernel" },
+	{ "rebuild", "<kver> [--force]", "build and install every AUTOINSTALL package for the kernel" },
+	{ "kernel-remove", "<kver>", "the kernel is going away: uninstall everything for it" },
+	{ "keygen", "[--force]", "create the module signing key and certificate" },
+	{ "verify", "<module-file> [--cert FILE] [--json]", "check a module's signature" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [--root DIR] [-v] <command> [arguments]\n"
+		"\n"
+		"Keeps out-of-tree kernel modules (dkms.conf sources) built, signed, compressed and\n"
+		"installed for every kernel.\n\nCommands:\n",
+		prog);
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		fprintf(f, "  %-10s %-38s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
+	fprintf(f,
+		"\nOptions:\n"
+		"  --root DIR               operate on the system under DIR (also DKM_HOOK_ROOT)\n"
+		"  -k, --kernel KVER        target kernel (repeatable; default: running or newest)\n"
+		"  -a, --arch ARCH          target architecture (default: uname -m)\n"
+		"  -j, --jobs N             job budget for all builds (default: online CPUs)\n"
+		"      --kernel-source-dir DIR  kernel headers (default <root>/lib/modules/<kver>/build)\n"
+		"      --force              rebuild even if built / regenerate keys\n"
+		"      --all                with remove: every kernel\n"
+		"      --json               machine-readable output (status, verify)\n"
+		"      --no-depmod          do not run depmod\n"
+		"      --cert FILE          with verify: certificate to check against\n"
+		"  -v, --verbose            more output (DKM_HOOK_DEBUG=1 for everything)\n"
+		"  -h, --help               this help (also '<command> --help')\n"
+		"      --version            print the version\n"
+		"\nExit status:\n"
+		"  0 success; 1 failure; 2 bad usage; 3 unknown package, missing source or headers;\n"
+		"  4 a build failed (state 'failed', log kept); 5 invalid dkms.conf or configuration;\n"
+		"  6 excluded by BUILD_EXCLUSIVE_*. verify: 0 valid, 1 invalid, 3 unsigned (see dkm-hook(8)).\n");
+}
+
+static void verb_usage(FILE *f, const struct verb *v)
+{
+	fprintf(f, "Usage: %s [--root DIR] [-v] %s %s\n\n%s.\n\nSee '%s --help' for the options.\n",
+		prog, v->name, v->args, v->help, prog);
+}
+
+enum {
+	OPT_ROOT = 0x100,
+	OPT_VERSION,
+	OPT_KSRC,
+	OPT_FORCE,
+	OPT_ALL,
+	OPT_JSON,
+	OPT_NO_DEPMOD,
+	OPT_NO_INITRD,
+	OPT_CERT,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "arch", required_argument, NULL, 'a' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "kernel-source-dir", required_argument, NULL, OPT_KSRC },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-depmod", no_argument, NULL, OPT_NO_DEPMOD },
+		{ "no-initrd", no_argument, NULL, OPT_NO_INITRD },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{}
+	};
+	_cleanup_ctx_ struct dkm_ctx *ctx = NULL;
+	_cleanup_strv_free_ char **kernels = NULL;
+	struct dkm_opts o = { 0 };
+	const char *root = NULL, *cert = NULL, *verb_name;
+	const struct verb *verb = NULL;
+	unsigned jobs = 0, verbose = 0;
+	bool help = false;
+	int c, r, nargs;
+
+	while ((c = getopt_long(argc, argv, "k:a:j:vh", longopts, NULL)) >= 0) {
+		switch (c) {
+		case OPT_ROOT:
+			root = optarg;
+			break;
+		case 'k':
+			strv_extend(&kernels, optarg);
+			break;
+		case 'a':
+			o.arch = optarg;
+			break;
+		case 'j': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 4096) {
+				fprintf(stderr, "%s: error: -j '%s': expected a number from 1 to 4096\n",
+					prog, optarg);
+				return DKM_EXIT_USAGE;
+			}
+			jobs = (unsigned)v;
+			break;
+		}
+		case OPT_KSRC:
+			o.kernel_source_dir = optarg;
+			break;
+		case OPT_FORCE:
+			o.force = true;
+			break;
+		case OPT_ALL:
+			o.all = true;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
+		case OPT_NO_DEPMOD:
+			o.no_depmod = true;
+			break;
+		case OPT_NO_INITRD:
+			o.no_initrd = true;
+			break;
+		case OPT_CERT:
+			cert = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			help = true;
+			break;
+		case OPT_VERSION:
+			printf("dkm-hook %s\n", DKM_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return DKM_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(help ? stdout : stderr);
+		return help ? 0 : DKM_EXIT_USAGE;
+	}
+	verb_name = argv[optind];
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (streq(verbs[i].name, verb_name))
+			verb = &verbs[i];
+	if (!verb) {
+		fprintf(stderr, "%s: error: unknown command '%s'. Try '%s --help'.\n", prog,
+			verb_name, prog);
+		return DKM_EXIT_USAGE;
+	}
+	if (help) {
+		verb_usage(stdout, verb);
+		return 0;
+	}
+	nargs = argc - optind - 1;
+	o.kernels = kernels;
+
+	r = dkm_ctx_new(root, &ctx);
+	if (r < 0) {
+		fprintf(stderr, "%s: error: cannot set up: %s\n", prog, strerror(-r));
+		return DKM_EXIT_FAILURE;
+	}
+	ctx->log_fn = log_to_stdio;
+	if (verbose)
+		ctx->log_level = verbose > 1 ? DKM_LOG_DEBUG : DKM_LOG_INFO;
+	r = dkm_ctx_load_config(ctx);
+	if (r < 0)
+		return DKM_EXIT_INVALID;
+	if (jobs)
+		ctx->jobs = jobs;
+	ctx->force = o.force;
+	ctx->json = o.json;
+
+#define NEED_ARGS(lo, hi)                                                                          \
+	do {                                                                                       \
+		if (nargs < (lo) || nargs > (hi)) {                                                \
+			verb_usage(stderr, verb);                                                  \
+			return DKM_EXIT_USAGE;                                                     \
+		}                                                                                  \
+	} while (0)
+
+	const char *arg = nargs > 0 ? argv[optind + 1] : NULL;
+
+	if (streq(verb_name, "add")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_add(ctx, arg, &o);
+	}
+	if (streq(verb_name, "build")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_build(ctx, arg, &o);
+	}
+	if (streq(verb_name, "install")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_install(ctx, arg, &o);
+	}
+	if (streq(verb_name, "uninstall")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_uninstall(ctx, arg, &o);
+	}
+	if (streq(verb_name, "unbuild")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_unbuild(ctx, arg, &o);
+	}
+	if (streq(verb_name, "remove")) {
+		NEED_ARGS(1, 1);
+		if (!o.all && !kernels) {
+			fprintf(stderr, "%s: error: remove needs -k <kernel> or --all\n", prog);
+			return DKM_EXIT_USAGE;
+		}
+		return dkm_action_remove(ctx, arg, &o);
+	}
+	if (streq(verb_name, "status")) {
+		NEED_ARGS(0, 1);
+		return dkm_action_status(ctx, arg, &o);
+	}
+	if (streq(verb_name, "rebuild")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_rebuild(ctx, arg, &o);
+	}
+	if (streq(verb_name, "kernel-remove")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_kernel_remove(ctx, arg, &o);
+	}
+	if (streq(verb_name, "keygen")) {
+		NEED_ARGS(0, 0);
+		return dkm_cmd_keygen(ctx, o.force);
+	}
+	if (streq(verb_name, "verify")) {
+		NEED_ARGS(1, 1);
+		return dkm_cmd_verify(ctx, arg, cert, o.json);
+	}
+	return DKM_EXIT_USAGE;
+}

@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "build.h"
+#include "compress.h"
+#include "conf.h"
+#include "ctx.h"
+#include "install.h"
+#include "kernel.h"
+#include "lock.h"
+#include "registry.h"
+#include "sched.h"
+#include "sign.h"
+#include "util.h"
+
+static int exit_code(int r)
+{
+	switch (r) {
+	case 0:
+		return DKM_EXIT_OK;
+	case -EINVAL:
+	case -EBADMSG:
+		return DKM_EXIT_INVALID;
+	case -ENOENT:
+	case -ESRCH:
+		return DKM_EXIT_NOTFOUND;
+	default:
+		return r > 0 ? r : DKM_EXIT_FAILURE;
+	}
+}
+
+/* "pkg/ver" or "pkg" */
+static int parse_pkgver(struct dkm_ctx *ctx, const char *arg, char **ret_name, char **ret_ver)
+{
+	const char *slash = strchr(arg, '/');
+	_cleanup_free_ char *name = slash ? xstrndup(arg, (size_t)(slash - arg)) : xstrdup(arg);
+	_cleanup_free_ char *ver = slash ? xstrdup(slash + 1) : NULL;
+
+	if (!name_is_valid(name) || (ver && !name_is_valid(ver)))
+		return dkm_err(ctx, -EINVAL, "invalid package '%s': expected <package>/<version>",
+			       arg);
+	*ret_name = TAKE_PTR(name);
+	*ret_ver = TAKE_PTR(ver);
+	return 0;
+}
+
+/* Find a registered package; when the name is a module of some package, say so. */
+static int resolve_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret)
+{
+	_cleanup_free_ char *name = NULL, *ver = NULL;
+	_cleanup_strv_free_ char **vers = NULL;
+	int r;
+
+	r = parse_pkgver(ctx, arg, &name, &ver);
+	if (r < 0)
+		return r;
+	vers = dkm_pkg_versions(ctx, name);
+	if (!vers[0]) {
+		_cleanup_strv_free_ char **owners = dkm_pkg_owners_of_module(ctx, name);
+
+		if (owners[0]) {
+			const char *o = owners[0];
+			const char *oslash = strchr(o, '/');
+			_cleanup_free_ char *suggest =
+				ver ? xasprintf("%.*s/%s", (int)(oslash - o), o, ver) : xstrdup(o);
+
+			return dkm_err(ctx, -ENOENT,
+				       "'%s' is not a package but a module of package '%.*s' (%s): use '%s'",
+				       name, (int)(oslash - o), o, o, suggest);
+		}
+		return dkm_err(ctx, -ENOENT,
+			       "package '%s' is not registered: 'dkm-hook status' lists what is, 'dkm-hook add <dir>' registers a source",
+			       name);
+	}
+	if (!ver) {
+		if (vers[1]) {
+			_cleanup_free_ char *l = strv_join(vers, ", ");
+
+			return dkm_err(ctx, -EINVAL,
+				       "package '%s' has several versions (%s): name one as '%s/<version>'",
+				       name, l, name);
+		}
+		ver = xstrdup(vers[0]);
+	} else if (!strv_contains(vers, ver)) {
+		_cleanup_free_ char *l = strv_join(vers, ", ");
+
+		return dkm_err(ctx, -ENOENT, "%s/%s is not registered (registered versions: %s)",
+			       name, ver, l);
+	}
+	r = dkm_pkg_load(ctx, name, ver, ret);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read registration of %s/%s: %s", name, ver,
+			       strerror(-r));
+	return 0;
+}
+
+/* The kernels a command acts on: -k given, else the default kernel. */
+static char **target_kernels(struct dkm_ctx *ctx, const struct dkm_opts *o)
+{
+	char **l = xcalloc(1, sizeof(char *));
+
+	for (size_t i = 0; o->kernels && o->kernels[i]; i++)
+		if (!strv_contains(l, o->kernels[i]))
+			strv_extend(&l, o->kernels[i]);
+	if (!l[0]) {
+		char *k = dkm_kernel_default(ctx);
+
+		if (k)
+			strv_push(&l, k);
+	}
+	return l;
+}
+
+/* Kernel facts and how its modules are finished, shared by the packages of a command. */
+struct kstate {
+	struct dkm_kernel *k;
+	struct dkm_finish fin;
+	bool dirty; /* module tree changed: depmod */
+};
+
+struct run {
+	struct dkm_ctx *ctx;
+	const struct dkm_opts *o;
+	struct kstate *ks;
+	size_t n_ks;
+	struct dkm_sign_key *key;
+	int lock_fd;
+};
+
+static void run_done(struct run *rn)
+{
+	for (size_t i = 0; i < rn->n_ks; i++)
+		dkm_kernel_free(rn->ks[i].k);
+	free(rn->ks);
+	dkm_sign_key_free(rn->key);
+	if (rn->lock_fd >= 0)
+		close(rn->lock_fd);
+}
+
+static int run_lock(struct run *rn)
+{
+	if (rn->lock_fd >= 0)
+		return 0;
+	rn->lock_fd = dkm_lock_take(rn->ctx);
+	return rn->lock_fd < 0 ? rn->lock_fd : 0;
+}
+
+static int load_key(struct run *rn)
+{
+	struct dkm_ctx *ctx = rn->ctx;
+	_cleanup_free_ char *key = dkm_ctx_path(ctx, ctx->sign_key);
+	_cleanup_free_ char *cert = dkm_ctx_path(ctx, ctx->sign_cert);
+	int r;
+
+	if (rn->key)
+		return 0;
+	r = mkdir_parents(key, 0700);
+	if (r >= 0)
+		r = mkdir_parents(cert, 0755);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot create the directory of '%s': %s", key, strerror(-r));
+	r = dkm_sign_key_ensure(ctx, key, cert, false);
+	if (r < 0)
+		return r;
+	return dkm_sign_key_load(ctx, key, cert, &rn->key);
+}
+
+static int get_kernel(struct run *rn, const char *kver, struct kstate **ret)
+{
+	struct dkm_ctx *ctx = rn->ctx;
+	const char *arch = rn->o->arch;
+	struct kstate *ks;
+	enum dkm_compression comp;
+	const char *cname;
+	bool sign;
+	int r;
+
+	for (size_t i = 0; i < rn->n_ks; i++)
+		if (streq(rn->ks[i].k->kver, kver)) {
+			*ret = &rn->ks[i];
+			return 0;
+		}
+	rn->ks = xrealloc(rn->ks, (rn->n_ks + 1) * sizeof(*rn->ks));
+	ks = &rn->ks[rn->n_ks];
+	memset(ks, 0, sizeof(*ks));
+	r = dkm_kernel_probe(ctx, kver, arch, rn->o->kernel_source_dir, &ks->k);
+	if (r < 0)
+		return r;
+	rn->n_ks++;
+	cname = streq(ctx->compress, "auto") ? ks->k->compression : ctx->compress;
+	r = dkm_compression_from_string(cname, &comp);
+	if (r < 0)
+		return dkm_err(ctx, r, "unknown compression '%s' for %s", cname, kver);
+	ks->fin.compression = (int)comp;
+	sign = streq(ctx->sign, "yes") || (streq(ctx->sign, "auto") && ks->k->module_sig);
+	if (sign) {
+		r = load_key(rn);
+		if (r < 0)
+			return r;
+		ks->fin.key = rn->key;
+		{
+			_cleanup_free_ char *cert = dkm_ctx_path(ctx, ctx->sign_cert);
+
+			(void)sha256_file(cert, ks->fin.cert_sha256);
+		}
+		ks->fin.sig_hash = ks->k->sig_hash ? ks->k->sig_hash : "sha256";
+	}
+	*ret = ks;
+	return 0;
+}
+
+static int depmod_dirty(struct run *rn)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < rn->n_ks; i++) {
+		if (!rn->ks[i].dirty || rn->o->no_depmod)
+			continue;
+		dkm_notice(rn->ctx, "depmod %s", rn->ks[i].k->kver);
+		int k = dkm_depmod(rn->ctx, rn->ks[i].k);
+		if (k < 0 && r == 0)
+			r = k;
+		rn->ks[i].dirty = false;
+	}
+	return r;
+}
+
+/* build one package for one kernel, synchronously (through the scheduler, for one job) */
+static int build_one(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks, bool install)
+{
+	_cleanup_conf_ struct dkm_conf *conf = NULL;
+	struct dkm_job job = { 0 };
+	int r;
+
+	r = dkm_build_check(rn->ctx, pkg, ks->k, &conf);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return DKM_EXIT_EXCLUDED;
+	job.pkg = pkg;
+	job.k = ks->k;
+	job.conf = conf;
+	job.fin = &ks->fin;
+	job.install = install;
+	r = dkm_sched_run(rn->ctx, &job, 1);
+	if (r < 0)
+		return r;
+	if (job.tree_changed)
+		ks->dirty = true;
+	return job.result == DKM_JOB_DONE ? 0 : DKM_EXIT_BUILD;
+}
+
+static int inst_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		      char **ret)
+{
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	int r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(inst.state);
+	return 0;
+}
+
+static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
+			  const char *script);
+
+int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	_cleanup_free_ char *src = NULL, *conf_path = NULL, *kver = NULL, *target_logical = NULL;
+	_cleanup_free_ char *target = NULL, *staging = NULL, *srcroot = NULL;
+	_cleanup_conf_ struct dkm_conf *conf = NULL;
+	_cleanup_pkg_ struct dkm_pkg *existing = NULL;
+	struct dkm_pkg pkg = { 0 };
+	struct utsname u;
+	int r;
+
+	/* a directory with a dkms.conf, or pkg/ver already in the source tree */
+	{
+		_cleanup_free_ char *probe = path_join(arg, "dkms.conf");
+
+		if (path_exists(probe)) {
+			char real[PATH_MAX];
+
+			if (!realpath(arg, real))
+				return exit_code(dkm_err(ctx, errno, "cannot resolve '%s': %s", arg,
+							 strerror(errno)));
+			src = xstrdup(real);
+		} else {
+			_cleanup_free_ char *name = NULL, *ver = NULL;
+
+			if (strchr(arg, '/') && arg[0] != '/' && arg[0] != '.' &&
+			    parse_pkgver(ctx, arg, &name, &ver) == 0 && ver) {
+				src = dkm_ctx_pathf(ctx, "%s/%s-%s", ctx->source_tree, name, ver);
+				free(probe);
+				probe = path_join(src, "dkms.conf");
+				if (!path_exists(probe))
+					return exit_code(dkm_err(ctx, -ENOENT,
+								 "no dkms.conf for %s/%s: '%s' does not exist: install the package's source there or give its directory",
+								 name, ver, probe));
+			} else
+				return exit_code(dkm_err(ctx, -ENOENT,
+							 "no dkms.conf in '%s': expected a module source directory or <package>/<version> under '%s'",
+							 arg, ctx->source_tree));
+		}
+	}
+	conf_path = path_join(src, "dkms.conf");
+	kver = dkm_kernel_default(ctx);
+	if (!kver)
+		kver = xstrdup(uname(&u) == 0 ? u.release : "unknown");
+	{
+		_cleanup_kernel_ struct dkm_kernel *k = NULL;
+		_cleanup_free_ char *srct = dkm_ctx_path(ctx, ctx->source_tree);
+		_cleanup_free_ char *inst = dkm_ctx_path(ctx, ctx->module_dir);
+		_cleanup_free_ char *tree = dkm_ctx_pathf(ctx, "%s/build", ctx->state_dir);
+		struct dkm_conf_env env;
+
+		r = dkm_kernel_probe(ctx, kver, o->arch, o->kernel_source_dir, &k);
+		if (r < 0)
+			return exit_code(r);
+		env = (struct dkm_conf_env){
+			.kernelver = k->kver,
+			.arch = k->arch,
+			.kernel_source_dir = k->source_dir,
+			.dkms_tree = tree,
+			.source_tree = srct,
+			.install_tree = inst,
+		};
+		r = dkm_conf_read(ctx, conf_path, &env, &conf);
+		if (r < 0)
+			return exit_code(r);
+	}
+	r = run_lock(&rn);
+	if (r < 0)
+		goto out;
+	target_logical = xasprintf("%s/%s-%s", ctx->source_tree, conf->package_name,
+				   conf->package_version);
+	target = dkm_ctx_path(ctx, target_logical);
+	if (dkm_pkg_load(ctx, conf->package_name, conf->package_version, &existing) == 0) {
+		dkm_notice(ctx, "%s/%s is already added (source '%s')", conf->package_name,
+			   conf->package_version, target);
+		r = 0;
+		goto out;
+	}
+	srcroot = dkm_ctx_path(ctx, ctx->source_tree);
+	if (!streq(src, target)) {
+		_cleanup_free_ char *bad = NULL;
+
+		if (path_exists(target)) {
+			r = dkm_err(ctx, -EEXIST,
+				    "cannot add '%s': '%s' already exists: remove it, or register it with 'dkm-hook add %s/%s'",
+				    src, target, conf->package_name, conf->package_version);
+			goto out;
+		}
+		r = mkdir_p(srcroot, 0755);
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot create '%s': %s", srcroot, strerror(-r));
+			goto out;
+		}
+		/* copy to a staging name, then rename: never a half-copied source */
+		staging = xasprintf("%s/.%s-%s.dkm-hook-add", srcroot, conf->package_name,
+				    conf->package_version);
+		(void)rm_rf(staging);
+		r = copy_tree(src, staging, &bad);
+		if (r < 0) {
+			if (r == -ELOOP)
+				dkm_err(ctx, r,
+					"cannot add '%s': '%s' is a symlink that points outside the source",
+					src, bad);
+			else
+				dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", src, staging,
+					strerror(-r));
+			(void)rm_rf(staging);
+			goto out;
+		}
+		if (rename(staging, target) < 0) {
+			r = dkm_err(ctx, errno, "cannot create '%s': %s", target, strerror(errno));
+			(void)rm_rf(staging);
+			goto out;
+		}
+		pkg.copied_source = true;
+	}
+	pkg.name = conf->package_name;
+	pkg.version = conf->package_version;
+	pkg.source = target_logical;
+	pkg.autoinstall = conf->autoinstall;
+	pkg.remake_initrd = conf->remake_initrd;
+	pkg.modules = xcalloc(conf->n_modules + 1, sizeof(char *));
+	for (size_t i = 0; i < conf->n_modules; i++)
+		pkg.modules[i] = conf->modules[i].dest_name;
+	r = dkm_pkg_save(ctx, &pkg);
+	free(pkg.modules);
+	if (r < 0) {
+		dkm_err(ctx, r, "cannot register %s/%s: %s", conf->package_name,
+			conf->package_version, strerror(-r));
+		if (pkg.copied_source)
+			(void)rm_rf(target);
+		goto out;
+	}
+	dkm_notice(ctx, "added %s/%s (source '%s')", conf->package_name, conf->package_version,
+		   target);
+	{
+		struct dkm_pkg p = pkg;
+
+		p.modules = NULL;
+		(void)run_pkg_script(ctx, &p, "POST_ADD", conf->post_add);
+	}
+	r = 0;
+out:
+	run_done(&rn);
+	return exit_code(r);
+}
+
+/* POST_ADD, PRE_INSTALL, POST_INSTALL, POST_REMOVE: "<source>/<script> [args]", cwd source,
+ * as the build user, scrubbed environment; failures are warnings, as in DKMS (but
+ * PRE_INSTALL failing stops the install). */
+static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
+			  const char *script)
+{
+	return dkm_pkg_script(ctx, pkg, what, script);
+}
+
+static int for_each_kernel(struct run *rn, const char *arg,
+			   int (*fn)(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks))
+{
+	_cleanup_pkg_ struct dkm_pkg *pkg = NULL;
+	_cleanup_strv_free_ char **kvers = NULL;
+	int r, worst = 0;
+
+	r = resolve_pkg(rn->ctx, arg, &pkg);
+	if (r < 0)
+		return exit_code(r);
+	kvers = target_kernels(rn->ctx, rn->o);
+	if (!kvers[0])
+		return exit_code(dkm_err(rn->ctx, -ENOENT,
+					 "no kernel found under '%s%s': name one with -k <kernel>",
+					 rn->ctx->root, rn->ctx->module_dir));
+	r = run_lock(rn);
+	if (r < 0)
+		return exit_code(r);
+	for (size_t i = 0; kvers[i]; i++) {
+		struct kstate *ks;
+
+		r = get_kernel(rn, kvers[i], &ks);
+		if (r >= 0)
+			r = fn(rn, pkg, ks);
+		r = exit_code(r);
+		if (r > worst)
+			worst = r;
+	}
+	r = exit_code(depmod_dirty(rn));
+	return r > worst ? r : worst;
+}
+
+static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
+{
+	_cleanup_free_ char *st = NULL;
+	int r;
+
+	r = inst_state(rn->ctx, pkg, ks->k, &st);
+	if (r < 0)
+		return r;
+	if (st && (streq(st, "built") || streq(st, "installed")) && !rn->o->force) {
+		dkm_notice(rn->ctx, "%s/%s is already built for %s (use --force to rebuild)",
+			   pkg->name, pkg->version, ks->k->kver);
+		return 0;
+	}
+	return build_one(rn, pkg, ks, false);
+}
+
+static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
+{
+	_cleanup_free_ char *st = NULL;
+	_cleanup_conf_ struct dkm_conf *conf = NULL;
+	int r;
+
+	r = inst_state(rn->ctx, pkg, ks->k, &st);
+	if (r < 0)
+		return r;
+	if (!st || (!streq(st, "built") && !streq(st, "installed")) || rn->o->force) {
+		r = build_one(rn, pkg, ks, false);
+		if (r != 0)
+			return r;
+	}
+	/* PRE_INSTALL may veto (DKMS: a non-zero exit stops the install) */
+	if (dkm_pkg_read_conf(rn->ctx, pkg, ks->k, &conf) >= 0 && !isempty(conf->pre_install)) {
+		r = dkm_pkg_script(rn->ctx, pkg, "PRE_INSTALL", conf->pre_install);
+		if (r < 0)
+			return dkm_err(rn->ctx, r, "%s/%s: PRE_INSTALL failed: not installed for %s",
+				       pkg->name, pkg->version, ks->k->kver);
+	}
+	dkm_notice(rn->ctx, "installing %s/%s for %s", pkg->name, pkg->version, ks->k->kver);
+	r = dkm_install_pkg(rn->ctx, pkg, ks->k);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		dkm_notice(rn->ctx, "%s/%s is already installed for %s", pkg->name, pkg->version,
+			   ks->k->kver);
+	if (r > 0)
+		ks->dirty = true;
+	if (conf && !isempty(conf->post_install))
+		(void)dkm_pkg_script(rn->ctx, pkg, "POST_INSTALL", conf->post_install);
+	return 0;
+}
+
+static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
+{
+	int r = dkm_uninstall_pkg(rn->ctx, pkg, ks->k);
+
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		dkm_notice(rn->ctx, "%s/%s is not installed for %s", pkg->name, pkg->version,
+			   ks->k->kver);
+		return 0;
+	}
+	dkm_notice(rn->ctx, "uninstalled %s/%s from %s", pkg->name, pkg->version, ks->k->kver);
+	ks->dirty = true;
+	return 0;
+}
+
+static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
+{
+	_cleanup_free_ char *dir = dkm_inst_dir(rn->ctx, pkg->name, pkg->version, ks->k->kver,
+						ks->k->arch);
+	_cleanup_free_ char *tomb = xasprintf("%s.removing", dir);
+	_cleanup_free_ char *kdir = path_dirname(dir);
+	int r;
+
+	r = dkm_uninstall_pkg(rn->ctx, pkg, ks->k);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		ks->dirty = true;
+	if (!path_exists(dir))
+		return 0;
+	if (rename(dir, tomb) < 0)
+		return dkm_err(rn->ctx, errno, "cannot remove '%s': %s", dir, strerror(errno));
+	(void)rm_rf(tomb);
+	(void)rmdir(kdir);
+	{
+		_cleanup_free_ char *kernels = path_dirname(kdir);
+
+		(void)rmdir(kernels);
+	}
+	dkm_notice(rn->ctx, "unbuilt %s/%s for %s", pkg->name, pkg->version, ks->k->kver);
+	return 0;
+}
+
+int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	int r = for_each_kernel(&rn, arg, do_build);
+
+	run_done(&rn);
+	return r;
+}
+
+int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	int r = for_each_kernel(&rn, arg, do_install);
+
+	run_done(&rn);
+	return r;
+}
+
+int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	int r = for_each_kernel(&rn, arg, do_uninstall);
+
+	run_done(&rn);
+	return r;
+}
+
+int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	int r = for_each_kernel(&rn, arg, do_unbuild);
+
+	run_done(&rn);
+	return r;
+}
+
+int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	_cleanup_pkg_ struct dkm_pkg *pkg = NULL;
+	_cleanup_strv_free_ char **insts = NULL, **left = NULL;
+	int r;
+
+	if (!o->all && !(o->kernels && o->kernels[0])) {
+		dkm_err(ctx, -EINVAL, "remove needs -k <kernel> or --all");
+		return DKM_EXIT_USAGE;
+	}
+	r = resolve_pkg(ctx, arg, &pkg);
+	if (r < 0)
+		return exit_code(r);
+	r = run_lock(&rn);
+	if (r < 0)
+		goto out;
+	insts = dkm_inst_list(ctx, pkg->name, pkg->version);
+	for (size_t i = 0; insts[i]; i++) {
+		_cleanup_free_ char *kver = xstrndup(insts[i], strcspn(insts[i], "\t"));
+		const char *arch = strchr(insts[i], '\t') + 1;
+		struct dkm_opts ko = *o;
+		struct kstate *ks;
+
+		if (!o->all && !strv_contains(o->kernels, kver))
+			continue;
+		ko.arch = arch;
+		rn.o = &ko;
+		r = get_kernel(&rn, kver, &ks);
+		if (r >= 0)
+			r = do_unbuild(&rn, pkg, ks);
+		rn.o = o;
+		if (r < 0)
+			goto out;
+	}
+	r = depmod_dirty(&rn);
+	if (r < 0)
+		goto out;
+	left = dkm_inst_list(ctx, pkg->name, pkg->version);
+	if (o->all || !left[0]) {
+		_cleanup_conf_ struct dkm_conf *conf = NULL;
+		_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
+
+		if (rn.n_ks > 0 && dkm_pkg_read_conf(ctx, pkg, rn.ks[0].k, &conf) >= 0 &&
+		    !isempty(conf->post_remove))
+			(void)dkm_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove);
+		r = dkm_pkg_unregister(ctx, pkg->name, pkg->version);
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot unregister %s/%s: %s", pkg->name, pkg->version,
+				strerror(-r));
+			goto out;
+		}
+		if (pkg->copied_source)
+			(void)rm_rf(src);
+		dkm_notice(ctx, "removed %s/%s", pkg->name, pkg->version);
+	}
+	r = 0;
+out:
+	run_done(&rn);
+	return exit_code(r);
+}
+
+int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	struct dkm_pkg **l = NULL;
+	size_t n = 0;
+	int r, worst = 0;
+
+	r = run_lock(&rn);
+	if (r < 0)
+		goto out;
+	dkm_pkg_list(ctx, &l, &n);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_strv_free_ char **insts = dkm_inst_list(ctx, l[i]->name, l[i]->version);
+
+		for (size_t j = 0; insts[j]; j++) {
+			_cleanup_free_ char *kv = xstrndup(insts[j], strcspn(insts[j], "\t"));
+			struct dkm_opts ko = *o;
+			struct kstate *ks;
+
+			if (!streq(kv, kver))
+				continue;
+			ko.arch = strchr(insts[j], '\t') + 1;
+			rn.o = &ko;
+			r = get_kernel(&rn, kver, &ks);
+			if (r >= 0)
+				r = do_unbuild(&rn, l[i], ks);
+			rn.o = o;
+			if (r < 0 && worst == 0)
+				worst = r;
+		}
+	}
+	/* the kernel's module dir is going away with it: no depmod needed, but harmless if
+	 * the tree is still there */
+	if (worst == 0) {
+		_cleanup_free_ char *kd = dkm_ctx_pathf(ctx, "%s/kernels/%s", ctx->state_dir, kver);
+		_cleanup_free_ char *dep = dkm_ctx_pathf(ctx, "%s/%s/modules.dep", ctx->module_dir, kver);
+
+		if (path_exists(dep))
+			(void)depmod_dirty(&rn);
+		(void)rm_rf(kd);
+	}
+	r = worst;
+out:
+	dkm_pkg_list_free(l, n);
+	run_done(&rn);
+	return exit_code(r);
+}
+
+/* Is (pkg, kernel) installed exactly as the current inputs would build it? */
+static bool up_to_date(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct kstate *ks)
+{
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_free_ char *instdir = NULL, *mp = NULL;
+	_cleanup_kv_ struct dkm_kv man = { 0 };
+	_cleanup_strv_free_ char **mods = NULL;
+	const char *fp;
+	char cur[65];
+
+	if (dkm_inst_load(ctx, pkg->name, pkg->version, ks->k->kver, ks->k->arch, &inst) <= 0 ||
+	    !inst.state)
+		return false;
+	if (streq(inst.state, "excluded"))
+		return true; /* re-evaluated when the source or the kernel changes (fingerprint) */
+	if (!streq(inst.state, "installed"))
+		return false;
+	fp = dkm_kv_get(&inst.kv, "fingerprint");
+	if (isempty(fp) || dkm_build_fingerprint(ctx, pkg, ks->k, &ks->fin, cur) < 0 ||
+	    !streq(cur, fp))
+		return false;
+	instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, ks->k->kver, ks->k->arch);
+	mp = path_join(instdir, "manifest");
+	if (dkm_kv_read(mp, &man) < 0)
+		return false;
+	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+		_cleanup_free_ char *ks2 = xasprintf("module.%s.sha256", mods[i]);
+		const char *p = dkm_kv_get(&man, kp), *want = dkm_kv_get(&man, ks2);
+		_cleanup_free_ char *full = NULL;
+		char sha[65];
+
+		if (isempty(p) || isempty(want))
+			return false;
+		full = dkm_ctx_path(ctx, p);
+		if (sha256_file(full, sha) < 0 || !streq(sha, want))
+			return false;
+	}
+	return true;
+}
+
+/* The version of a package that autoinstall picks: the newest registered. */
+static bool is_newest_version(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
+{
+	_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, pkg->name);
+	size_t n = strv_length(vers);
+
+	return n == 0 || streq(vers[n - 1], pkg->version);
+}
+
+int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
+{
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
+	struct dkm_pkg **l = NULL;
+	size_t n = 0, njobs = 0, uptodate = 0, excluded = 0, failed = 0;
+	_cleanup_free_ struct dkm_job *jobs = NULL;
+	_cleanup_free_ struct dkm_conf **confs = NULL;
+	struct kstate *ks;
+	uint64_t t0 = now_usec();
+	int r;
+
+	r = run_lock(&rn);
+	if (r < 0)
+		goto out;
+	r = get_kernel(&rn, kver, &ks);
+	if (r < 0)
+		goto out;
+	dkm_pkg_list(ctx, &l, &n);
+	jobs = xcalloc(n + 1, sizeof(*jobs));
+	confs = xcalloc(n + 1, sizeof(*confs));
+	for (size_t i = 0; i < n; i++) {
+		struct dkm_pkg *p = l[i];
+
+		if (!p->autoinstall || !is_newest_version(ctx, p))
+			continue;
+		if (!o->force && up_to_date(ctx, p, ks)) {
+			uptodate++;
+			continue;
+		}
+		r = dkm_build_check(ctx, p, ks->k, &confs[njobs]);
+		if (r < 0) {
+			if (r == -ENOENT && !ks->k->has_headers) {
+				/* the image arrived before its headers: their hook finishes the job */
+				r = 0;
+				goto out;
+			}
+			failed++;
+			continue;
+		}
+		if (r == 0) {
+			excluded++;
+			continue;
+		}
+		jobs[njobs].pkg = p;
+		jobs[njobs].k = ks->k;
+		jobs[njobs].conf = confs[njobs];
+		jobs[njobs].fin = &ks->fin;
+		jobs[njobs].install = true;
+		njobs++;
+	}
+	if (njobs == 0 && failed == 0) {
+		dkm_notice(ctx, "%s: nothing to do (%zu package%s up to date%s)", kver, uptodate,
+			   uptodate == 1 ? "" : "s",
+			   excluded ? ", some excluded by BUILD_EXCLUSIVE" : "");
+		r = 0;
+		goto out;
+	}
+	r = dkm_sched_run(ctx, jobs, njobs);
+	if (r < 0)
+		goto out;
+	failed += (size_t)r;
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].tree_changed)
+			ks->dirty = true;
+	r = depmod_dirty(&rn);
+	if (r < 0)
+		goto out;
+	dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)", kver,
+		   njobs - (size_t)(failed > njobs ? njobs : failed), uptodate, failed,
+		   (double)(now_usec() - t0) / 1e6);
+	r = failed ? DKM_EXIT_BUILD : 0;
+out:
+	for (size_t i = 0; i < njobs; i++)
+		dkm_conf_free(confs[i]);
+	dkm_pkg_list_free(l, n);
+	run_done(&rn);
+	return exit_code(r);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+struct dkm_ctx;
+
+/* Exit codes of the dkm-hook command (documented in --help and dkm-hook(8)). */
+enum {
+	DKM_EXIT_OK = 0,
+	DKM_EXIT_FAILURE = 1,   /* something failed (message says what) */
+	DKM_EXIT_USAGE = 2,     /* bad command line */
+	DKM_EXIT_NOTFOUND = 3,  /* unknown package, missing source or kernel headers */
+	DKM_EXIT_BUILD = 4,     /* a build failed (state 'failed', log kept) */
+	DKM_EXIT_INVALID = 5,   /* invalid dkms.conf or configuration */
+	DKM_EXIT_EXCLUDED = 6,  /* nothing built: excluded by BUILD_EXCLUSIVE_* */
+};
+
+struct dkm_opts {
+	char **kernels;          /* -k, repeated */
+	const char *arch;        /* -a */
+	const char *kernel_source_dir;
+	bool force;
+	bool all;
+	bool json;
+	bool no_initrd;
+	bool no_depmod;
+};
+
+int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
+int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o);
+/* The kernel is going away: uninstall everything for it and drop its state. */
+int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o);

@@ -1,0 +1,822 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <openssl/evp.h>
+
+#include "build.h"
+#include "compress.h"
+#include "conf.h"
+#include "ctx.h"
+#include "elf-module.h"
+#include "kernel.h"
+#include "registry.h"
+#include "sign.h"
+#include "spawn.h"
+#include "util.h"
+
+int dkm_pkg_read_conf(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		      struct dkm_conf **ret)
+{
+	_cleanup_free_ char *path = dkm_ctx_pathf(ctx, "%s/dkms.conf", pkg->source);
+	_cleanup_free_ char *tree = dkm_build_tree(ctx, pkg, k);
+	_cleanup_free_ char *src = dkm_ctx_path(ctx, ctx->source_tree);
+	_cleanup_free_ char *inst = dkm_ctx_path(ctx, ctx->module_dir);
+	const struct dkm_conf_env env = {
+		.kernelver = k->kver,
+		.arch = k->arch,
+		.kernel_source_dir = k->source_dir,
+		.dkms_tree = tree,
+		.source_tree = src,
+		.install_tree = inst,
+		.module = pkg->name,
+		.module_version = pkg->version,
+	};
+	struct dkm_conf *conf;
+	int r;
+
+	r = dkm_conf_read(ctx, path, &env, &conf);
+	if (r < 0)
+		return r;
+	if (!streq(conf->package_name, pkg->name) || !streq(conf->package_version, pkg->version)) {
+		r = dkm_err(ctx, -EINVAL,
+			    "invalid dkms.conf: '%s': PACKAGE_NAME/PACKAGE_VERSION say '%s/%s' but the package was registered as '%s/%s': remove and add it again",
+			    path, conf->package_name, conf->package_version, pkg->name,
+			    pkg->version);
+		dkm_conf_free(conf);
+		return r;
+	}
+	*ret = conf;
+	return 0;
+}
+
+char *dkm_build_tree(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+{
+	/* $dkms_tree of this build: packages write M=$dkms_tree/$module/$module_version/build */
+	return dkm_ctx_pathf(ctx, "%s/build/%s/%s", ctx->state_dir, k->kver, k->arch);
+}
+
+static char *build_dir(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *tree = dkm_build_tree(ctx, pkg, k);
+
+	return xasprintf("%s/%s/%s/build", tree, pkg->name, pkg->version);
+}
+
+static char *log_path(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *d = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
+
+	return path_join(d, "build.log");
+}
+
+static int save_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		      const char *state, struct dkm_kv *extra)
+{
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	char when[32];
+	time_t t = time(NULL);
+	int r;
+
+	r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+	if (r < 0)
+		return r;
+	free(inst.state);
+	inst.state = xstrdup(state);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	dkm_kv_set(&inst.kv, "changed", when);
+	for (size_t i = 0; extra && i < extra->n; i++)
+		dkm_kv_set(&inst.kv, extra->keys[i], extra->values[i]);
+	r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot record state of %s/%s for %s: %s", pkg->name,
+			       pkg->version, k->kver, strerror(-r));
+	return 0;
+}
+
+int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+			  const struct dkm_kernel *k, const char *reason)
+{
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	_cleanup_free_ char *log = log_path(ctx, pkg, k);
+	_cleanup_inst_ struct dkm_inst old = { 0 };
+
+	/* An installed module stays installed: the failure is about the new build. */
+	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &old) > 0 &&
+	    old.state && streq(old.state, "installed")) {
+		dkm_kv_set(&kv, "last_failure", reason);
+		dkm_kv_set(&kv, "log", path_exists(log) ? log : "");
+		return save_state(ctx, pkg, k, "installed", &kv);
+	}
+	dkm_kv_set(&kv, "reason", reason);
+	dkm_kv_set(&kv, "log", path_exists(log) ? log : "");
+	return save_state(ctx, pkg, k, "failed", &kv);
+}
+
+int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		    struct dkm_conf **ret_conf)
+{
+	_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
+	_cleanup_conf_ struct dkm_conf *conf = NULL;
+	_cleanup_free_ char *reason = NULL;
+	int r;
+
+	if (!is_dir(src))
+		return dkm_err(ctx, -ENOENT,
+			       "source of %s/%s is missing: '%s': reinstall the package that provides it, or 'dkm-hook remove %s/%s --all'",
+			       pkg->name, pkg->version, src, pkg->name, pkg->version);
+	r = dkm_pkg_read_conf(ctx, pkg, k, &conf);
+	if (r < 0) {
+		dkm_build_mark_failed(ctx, pkg, k, "invalid dkms.conf");
+		return r;
+	}
+	r = dkm_conf_excluded(conf, k->kver, k->arch, k->config_path, &reason);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot check BUILD_EXCLUSIVE of %s/%s for %s", pkg->name,
+			       pkg->version, k->kver);
+	if (r > 0) {
+		_cleanup_kv_ struct dkm_kv kv = { 0 };
+
+		dkm_kv_set(&kv, "reason", reason);
+		dkm_notice(ctx, "%s/%s is not built for %s (%s): excluded by its dkms.conf",
+			   pkg->name, pkg->version, k->kver, reason);
+		r = save_state(ctx, pkg, k, "excluded", &kv);
+		return r < 0 ? r : 0;
+	}
+	if (!k->has_headers)
+		return dkm_err(ctx, -ENOENT,
+			       "kernel headers for %s not found: '%s': install linux-headers-%s (its hook finishes the job), or run 'dkm-hook rebuild %s' once they are there",
+			       k->kver, k->source_dir, k->kver, k->kver);
+	for (size_t i = 0; conf->build_depends && conf->build_depends[i]; i++) {
+		const char *dep = conf->build_depends[i];
+		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, dep);
+		bool ok = false;
+
+		if (!vers[0]) {
+			dkm_warn(ctx, "%s/%s: BUILD_DEPENDS names '%s', which is not registered: building without it",
+				 pkg->name, pkg->version, dep);
+			continue;
+		}
+		for (size_t j = 0; vers[j] && !ok; j++) {
+			_cleanup_inst_ struct dkm_inst di = { 0 };
+
+			if (dkm_inst_load(ctx, dep, vers[j], k->kver, k->arch, &di) > 0 && di.state &&
+			    (streq(di.state, "installed") || streq(di.state, "built")))
+				ok = true;
+		}
+		if (!ok) {
+			dkm_build_mark_failed(ctx, pkg, k, "BUILD_DEPENDS not built");
+			return dkm_err(ctx, -EAGAIN,
+				       "%s/%s needs '%s' (BUILD_DEPENDS) built for %s first: run 'dkm-hook install %s/%s -k %s' or 'dkm-hook rebuild %s'",
+				       pkg->name, pkg->version, dep, k->kver, dep,
+				       vers[strv_length(vers) - 1], k->kver, k->kver);
+		}
+	}
+	*ret_conf = TAKE_PTR(conf);
+	return 1;
+}
+
+static void log_line(int fd, const char *fmt, ...) _printf_(2, 3);
+static void log_line(int fd, const char *fmt, ...)
+{
+	_cleanup_free_ char *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	(void)!write(fd, s, strlen(s));
+	(void)!write(fd, "\n", 1);
+}
+
+/* Print the last lines of the build log under the error. */
+static void show_log_tail(struct dkm_ctx *ctx, const char *path, unsigned lines)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	const char *p;
+	unsigned n = 0;
+
+	if (read_full_file(path, 64 << 20, &data, &len) < 0 || len == 0)
+		return;
+	p = data + len;
+	if (p[-1] == '\n')
+		p--;
+	while (p > data && n < lines) {
+		p--;
+		if (*p == '\n')
+			n++;
+	}
+	if (*p == '\n')
+		p++;
+	for (char *line = (char *)p, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		dkm_notice(ctx, "  | %s", line);
+	}
+}
+
+struct runner {
+	struct dkm_ctx *ctx;
+	const struct dkm_pkg *pkg;
+	const struct dkm_kernel *k;
+	const struct dkm_finish *fin;
+	char *build;
+	char *tree;
+	char *log;
+	int log_fd;
+	uid_t uid;
+	gid_t gid;
+	bool run_as;
+	char **env;
+};
+
+static char **build_env(struct runner *rn, bool with_jobserver)
+{
+	char **env = xcalloc(1, sizeof(char *));
+	const char *path = getenv("PATH");
+	const struct dkm_kernel *k = rn->k;
+	_cleanup_free_ char *src = dkm_ctx_path(rn->ctx, rn->ctx->source_tree);
+	_cleanup_free_ char *inst = dkm_ctx_path(rn->ctx, rn->ctx->module_dir);
+
+	/* a scrubbed environment: what a build needs and what DKMS's scripts may read */
+	strv_push(&env, xasprintf("PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
+	strv_push(&env, xasprintf("HOME=%s", rn->build));
+	strv_push(&env, xstrdup("LC_ALL=C"));
+	strv_push(&env, xstrdup("SHELL=/bin/sh"));
+	strv_push(&env, xasprintf("kernelver=%s", k->kver));
+	strv_push(&env, xasprintf("arch=%s", k->arch));
+	strv_push(&env, xasprintf("kernel_source_dir=%s", k->source_dir));
+	strv_push(&env, xasprintf("dkms_tree=%s", rn->tree));
+	strv_push(&env, xasprintf("source_tree=%s", src));
+	strv_push(&env, xasprintf("install_tree=%s", inst));
+	strv_push(&env, xasprintf("module=%s", rn->pkg->name));
+	strv_push(&env, xasprintf("module_version=%s", rn->pkg->version));
+	if (with_jobserver && rn->fin && rn->fin->jobserver)
+		strv_push(&env, xasprintf("MAKEFLAGS=-j%u --jobserver-auth=%d,%d", rn->ctx->jobs,
+					  rn->fin->jobserver[0], rn->fin->jobserver[1]));
+	return env;
+}
+
+static int run_logged(struct runner *rn, const char *what, char *const *argv, const char *cwd,
+		      int stdin_fd, bool with_jobserver)
+{
+	_cleanup_strv_free_ char **env = build_env(rn, with_jobserver);
+	int keep[3] = { -1, -1, -1 };
+	struct dkm_spawn s = {
+		.argv = argv,
+		.envp = env,
+		.cwd = cwd,
+		.stdin_fd = stdin_fd,
+		.stdout_fd = rn->log_fd,
+		.stderr_fd = -3,
+		.keep_fds = keep,
+		.uid = rn->uid,
+		.gid = rn->gid,
+		.run_as = rn->run_as,
+		.timeout_sec = rn->ctx->build_timeout,
+	};
+	_cleanup_free_ char *cmdline = strv_join(argv, " ");
+	char desc[128];
+	int status = 0, r;
+
+	if (with_jobserver && rn->fin && rn->fin->jobserver) {
+		keep[0] = rn->fin->jobserver[0];
+		keep[1] = rn->fin->jobserver[1];
+	}
+	log_line(rn->log_fd, "# %s", what);
+	log_line(rn->log_fd, "$ %s", cmdline);
+	r = dkm_spawn_run(rn->ctx, &s, &status);
+	if (r == 0)
+		return 0;
+	if (r == -ETIMEDOUT) {
+		log_line(rn->log_fd, "# %s: timed out after %u s (build_timeout)", what,
+			 rn->ctx->build_timeout);
+		return dkm_err(rn->ctx, -ETIMEDOUT,
+			       "build of %s/%s for %s failed: %s timed out after %u s (build_timeout); log: '%s'",
+			       rn->pkg->name, rn->pkg->version, rn->k->kver, what,
+			       rn->ctx->build_timeout, rn->log);
+	}
+	if (r < 0)
+		return r;
+	dkm_spawn_describe(status, desc, sizeof(desc));
+	log_line(rn->log_fd, "# %s: %s", what, desc);
+	return dkm_err(rn->ctx, -EIO, "build of %s/%s for %s failed: %s %s; log: '%s'",
+		       rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, rn->log);
+}
+
+/* DKMS runs PRE_BUILD/POST_BUILD as "<dir>/<script> [args]" if executable, cwd <dir>. */
+static int run_script(struct runner *rn, const char *what, const char *dir, const char *script)
+{
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_free_ char *exe = NULL;
+
+	if (isempty(script))
+		return 0;
+	argv = strv_split(script, " \t");
+	if (!argv[0])
+		return 0;
+	exe = path_join(dir, argv[0]);
+	if (access(exe, X_OK) < 0) {
+		dkm_warn(rn->ctx, "%s/%s: the %s script '%s' is not executable: skipped",
+			 rn->pkg->name, rn->pkg->version, what, exe);
+		log_line(rn->log_fd, "# %s script '%s' is not executable: skipped", what, exe);
+		return 0;
+	}
+	free(argv[0]);
+	argv[0] = TAKE_PTR(exe);
+	return run_logged(rn, what, argv, dir, -1, false);
+}
+
+static char *make_command(struct runner *rn, const struct dkm_conf *conf)
+{
+	_cleanup_free_ char *def = NULL;
+	const char *cmd = conf->make;
+	_cleanup_free_ char *prefix = NULL;
+
+	if (isempty(cmd))
+		cmd = def = xasprintf("make -C %s M=%s", rn->k->source_dir, rn->build);
+	/* like DKMS: ${make_command/#make/make -j$jobs KERNELRELEASE=$kernelver} */
+	if (!startswith(cmd, "make"))
+		return xstrdup(cmd);
+	if (rn->fin && rn->fin->jobserver)
+		prefix = xasprintf("make KERNELRELEASE=%s", rn->k->kver);
+	else
+		prefix = xasprintf("make -j%u KERNELRELEASE=%s", rn->ctx->jobs, rn->k->kver);
+	if (!isempty(rn->ctx->cc_launcher)) {
+		_cleanup_free_ char *cc = NULL, *p2 = NULL;
+		_cleanup_free_ char *cc_cfg = dkm_kconfig_get(rn->k->config_path, "CC_VERSION_TEXT");
+
+		/* the kernel's compiler: "gcc-12 (Debian ...)" -> gcc-12 */
+		cc = cc_cfg ? xstrndup(cc_cfg, strcspn(cc_cfg, " ")) : xstrdup("gcc");
+		p2 = xasprintf("%s CC='%s %s'", prefix, rn->ctx->cc_launcher, cc);
+		free(prefix);
+		prefix = TAKE_PTR(p2);
+	}
+	return xasprintf("%s%s", prefix, cmd + 4);
+}
+
+static void runner_done(struct runner *rn)
+{
+	free(rn->build);
+	free(rn->tree);
+	free(rn->log);
+	if (rn->log_fd >= 0)
+		close(rn->log_fd);
+}
+
+static int chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+	_cleanup_free_ char *uid_s = xasprintf("%u:%u", (unsigned)uid, (unsigned)gid);
+	char *const argv[] = { (char *)"chown", (char *)"-R", uid_s, (char *)path, NULL };
+	struct dkm_spawn s = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2 };
+
+	return dkm_spawn_run(NULL, &s, NULL) == 0 ? 0 : -EPERM;
+}
+
+int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		  const struct dkm_conf *conf, const struct dkm_finish *fin)
+{
+	struct runner rn = { .ctx = ctx, .pkg = pkg, .k = k, .fin = fin, .log_fd = -1 };
+	_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
+	_cleanup_free_ char *pvdir = NULL, *srclink = NULL, *bad = NULL, *cmd = NULL;
+	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
+	time_t t = time(NULL);
+	char when[64];
+	int r;
+
+	rn.tree = dkm_build_tree(ctx, pkg, k);
+	rn.build = build_dir(ctx, pkg, k);
+	rn.log = path_join(instdir, "build.log");
+	pvdir = path_dirname(rn.build);
+
+	r = mkdir_p(instdir, 0755);
+	if (r < 0) {
+		dkm_err(ctx, r, "cannot create '%s': %s", instdir, strerror(-r));
+		goto out;
+	}
+	rn.log_fd = open(rn.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
+	if (rn.log_fd < 0) {
+		r = dkm_err(ctx, errno, "cannot create build log: '%s': %s", rn.log,
+			    strerror(errno));
+		goto out;
+	}
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+	log_line(rn.log_fd, "# dkm-hook %s: build of %s/%s for %s (%s), %s", DKM_VERSION, pkg->name,
+		 pkg->version, k->kver, k->arch, when);
+	log_line(rn.log_fd, "# source '%s', build dir '%s'", src, rn.build);
+
+	/* a fresh private copy of the source (real files: some Makefiles move things around) */
+	r = rm_rf(pvdir);
+	if (r >= 0)
+		r = mkdir_p(pvdir, 0755);
+	if (r < 0) {
+		dkm_err(ctx, r, "cannot prepare build dir: '%s': %s", pvdir, strerror(-r));
+		goto out;
+	}
+	r = copy_tree(src, rn.build, &bad);
+	if (r == -ELOOP) {
+		r = dkm_err(ctx, -ELOOP,
+			    "refusing to build %s/%s: '%s/%s' is a symlink that points outside the source",
+			    pkg->name, pkg->version, src, bad);
+		log_line(rn.log_fd, "# symlink outside the source: %s", bad);
+		goto out;
+	}
+	if (r < 0) {
+		dkm_err(ctx, r, "cannot copy source '%s' to '%s': %s", src, rn.build,
+			strerror(-r));
+		goto out;
+	}
+	srclink = path_join(pvdir, "source");
+	(void)!symlink(src, srclink);
+
+	if (!isempty(ctx->build_user) && geteuid() == 0) {
+		r = dkm_user_lookup(ctx->build_user, &rn.uid, &rn.gid);
+		if (r < 0) {
+			r = dkm_err(ctx, r,
+				    "build_user '%s' does not exist: create it (e.g. 'useradd --system %s') or change build_user in dkm-hook.conf",
+				    ctx->build_user, ctx->build_user);
+			goto out;
+		}
+		rn.run_as = true;
+		r = chown_tree(pvdir, rn.uid, rn.gid);
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot hand build dir '%s' to user '%s'", pvdir,
+				ctx->build_user);
+			goto out;
+		}
+		(void)!fchown(rn.log_fd, rn.uid, rn.gid);
+	}
+
+	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/patches/%s", rn.build, conf->patches[i]);
+		_cleanup_close_ int pfd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		char *const argv[] = { (char *)"patch", (char *)"-p1", (char *)"--forward",
+				       (char *)"--batch", NULL };
+		_cleanup_free_ char *what = xasprintf("PATCH %s", conf->patches[i]);
+
+		if (pfd < 0) {
+			r = dkm_err(ctx, -ENOENT,
+				    "build of %s/%s for %s failed: patch '%s' not found in '%s/patches'; log: '%s'",
+				    pkg->name, pkg->version, k->kver, conf->patches[i], src, rn.log);
+			goto out;
+		}
+		r = run_logged(&rn, what, argv, rn.build, pfd, false);
+		if (r < 0)
+			goto out;
+	}
+	r = run_script(&rn, "PRE_BUILD", rn.build, conf->pre_build);
+	if (r < 0)
+		goto out;
+
+	cmd = make_command(&rn, conf);
+	{
+		char *const argv[] = { (char *)(access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh"),
+				       (char *)"-c", cmd, NULL };
+
+		r = run_logged(&rn, "MAKE", argv, rn.build, -1, true);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < conf->n_modules; i++) {
+		const struct dkm_conf_module *m = &conf->modules[i];
+		_cleanup_free_ char *ko = xasprintf("%s/%s%s%s.ko", rn.build, m->built_location,
+						    isempty(m->built_location) ? "" : "/",
+						    m->built_name);
+
+		if (!path_exists(ko)) {
+			log_line(rn.log_fd, "# expected module not found: %s", ko);
+			r = dkm_err(ctx, -ENOENT,
+				    "build of %s/%s for %s failed: make succeeded but '%s' (BUILT_MODULE_NAME[%zu]='%s', BUILT_MODULE_LOCATION[%zu]='%s') was not produced; log: '%s'",
+				    pkg->name, pkg->version, k->kver, ko, i, m->built_name, i,
+				    m->built_location, rn.log);
+			goto out;
+		}
+	}
+	r = run_script(&rn, "POST_BUILD", rn.build, conf->post_build);
+	if (r < 0)
+		goto out;
+	log_line(rn.log_fd, "# build succeeded");
+	r = 0;
+out:
+	if (r < 0 && rn.log_fd >= 0) {
+		show_log_tail(ctx, rn.log, 10);
+	}
+	runner_done(&rn);
+	return r;
+}
+
+char *dkm_dest_location(struct dkm_ctx *ctx, const char *conf_location)
+{
+	if (streq(ctx->dest_location, "dkms.conf"))
+		return xstrdup(conf_location);
+	if (ctx->dest_location[0] == '/')
+		return xstrdup(ctx->dest_location);
+	/* auto: what DKMS does on this distribution */
+	{
+		static const char *const files[] = { "/etc/os-release", "/usr/lib/os-release" };
+
+		for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+			_cleanup_free_ char *p = dkm_ctx_path(ctx, files[i]), *data = NULL;
+
+			if (read_full_file(p, 65536, &data, NULL) < 0)
+				continue;
+			for (char *line = data, *next; line; line = next) {
+				next = strchr(line, '\n');
+				if (next)
+					*next++ = 0;
+				if ((startswith(line, "ID=") || startswith(line, "ID_LIKE=")) &&
+				    (strstr(line, "debian") || strstr(line, "ubuntu")))
+					return xstrdup("/updates/dkms");
+			}
+			break;
+		}
+	}
+	return xstrdup(conf_location);
+}
+
+/* strip --strip-debug a copy of the module, like DKMS's `strip -g` and kbuild's
+ * INSTALL_MOD_STRIP=1. */
+static int strip_module(struct dkm_ctx *ctx, const char *path)
+{
+	char *const argv[] = { (char *)"strip", (char *)"--strip-debug", (char *)path, NULL };
+	struct dkm_spawn s = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2 };
+	int status = 0, r;
+	char desc[64];
+
+	r = dkm_spawn_run(ctx, &s, &status);
+	if (r > 0)
+		return dkm_err(ctx, -EIO, "strip --strip-debug '%s' %s", path,
+			       dkm_spawn_describe(status, desc, sizeof(desc)));
+	return r;
+}
+
+int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
+		      const struct dkm_conf *conf, const struct dkm_finish *fin)
+{
+	_cleanup_free_ char *build = build_dir(ctx, pkg, k);
+	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
+	_cleanup_free_ char *newdir = path_join(instdir, "modules.new");
+	_cleanup_free_ char *moddir = path_join(instdir, "modules");
+	_cleanup_free_ char *olddir = path_join(instdir, "modules.old");
+	_cleanup_free_ char *pvdir = path_dirname(build);
+	_cleanup_free_ char *log = path_join(instdir, "build.log");
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	enum dkm_compression comp = (enum dkm_compression)fin->compression;
+	int r;
+
+	r = rm_rf(newdir);
+	if (r >= 0)
+		r = mkdir_p(newdir, 0755);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot create '%s': %s", newdir, strerror(-r));
+	names = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < conf->n_modules; i++) {
+		const struct dkm_conf_module *m = &conf->modules[i];
+		_cleanup_free_ char *ko = xasprintf("%s/%s%s%s.ko", build, m->built_location,
+						    isempty(m->built_location) ? "" : "/",
+						    m->built_name);
+		_cleanup_free_ char *tmp = xasprintf("%s/.dkm-hook-strip-%zu.ko", build, i);
+		_cleanup_free_ char *data = NULL, *dest = NULL, *key = NULL, *loc = NULL;
+		_cleanup_free_ void *signed_buf = NULL, *packed = NULL;
+		struct dkm_elf_module em = { 0 };
+		const void *out;
+		size_t len, out_len;
+		char sha[65];
+
+		(void)unlink(tmp);
+		r = copy_file(ko, tmp, 0644);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot copy '%s': %s", ko, strerror(-r));
+		if (m->strip) {
+			r = strip_module(ctx, tmp);
+			if (r < 0)
+				return r;
+		}
+		r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
+		r = dkm_elf_module_parse(ctx, ko, data, len, &em);
+		if (r < 0)
+			return r;
+		if (!em.vermagic || !startswith(em.vermagic, k->kver) ||
+		    (em.vermagic[strlen(k->kver)] != ' ' && em.vermagic[strlen(k->kver)] != 0)) {
+			r = dkm_err(ctx, -ENOEXEC,
+				    "'%s' was built for another kernel: vermagic '%s' does not start with '%s'",
+				    ko, strempty(em.vermagic), k->kver);
+			dkm_elf_module_done(&em);
+			return r;
+		}
+		dkm_elf_module_done(&em);
+		out = data;
+		out_len = len;
+		if (fin->key) {
+			r = dkm_module_sign(ctx, fin->key, fin->sig_hash, data, len, &signed_buf,
+					    &out_len);
+			if (r < 0)
+				return r;
+			out = signed_buf;
+		}
+		if (comp != DKM_COMPRESS_NONE) {
+			size_t plen;
+
+			r = dkm_compress(ctx, comp, out, out_len, &packed, &plen);
+			if (r < 0)
+				return r;
+			out = packed;
+			out_len = plen;
+		}
+		dest = xasprintf("%s/%s.ko%s", newdir, m->dest_name, dkm_compression_suffix(comp));
+		r = write_file_atomic(dest, out, out_len, 0644);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot write '%s': %s", dest, strerror(-r));
+		(void)unlink(tmp);
+		sha256_buf(out, out_len, sha);
+		strv_extend(&names, m->dest_name);
+		loc = dkm_dest_location(ctx, m->dest_location);
+		key = xasprintf("module.%s.file", m->dest_name);
+		{
+			_cleanup_free_ char *f = xasprintf("%s.ko%s", m->dest_name,
+							   dkm_compression_suffix(comp));
+			dkm_kv_set(&kv, key, f);
+		}
+		free(key);
+		key = xasprintf("module.%s.location", m->dest_name);
+		dkm_kv_set(&kv, key, loc);
+		free(key);
+		key = xasprintf("module.%s.sha256", m->dest_name);
+		dkm_kv_set(&kv, key, sha);
+	}
+	/* publish the new artefacts as a whole */
+	(void)rm_rf(olddir);
+	if (rename(moddir, olddir) < 0 && errno != ENOENT)
+		return dkm_err(ctx, errno, "cannot replace '%s': %s", moddir, strerror(errno));
+	if (rename(newdir, moddir) < 0)
+		return dkm_err(ctx, errno, "cannot publish '%s': %s", moddir, strerror(errno));
+	(void)fsync_parent(moddir);
+	(void)rm_rf(olddir);
+	{
+		_cleanup_free_ char *mods = strv_join(names, " ");
+
+		dkm_kv_set(&kv, "modules", mods);
+	}
+	{
+		char fp[65];
+
+		if (dkm_build_fingerprint(ctx, pkg, k, fin, fp) >= 0)
+			dkm_kv_set(&kv, "fingerprint", fp);
+	}
+	dkm_kv_set(&kv, "compression", dkm_compression_name(comp));
+	dkm_kv_set(&kv, "signed", fin->key ? "yes" : "no");
+	dkm_kv_set(&kv, "sig_hash", fin->key ? fin->sig_hash : "");
+	dkm_kv_set(&kv, "log", log);
+	dkm_kv_set(&kv, "reason", "");
+	dkm_kv_set(&kv, "last_failure", "");
+	r = save_state(ctx, pkg, k, "built", &kv);
+	if (r < 0)
+		return r;
+	(void)rm_rf(pvdir);
+	return 0;
+}
+
+int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
+		   const char *script)
+{
+	_cleanup_free_ char *src = NULL, *exe = NULL;
+	_cleanup_strv_free_ char **argv = NULL;
+	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = 2, .stderr_fd = 2 };
+	char *const env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			      (char *)"LC_ALL=C", NULL };
+	int status = 0, r;
+	char desc[64];
+
+	if (isempty(script))
+		return 0;
+	src = dkm_ctx_path(ctx, pkg->source);
+	argv = strv_split(script, " \t");
+	if (!argv[0])
+		return 0;
+	exe = path_join(src, argv[0]);
+	if (access(exe, X_OK) < 0) {
+		dkm_warn(ctx, "%s/%s: the %s script '%s' is not executable: skipped", pkg->name,
+			 pkg->version, what, exe);
+		return 0;
+	}
+	free(argv[0]);
+	argv[0] = TAKE_PTR(exe);
+	s.argv = argv;
+	s.envp = env;
+	s.cwd = src;
+	s.timeout_sec = ctx->build_timeout;
+	if (!isempty(ctx->build_user) && geteuid() == 0) {
+		r = dkm_user_lookup(ctx->build_user, &s.uid, &s.gid);
+		if (r < 0)
+			return dkm_err(ctx, r, "build_user '%s' does not exist", ctx->build_user);
+		s.run_as = true;
+	}
+	dkm_notice(ctx, "%s/%s: running %s script '%s'", pkg->name, pkg->version, what, script);
+	r = dkm_spawn_run(ctx, &s, &status);
+	if (r == -ETIMEDOUT)
+		return dkm_err(ctx, r, "%s/%s: %s script '%s' timed out", pkg->name, pkg->version,
+			       what, script);
+	if (r > 0)
+		return dkm_err(ctx, -EIO, "%s/%s: %s script '%s' %s", pkg->name, pkg->version, what,
+			       script, dkm_spawn_describe(status, desc, sizeof(desc)));
+	return r;
+}
+
+static int cmp_dirent(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Hash a tree: sorted names, types, file contents, link targets. */
+static int hash_tree(EVP_MD_CTX *md, const char *dir, const char *rel)
+{
+	_cleanup_free_ char *path = rel[0] ? path_join(dir, rel) : xstrdup(dir);
+	struct dirent **ents = NULL;
+	int n, r = 0;
+
+	n = scandir(path, &ents, NULL, cmp_dirent);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		_cleanup_free_ char *crel = NULL, *full = NULL;
+		struct stat st;
+
+		if (r < 0 || streq(name, ".") || streq(name, "..")) {
+			free(ents[i]);
+			continue;
+		}
+		crel = rel[0] ? path_join(rel, name) : xstrdup(name);
+		full = path_join(dir, crel);
+		free(ents[i]);
+		if (lstat(full, &st) < 0) {
+			r = -errno;
+			continue;
+		}
+		EVP_DigestUpdate(md, crel, strlen(crel) + 1);
+		if (S_ISDIR(st.st_mode)) {
+			EVP_DigestUpdate(md, "d", 1);
+			r = hash_tree(md, dir, crel);
+		} else if (S_ISREG(st.st_mode)) {
+			_cleanup_free_ char *data = NULL;
+			size_t len;
+
+			EVP_DigestUpdate(md, (st.st_mode & 0111) ? "x" : "f", 1);
+			r = read_full_file(full, (size_t)1 << 30, &data, &len);
+			if (r >= 0)
+				EVP_DigestUpdate(md, data, len);
+		} else if (S_ISLNK(st.st_mode)) {
+			char t[4096];
+			ssize_t k = readlink(full, t, sizeof(t));
+
+			EVP_DigestUpdate(md, "l", 1);
+			if (k > 0)
+				EVP_DigestUpdate(md, t, (size_t)k);
+		}
+	}
+	free(ents);
+	return r;
+}
+
+int dkm_build_fingerprint(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
+			  const struct dkm_finish *fin, char ret[static 65])
+{
+	_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
+	_cleanup_free_ char *extra = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char out[32];
+	unsigned len = 0;
+	int r;
+
+	if (!md)
+		return -ENOMEM;
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	extra = xasprintf("dkm-hook %s\n%s/%s\n%s\n%s\ncompression=%d\nsig=%s\ncert=%s\ncc=%s\n",
+			  DKM_VERSION, pkg->name, pkg->version, k->kver, k->arch,
+			  fin->compression, fin->key ? strempty(fin->sig_hash) : "-",
+			  fin->key ? fin->cert_sha256 : "-",
+			  strempty(ctx->cc_launcher));
+	EVP_DigestUpdate(md, extra, strlen(extra));
+	EVP_DigestUpdate(md, dkm_kernel_fingerprint(k), 64);
+	r = hash_tree(md, src, "");
+	EVP_DigestFinal_ex(md, out, &len);
+	EVP_MD_CTX_free(md);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < 32; i++)
+		sprintf(ret + 2 * i, "%02x", out[i]);
+	ret[64] = 0;
+	return 0;
+}

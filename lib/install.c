@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libkmod.h>
+
+#include "ctx.h"
+#include "install.h"
+#include "kernel.h"
+#include "registry.h"
+#include "spawn.h"
+#include "util.h"
+
+static char *normalize(const char *name)
+{
+	char *n = xstrdup(name);
+
+	for (char *p = n; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return n;
+}
+
+static char *originals_dir(struct dkm_ctx *ctx, const char *kver)
+{
+	return dkm_ctx_pathf(ctx, "%s/kernels/%s/originals", ctx->state_dir, kver);
+}
+
+static char *manifest_path(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+			   const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *d = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
+
+	return path_join(d, "manifest");
+}
+
+/* Paths (relative to the module dir) of every module file named `module` (normalised) that
+ * the kernel tree holds: from modules.dep if present, else by walking the tree. */
+static char **walk_result;
+static const char *walk_module;
+static size_t walk_prefix;
+
+static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	_cleanup_free_ char *n = NULL;
+
+	if (type != FTW_F)
+		return 0;
+	n = dkm_module_name_from_path(fpath);
+	if (n && streq(n, walk_module))
+		strv_extend(&walk_result, fpath + walk_prefix + 1);
+	return 0;
+}
+
+static char **find_modules_named(const struct dkm_kernel *k, const char *module)
+{
+	_cleanup_free_ char *dep = path_join(k->moddir, "modules.dep");
+	_cleanup_free_ char *want = normalize(module);
+	_cleanup_fclose_ FILE *f = fopen(dep, "re");
+	char **l = xcalloc(1, sizeof(char *));
+	char *line = NULL;
+	size_t n = 0;
+
+	if (f) {
+		while (getline(&line, &n, f) > 0) {
+			char *colon = strchr(line, ':');
+			_cleanup_free_ char *name = NULL;
+
+			if (!colon)
+				continue;
+			*colon = 0;
+			name = dkm_module_name_from_path(line);
+			if (name && streq(name, want))
+				strv_extend(&l, line);
+		}
+		free(line);
+		return l;
+	}
+	/* never indexed: look at the files (FTW_PHYS: build/ and source/ links are not followed) */
+	walk_result = l;
+	walk_module = want;
+	walk_prefix = strlen(k->moddir);
+	(void)nftw(k->moddir, walk_cb, 16, FTW_PHYS);
+	l = walk_result;
+	walk_result = NULL;
+	return l;
+}
+
+/* rename, or copy + unlink across file systems */
+static int move_file(const char *from, const char *to)
+{
+	int r;
+
+	if (rename(from, to) == 0)
+		return 0;
+	if (errno != EXDEV)
+		return -errno;
+	(void)unlink(to);
+	r = copy_file(from, to, 0644);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_close_ int fd = open(to, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0)
+			(void)fsync(fd);
+	}
+	if (unlink(from) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Place `src` at `target` atomically: a staging file in the target's directory, renamed. */
+static int place_file(const char *src, const char *target)
+{
+	_cleanup_free_ char *dir = path_dirname(target);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r;
+
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
+	r = read_full_file(src, (size_t)1 << 30, &data, &len);
+	if (r < 0)
+		return r;
+	return write_file_atomic(target, data, len, 0644);
+}
+
+/* Does another package version of ours own this module path for this kernel? */
+static char *other_owner(struct dkm_ctx *ctx, const struct dkm_pkg *self, const struct dkm_kernel *k,
+			 const char *logical)
+{
+	struct dkm_pkg **l;
+	size_t n;
+	char *owner = NULL;
+
+	dkm_pkg_list(ctx, &l, &n);
+	for (size_t i = 0; i < n && !owner; i++) {
+		_cleanup_free_ char *mp = NULL;
+		_cleanup_kv_ struct dkm_kv kv = { 0 };
+
+		if (streq(l[i]->name, self->name) && streq(l[i]->version, self->version))
+			continue;
+		mp = manifest_path(ctx, l[i], k);
+		if (dkm_kv_read(mp, &kv) < 0)
+			continue;
+		for (size_t j = 0; j < kv.n; j++)
+			if (endswith(kv.keys[j], ".path") && streq(kv.values[j], logical)) {
+				owner = xasprintf("%s/%s", l[i]->name, l[i]->version);
+				break;
+			}
+	}
+	dkm_pkg_list_free(l, n);
+	return owner;
+}
+
+/* Archive a module shipped in the tree that ours displaces, recording its exact path. */
+static int archive_original(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+			    const struct dkm_kernel *k, const char *module, const char *rel)
+{
+	_cleanup_free_ char *odir = originals_dir(ctx, k->kver);
+	_cleanup_free_ char *norm = normalize(module);
+	_cleanup_free_ char *rec = xasprintf("%s/%s.record", odir, norm);
+	_cleanup_free_ char *file = xasprintf("%s/%s.file", odir, norm);
+	_cleanup_free_ char *full = path_join(k->moddir, rel);
+	_cleanup_free_ char *logical = xasprintf("%s/%s", k->moddir_logical, rel);
+	_cleanup_free_ char *owner = xasprintf("%s/%s", pkg->name, pkg->version);
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	char sha[65];
+	int r;
+
+	if (path_exists(rec))
+		return dkm_err(ctx, -EEXIST,
+			       "cannot archive '%s': an original of module '%s' is already archived in '%s' (run 'dkm-hook fsck')",
+			       full, module, rec);
+	r = sha256_file(full, sha);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
+	r = mkdir_p(odir, 0755);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot create '%s': %s", odir, strerror(-r));
+	dkm_kv_set(&kv, "module", norm);
+	dkm_kv_set(&kv, "path", logical);
+	dkm_kv_set(&kv, "sha256", sha);
+	dkm_kv_set(&kv, "displaced_by", owner);
+	/* record first: a crash after this leaves the file where it was, which restore accepts */
+	r = dkm_kv_write(rec, &kv);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot write '%s': %s", rec, strerror(-r));
+	r = move_file(full, file);
+	if (r < 0) {
+		(void)unlink(rec);
+		return dkm_err(ctx, r, "cannot archive '%s' to '%s': %s", full, file, strerror(-r));
+	}
+	(void)fsync_parent(full);
+	dkm_notice(ctx, "  %s: original module '%s' archived (restored on uninstall)", module,
+		   logical);
+	return 0;
+}
+
+static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, const char *module)
+{
+	_cleanup_free_ char *odir = originals_dir(ctx, k->kver);
+	_cleanup_free_ char *norm = normalize(module);
+	_cleanup_free_ char *rec = xasprintf("%s/%s.record", odir, norm);
+	_cleanup_free_ char *file = xasprintf("%s/%s.file", odir, norm);
+	_cleanup_free_ char *target = NULL;
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	const char *logical;
+	int r;
+
+	r = dkm_kv_read(rec, &kv);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read '%s': %s", rec, strerror(-r));
+	logical = dkm_kv_get(&kv, "path");
+	if (isempty(logical) || !startswith(logical, k->moddir_logical) || strstr(logical, ".."))
+		return dkm_err(ctx, -EINVAL, "corrupt record '%s': path='%s'", rec,
+			       strempty(logical));
+	target = dkm_ctx_path(ctx, logical);
+	if (path_exists(file)) {
+		r = mkdir_parents(target, 0755);
+		if (r >= 0)
+			r = move_file(file, target);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot restore original module to '%s': %s", target,
+				       strerror(-r));
+		(void)fsync_parent(target);
+	} else if (!path_exists(target))
+		return dkm_err(ctx, -ENOENT,
+			       "the archived original of '%s' is missing: '%s' (it belonged at '%s')",
+			       module, file, logical);
+	(void)unlink(rec);
+	dkm_notice(ctx, "  %s: original module restored to '%s'", module, logical);
+	return 1;
+}
+
+/* rmdir the directory of a removed module and its parents while empty, up to the module dir */
+static void prune_dirs(const struct dkm_kernel *k, const char *path)
+{
+	_cleanup_free_ char *d = path_dirname(path);
+
+	while (startswith(d, k->moddir) && strlen(d) > strlen(k->moddir)) {
+		char *p;
+
+		if (rmdir(d) < 0)
+			break;
+		p = path_dirname(d);
+		free(d);
+		d = p;
+	}
+}
+
+static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const char *module,
+			 const char *logical, const char *sha)
+{
+	_cleanup_free_ char *full = dkm_ctx_path(ctx, logical);
+	char cur[65];
+	int r;
+
+	r = sha256_file(full, cur);
+	if (r == -ENOENT) {
+		dkm_warn(ctx, "  %s: '%s' was already gone", module, full);
+		return 0;
+	}
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
+	if (!isempty(sha) && !streq(cur, sha)) {
+		dkm_warn(ctx, "  %s: '%s' changed since dkm-hook installed it: left in place", module,
+			 full);
+		return 0;
+	}
+	if (unlink(full) < 0)
+		return dkm_err(ctx, errno, "cannot remove '%s': %s", full, strerror(errno));
+	(void)fsync_parent(full);
+	prune_dirs(k, full);
+	return 1;
+}
+
+int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
+	_cleanup_kv_ struct dkm_kv man = { 0 };
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_strv_free_ char **mods = NULL;
+	int r, changed = 0;
+
+	r = dkm_kv_read(mp, &man);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read manifest '%s': %s", mp, strerror(-r));
+	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		const char *logical = dkm_kv_get(&man, kp);
+
+		if (isempty(logical))
+			continue;
+		r = remove_placed(ctx, k, mods[i], logical, dkm_kv_get(&man, ks));
+		if (r < 0)
+			return r;
+		changed |= r;
+		r = restore_original(ctx, k, mods[i]);
+		if (r < 0)
+			return r;
+		changed |= r;
+	}
+	if (unlink(mp) < 0 && errno != ENOENT)
+		return dkm_err(ctx, errno, "cannot remove '%s': %s", mp, strerror(errno));
+	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst) > 0 && inst.state &&
+	    streq(inst.state, "installed")) {
+		free(inst.state);
+		inst.state = xstrdup("built");
+		r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
+				       pkg->version, k->kver);
+	}
+	return 1 | changed;
+}
+
+/* Only one version of a package is installed for a kernel at a time: the new one replaces. */
+static int uninstall_other_versions(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+				    const struct dkm_kernel *k)
+{
+	_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, pkg->name);
+	int r;
+
+	for (size_t i = 0; vers[i]; i++) {
+		_cleanup_pkg_ struct dkm_pkg *other = NULL;
+		_cleanup_free_ char *mp = NULL;
+
+		if (streq(vers[i], pkg->version) || dkm_pkg_load(ctx, pkg->name, vers[i], &other) < 0)
+			continue;
+		mp = manifest_path(ctx, other, k);
+		if (!path_exists(mp))
+			continue;
+		dkm_notice(ctx, "%s/%s replaces %s/%s for %s", pkg->name, pkg->version, other->name,
+			   other->version, k->kver);
+		r = dkm_uninstall_pkg(ctx, other, k);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
+	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_kv_ struct dkm_kv old = { 0 }, man = { 0 };
+	_cleanup_strv_free_ char **mods = NULL;
+	int r;
+
+	r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read state of %s/%s for %s", pkg->name, pkg->version,
+			       k->kver);
+	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+		return dkm_err(ctx, -ENOENT, "%s/%s is not built for %s", pkg->name, pkg->version,
+			       k->kver);
+	r = uninstall_other_versions(ctx, pkg, k);
+	if (r < 0)
+		return r;
+	(void)dkm_kv_read(mp, &old);
+	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
+
+	/* nothing to do if every file we placed is still there and identical to the artefact */
+	if (streq(inst.state, "installed") && old.n > 0) {
+		bool same = true;
+
+		for (size_t i = 0; mods[i] && same; i++) {
+			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+			_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+			const char *p = dkm_kv_get(&old, kp), *s = dkm_kv_get(&old, ks);
+			_cleanup_free_ char *full = p ? dkm_ctx_path(ctx, p) : NULL;
+			char cur[65];
+
+			same = p && s && streq(strempty(dkm_kv_get(&inst.kv, ks)), s) &&
+			       sha256_file(full, cur) == 0 && streq(cur, s);
+		}
+		if (same)
+			return 0;
+	}
+
+	dkm_kv_set(&man, "modules", strempty(dkm_kv_get(&inst.kv, "modules")));
+	for (size_t i = 0; mods[i]; i++) {
+		const char *m = mods[i];
+		_cleanup_free_ char *kf = xasprintf("module.%s.file", m);
+		_cleanup_free_ char *kl = xasprintf("module.%s.location", m);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", m);
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", m);
+		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
+		const char *oldpath = dkm_kv_get(&old, kp);
+		_cleanup_free_ char *src = NULL, *logical = NULL, *target = NULL, *owner = NULL;
+		_cleanup_strv_free_ char **existing = NULL;
+
+		if (isempty(file) || isempty(loc))
+			return dkm_err(ctx, -EINVAL, "corrupt state of %s/%s for %s: module '%s'",
+				       pkg->name, pkg->version, k->kver, m);
+		src = xasprintf("%s/modules/%s", instdir, file);
+		logical = xasprintf("%s%s/%s", k->moddir_logical, loc, file);
+		target = dkm_ctx_path(ctx, logical);
+		owner = other_owner(ctx, pkg, k, logical);
+		if (owner)
+			return dkm_err(ctx, -EBUSY,
+				       "cannot install %s/%s for %s: '%s' belongs to %s: uninstall it first ('dkm-hook uninstall %s -k %s')",
+				       pkg->name, pkg->version, k->kver, target, owner, owner, k->kver);
+
+		/* a module of the same name elsewhere in the tree is displaced: archive it */
+		existing = find_modules_named(k, m);
+		{
+			/* also files at our target dir with another suffix, even if not indexed */
+			static const char *const sfx[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
+
+			for (size_t s = 0; s < ELEMENTSOF(sfx); s++) {
+				_cleanup_free_ char *rel = xasprintf("%s/%s%s", loc + 1, m, sfx[s]);
+				_cleanup_free_ char *full = path_join(k->moddir, rel);
+
+				if (path_exists(full) && !strv_contains(existing, rel))
+					strv_extend(&existing, rel);
+			}
+		}
+		for (size_t j = 0; existing[j]; j++) {
+			_cleanup_free_ char *el = xasprintf("%s/%s", k->moddir_logical, existing[j]);
+			_cleanup_free_ char *ef = path_join(k->moddir, existing[j]);
+			_cleanup_free_ char *eo = NULL;
+
+			if (!path_exists(ef))
+				continue; /* stale index entry */
+			if (oldpath && streq(el, oldpath))
+				continue; /* our own previous install: replaced below */
+			eo = other_owner(ctx, pkg, k, el);
+			if (eo)
+				return dkm_err(ctx, -EBUSY,
+					       "cannot install %s/%s for %s: module '%s' is installed by %s at '%s': uninstall it first ('dkm-hook uninstall %s -k %s')",
+					       pkg->name, pkg->version, k->kver, m, eo, ef, eo, k->kver);
+			r = archive_original(ctx, pkg, k, m, existing[j]);
+			if (r < 0)
+				return r;
+		}
+
+		r = place_file(src, target);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot install '%s': %s", target, strerror(-r));
+		/* our previous file under another name (other compression): the twin goes */
+		if (oldpath && !streq(oldpath, logical)) {
+			_cleanup_free_ char *of = dkm_ctx_path(ctx, oldpath);
+
+			(void)unlink(of);
+			prune_dirs(k, of);
+		}
+		dkm_kv_set(&man, kp, logical);
+		dkm_kv_set(&man, ks, strempty(dkm_kv_get(&inst.kv, ks)));
+		dkm_notice(ctx, "  %s: installed '%s'", m, target);
+	}
+	r = dkm_kv_write(mp, &man);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot write manifest '%s': %s", mp, strerror(-r));
+	free(inst.state);
+	inst.state = xstrdup("installed");
+	r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name, pkg->version,
+			       k->kver);
+	return 1;
+}
+
+static int stat_ino(const char *path, struct stat *st)
+{
+	if (stat(path, st) < 0) {
+		memset(st, 0, sizeof(*st));
+		return -errno;
+	}
+	return 0;
+}
+
+/* every installed module of ours for this kernel must resolve to our file */
+static int check_index(struct dkm_ctx *ctx, const struct dkm_kernel *k)
+{
+	struct kmod_ctx *kctx;
+	struct dkm_pkg **l;
+	size_t n;
+	int r = 0;
+	const char *null_config[] = { NULL };
+
+	kctx = kmod_new(k->moddir, null_config);
+	if (!kctx)
+		return dkm_err(ctx, -ENOMEM, "cannot open module index of '%s'", k->moddir);
+	dkm_pkg_list(ctx, &l, &n);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		_cleanup_free_ char *mp = manifest_path(ctx, l[i], k);
+		_cleanup_kv_ struct dkm_kv man = { 0 };
+		_cleanup_strv_free_ char **mods = NULL;
+
+		if (dkm_kv_read(mp, &man) < 0)
+			continue;
+		mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
+		for (size_t j = 0; mods[j] && r >= 0; j++) {
+			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[j]);
+			_cleanup_free_ char *want = dkm_ctx_path(ctx, dkm_kv_get(&man, kp) ?: "/");
+			_cleanup_free_ char *norm = normalize(mods[j]);
+			struct kmod_module *mod = NULL;
+			const char *got;
+
+			if (kmod_module_new_from_name(kctx, norm, &mod) < 0)
+				continue;
+			got = kmod_module_get_path(mod);
+			if (!got || !streq(got, want))
+				r = dkm_err(ctx, -EIO,
+					    "depmod did not index '%s': module '%s' resolves to '%s' (a depmod.d rule may override it)",
+					    want, mods[j], got ? got : "nothing");
+			kmod_module_unref(mod);
+		}
+	}
+	dkm_pkg_list_free(l, n);
+	kmod_unref(kctx);
+	return r;
+}
+
+int dkm_depmod(struct dkm_ctx *ctx, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *dep = path_join(k->moddir, "modules.dep");
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_close_ int out = -1;
+	struct stat before, after;
+	struct dkm_spawn s = { .stdin_fd = -1, .stderr_fd = -3 };
+	int status = 0, r;
+	char desc[64];
+
+	(void)stat_ino(dep, &before);
+	argv = xcalloc(1, sizeof(char *));
+	strv_extend(&argv, "depmod");
+	strv_extend(&argv, "-a");
+	if (!dkm_ctx_is_host_root(ctx)) {
+		static const char *const confdirs[] = { "/etc/depmod.d", "/run/depmod.d",
+							"/usr/local/lib/depmod.d",
+							"/lib/depmod.d" };
+
+		strv_extend(&argv, "-b");
+		strv_extend(&argv, ctx->root);
+		/* -b does not move depmod's config: name the root's own (missing ones are
+		 * ignored, and naming any keeps the host's out) */
+		for (size_t i = 0; i < ELEMENTSOF(confdirs); i++) {
+			strv_extend(&argv, "-C");
+			strv_push(&argv, dkm_ctx_path(ctx, confdirs[i]));
+		}
+	}
+	strv_extend(&argv, k->kver);
+	out = memfd_create("depmod-output", MFD_CLOEXEC);
+	s.argv = argv;
+	s.stdout_fd = out >= 0 ? out : -1;
+	dkm_info(ctx, "running depmod for %s", k->kver);
+	r = dkm_spawn_run(ctx, &s, &status);
+	if (r != 0 || stat_ino(dep, &after) < 0 ||
+	    (after.st_ino == before.st_ino && after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+	     after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)) {
+		char buf[4096] = "";
+		ssize_t got = out >= 0 ? pread(out, buf, sizeof(buf) - 1, 0) : 0;
+
+		buf[got > 0 ? got : 0] = 0;
+		if (r < 0)
+			return r;
+		return dkm_err(ctx, -EIO, "depmod for %s failed (%s): '%s' was not written%s%s",
+			       k->kver,
+			       r > 0 ? dkm_spawn_describe(status, desc, sizeof(desc))
+				     : "it exited 0",
+			       dep, buf[0] ? ": " : "", strstrip(buf));
+	}
+	return check_index(ctx, k);
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "kernel.h"
+#include "registry.h"
+#include "util.h"
+
+int dkm_kv_read(const char *path, struct dkm_kv *ret)
+{
+	_cleanup_free_ char *data = NULL;
+	struct dkm_kv kv = { 0 };
+	char *line, *next;
+	int r;
+
+	r = read_full_file(path, 1 << 20, &data, NULL);
+	if (r < 0)
+		return r;
+	for (line = data; line && *line; line = next) {
+		char *eq;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		eq = strchr(line, '=');
+		if (!eq || line[0] == '#')
+			continue;
+		*eq = 0;
+		dkm_kv_set(&kv, line, eq + 1);
+	}
+	*ret = kv;
+	return 0;
+}
+
+int dkm_kv_write(const char *path, const struct dkm_kv *kv)
+{
+	size_t len = 0;
+	_cleanup_free_ char *buf = NULL;
+	char *p;
+	int r;
+
+	for (size_t i = 0; i < kv->n; i++)
+		len += strlen(kv->keys[i]) + strlen(kv->values[i]) + 2;
+	p = buf = xmalloc(len + 1);
+	for (size_t i = 0; i < kv->n; i++) {
+		p += sprintf(p, "%s=", kv->keys[i]);
+		/* one value per line: fold newlines */
+		for (const char *v = kv->values[i]; *v; v++)
+			*p++ = *v == '\n' ? ' ' : *v;
+		*p++ = '\n';
+	}
+	*p = 0;
+	r = mkdir_parents(path, 0755);
+	if (r < 0)
+		return r;
+	return write_file_atomic(path, buf, (size_t)(p - buf), 0644);
+}
+
+const char *dkm_kv_get(const struct dkm_kv *kv, const char *key)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (streq(kv->keys[i], key))
+			return kv->values[i];
+	return NULL;
+}
+
+void dkm_kv_set(struct dkm_kv *kv, const char *key, const char *value)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (streq(kv->keys[i], key)) {
+			free(kv->values[i]);
+			kv->values[i] = xstrdup(strempty(value));
+			return;
+		}
+	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof(char *));
+	kv->values = xrealloc(kv->values, (kv->n + 1) * sizeof(char *));
+	kv->keys[kv->n] = xstrdup(key);
+	kv->values[kv->n] = xstrdup(strempty(value));
+	kv->n++;
+}
+
+void dkm_kv_done(struct dkm_kv *kv)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		free(kv->keys[i]);
+		free(kv->values[i]);
+	}
+	free(kv->keys);
+	free(kv->values);
+	*kv = (struct dkm_kv){ 0 };
+}
+
+char *dkm_pkg_dir(struct dkm_ctx *ctx, const char *name, const char *version)
+{
+	return dkm_ctx_pathf(ctx, "%s/packages/%s/%s", ctx->state_dir, name, version);
+}
+
+char *dkm_inst_dir(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		   const char *arch)
+{
+	return dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/%s", ctx->state_dir, name, version,
+			     kver, arch);
+}
+
+static bool yes(const char *v)
+{
+	return v && streq(v, "yes");
+}
+
+int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	struct dkm_pkg *p;
+	int r;
+
+	if (!name_is_valid(name) || !name_is_valid(version))
+		return -EINVAL;
+	dir = dkm_pkg_dir(ctx, name, version);
+	path = path_join(dir, "package");
+	r = dkm_kv_read(path, &kv);
+	if (r < 0)
+		return r;
+	p = xcalloc(1, sizeof(*p));
+	p->name = xstrdup(name);
+	p->version = xstrdup(version);
+	p->source = xstrdup(strempty(dkm_kv_get(&kv, "source")));
+	p->modules = strv_split(strempty(dkm_kv_get(&kv, "modules")), " ");
+	p->autoinstall = yes(dkm_kv_get(&kv, "autoinstall"));
+	p->remake_initrd = yes(dkm_kv_get(&kv, "remake_initrd"));
+	p->copied_source = yes(dkm_kv_get(&kv, "copied_source"));
+	*ret = p;
+	return 0;
+}
+
+int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
+{
+	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, pkg->name, pkg->version);
+	_cleanup_free_ char *path = path_join(dir, "package");
+	_cleanup_free_ char *mods = strv_join(pkg->modules, " ");
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+
+	dkm_kv_set(&kv, "name", pkg->name);
+	dkm_kv_set(&kv, "version", pkg->version);
+	dkm_kv_set(&kv, "source", pkg->source);
+	dkm_kv_set(&kv, "modules", mods);
+	dkm_kv_set(&kv, "autoinstall", pkg->autoinstall ? "yes" : "no");
+	dkm_kv_set(&kv, "remake_initrd", pkg->remake_initrd ? "yes" : "no");
+	dkm_kv_set(&kv, "copied_source", pkg->copied_source ? "yes" : "no");
+	return dkm_kv_write(path, &kv);
+}
+
+int dkm_pkg_unregister(struct dkm_ctx *ctx, const char *name, const char *version)
+{
+	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, version);
+	_cleanup_free_ char *parent = path_dirname(dir);
+	_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", parent, version);
+	int r;
+
+	/* rename first so a crash never leaves a half-deleted registration that looks valid */
+	if (rename(dir, tomb) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	(void)fsync_parent(dir);
+	r = rm_rf(tomb);
+	(void)rmdir(parent); /* last version of the package: drop the name too */
+	return r;
+}
+
+struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg)
+{
+	if (!pkg)
+		return NULL;
+	free(pkg->name);
+	free(pkg->version);
+	free(pkg->source);
+	strv_free(pkg->modules);
+	free(pkg);
+	return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_ver(const void *a, const void *b)
+{
+	return version_compare(*(char *const *)a, *(char *const *)b);
+}
+
+/* names of the subdirectories of dir that are valid names (skips dot files) */
+static char **subdirs(const char *dir)
+{
+	char **l = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return l;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && name_is_valid(de->d_name) &&
+		    (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN))
+			strv_extend(&l, de->d_name);
+	closedir(d);
+	return l;
+}
+
+char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name)
+{
+	_cleanup_free_ char *dir = dkm_ctx_pathf(ctx, "%s/packages/%s", ctx->state_dir, name);
+	char **l;
+
+	if (!name_is_valid(name))
+		return xcalloc(1, sizeof(char *));
+	l = subdirs(dir);
+	qsort(l, strv_length(l), sizeof(char *), cmp_ver);
+	return l;
+}
+
+int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n)
+{
+	_cleanup_free_ char *dir = dkm_ctx_pathf(ctx, "%s/packages", ctx->state_dir);
+	_cleanup_strv_free_ char **names = subdirs(dir);
+	struct dkm_pkg **l = NULL;
+	size_t n = 0;
+
+	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, names[i]);
+
+		for (size_t j = 0; vers[j]; j++) {
+			struct dkm_pkg *p;
+
+			if (dkm_pkg_load(ctx, names[i], vers[j], &p) < 0)
+				continue;
+			l = xrealloc(l, (n + 1) * sizeof(*l));
+			l[n++] = p;
+		}
+	}
+	*ret = l;
+	*ret_n = n;
+	return 0;
+}
+
+void dkm_pkg_list_free(struct dkm_pkg **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dkm_pkg_free(l[i]);
+	free(l);
+}
+
+char **dkm_pkg_owners_of_module(struct dkm_ctx *ctx, const char *module)
+{
+	struct dkm_pkg **l;
+	size_t n;
+	char **owners = xcalloc(1, sizeof(char *));
+	_cleanup_free_ char *norm = xstrdup(module);
+
+	for (char *p = norm; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	dkm_pkg_list(ctx, &l, &n);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; l[i]->modules[j]; j++) {
+			_cleanup_free_ char *m = xstrdup(l[i]->modules[j]);
+
+			for (char *p = m; *p; p++)
+				if (*p == '-')
+					*p = '_';
+			if (streq(m, norm)) {
+				strv_push(&owners, xasprintf("%s/%s", l[i]->name, l[i]->version));
+				break;
+			}
+		}
+	dkm_pkg_list_free(l, n);
+	return owners;
+}
+
+int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		  const char *arch, struct dkm_inst *ret)
+{
+	_cleanup_free_ char *dir = dkm_inst_dir(ctx, name, version, kver, arch);
+	_cleanup_free_ char *path = path_join(dir, "state");
+	struct dkm_inst inst = { 0 };
+	int r;
+
+	r = dkm_kv_read(path, &inst.kv);
+	if (r == -ENOENT) {
+		*ret = inst;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (dkm_kv_get(&inst.kv, "state"))
+		inst.state = xstrdup(dkm_kv_get(&inst.kv, "state"));
+	*ret = inst;
+	return 1;
+}
+
+int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		  const char *arch, const struct dkm_inst *inst)
+{
+	_cleanup_free_ char *dir = dkm_inst_dir(ctx, name, version, kver, arch);
+	_cleanup_free_ char *path = path_join(dir, "state");
+	struct dkm_kv kv = inst->kv;
+
+	dkm_kv_set(&kv, "state", inst->state);
+	return dkm_kv_write(path, &kv);
+}
+
+void dkm_inst_done(struct dkm_inst *inst)
+{
+	free(inst->state);
+	dkm_kv_done(&inst->kv);
+	inst->state = NULL;
+}
+
+char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
+{
+	_cleanup_free_ char *dir = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir,
+						name, version);
+	_cleanup_strv_free_ char **kvers = subdirs(dir);
+	char **l = xcalloc(1, sizeof(char *));
+
+	qsort(kvers, strv_length(kvers), sizeof(char *), cmp_ver);
+	for (size_t i = 0; kvers[i]; i++) {
+		_cleanup_free_ char *kd = path_join(dir, kvers[i]);
+		_cleanup_strv_free_ char **arches = subdirs(kd);
+
+		qsort(arches, strv_length(arches), sizeof(char *), cmp_str);
+		for (size_t j = 0; arches[j]; j++) {
+			_cleanup_free_ char *st = xasprintf("%s/%s/state", kd, arches[j]);
+
+			if (path_exists(st))
+				strv_push(&l, xasprintf("%s\t%s", kvers[i], arches[j]));
+		}
+	}
+	return l;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct dkm_ctx;
+
+/* The state tree (DESIGN §5), under <root><state_dir>:
+ *
+ *   packages/<pkg>/<ver>/package                      the registration (key=value)
+ *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/state  built|installed|failed|excluded (key=value)
+ *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/modules/<name>.ko[.xz|.zst|.gz]  artefacts
+ *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/manifest   what install placed (name path sha256)
+ *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/build.log  the last build's log
+ *   kernels/<kver>/originals/<module>.record + .file  displaced modules of the kernel
+ *
+ * Every file is replaced atomically (write, fsync, rename), so readers never see a torn
+ * state and `status` needs no lock. */
+
+/* A small key=value document. */
+struct dkm_kv {
+	char **keys;
+	char **values;
+	size_t n;
+};
+int dkm_kv_read(const char *path, struct dkm_kv *ret);
+int dkm_kv_write(const char *path, const struct dkm_kv *kv);
+const char *dkm_kv_get(const struct dkm_kv *kv, const char *key);
+void dkm_kv_set(struct dkm_kv *kv, const char *key, const char *value);
+void dkm_kv_done(struct dkm_kv *kv);
+
+struct dkm_pkg {
+	char *name;
+	char *version;
+	char *source;       /* logical path of the source dir */
+	char **modules;     /* module names, as of registration */
+	bool autoinstall;
+	bool remake_initrd;
+	bool copied_source; /* add copied it into the source tree: remove deletes it */
+};
+
+int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret);
+int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg);
+int dkm_pkg_unregister(struct dkm_ctx *ctx, const char *name, const char *version);
+struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg);
+/* Every registered package version (sorted by name, then version). */
+int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n);
+void dkm_pkg_list_free(struct dkm_pkg **l, size_t n);
+/* Versions registered for a package name (sorted). */
+char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name);
+/* Which registered packages build a module with this name? "pkg/ver" strings. */
+char **dkm_pkg_owners_of_module(struct dkm_ctx *ctx, const char *module);
+
+/* One (package, version, kernel, arch) */
+struct dkm_inst {
+	char *state;       /* built|installed|failed|excluded, NULL = none */
+	struct dkm_kv kv;  /* everything else: reason, log, modules, compression, signer... */
+};
+
+char *dkm_pkg_dir(struct dkm_ctx *ctx, const char *name, const char *version);
+char *dkm_inst_dir(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		   const char *arch);
+int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		  const char *arch, struct dkm_inst *ret); /* ret->state NULL if none */
+int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		  const char *arch, const struct dkm_inst *inst);
+void dkm_inst_done(struct dkm_inst *inst);
+/* (kver, arch) pairs with state for a package version: NULL-terminated "kver\tarch" strings */
+char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version);
+
+static inline void dkm_pkg_freep(struct dkm_pkg **p)
+{
+	dkm_pkg_free(*p);
+}
+#define _cleanup_pkg_ _cleanup_(dkm_pkg_freep)
+static inline void dkm_kv_donep(struct dkm_kv *kv)
+{
+	dkm_kv_done(kv);
+}
+#define _cleanup_kv_ _cleanup_(dkm_kv_donep)
+static inline void dkm_inst_donep(struct dkm_inst *i)
+{
+	dkm_inst_done(i);
+}
+#define _cleanup_inst_ _cleanup_(dkm_inst_donep)

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "conf.h"
+#include "ctx.h"
+#include "install.h"
+#include "kernel.h"
+#include "registry.h"
+#include "sched.h"
+#include "util.h"
+
+struct jobserver {
+	int fds[2];  /* the pipe the makes share (inherited by builds) */
+	int my_read; /* our own non-blocking open file description of the read end */
+};
+
+static int jobserver_open(struct jobserver *js, unsigned jobs)
+{
+	char path[64];
+
+	if (pipe(js->fds) < 0)
+		return -errno;
+	/* the pipe must hold jobs-1 tokens: each build's first make runs on the slot we
+	 * took for it (the first one on our own implicit slot) */
+	for (unsigned i = 1; i < jobs; i++)
+		if (write(js->fds[1], "+", 1) != 1)
+			return -errno;
+	/* a separate open file description, so O_NONBLOCK is ours alone, not the makes' */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", js->fds[0]);
+	js->my_read = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (js->my_read < 0)
+		return -errno;
+	fcntl(js->fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(js->fds[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+static void jobserver_close(struct jobserver *js)
+{
+	close(js->fds[0]);
+	close(js->fds[1]);
+	close(js->my_read);
+}
+
+static bool jobserver_take(struct jobserver *js)
+{
+	char c;
+
+	return read(js->my_read, &c, 1) == 1;
+}
+
+static void jobserver_give(struct jobserver *js)
+{
+	(void)!write(js->fds[1], "+", 1);
+}
+
+/* index of the job that builds `pkgname` for the same kernel, or -1 */
+static ssize_t find_job(struct dkm_job *jobs, size_t n, const char *pkgname,
+			const struct dkm_kernel *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].k == k && streq(jobs[i].pkg->name, pkgname))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* 1 if every dependency is done, 0 if some are still pending, -1 if one failed */
+static int deps_state(struct dkm_job *jobs, size_t n, size_t i)
+{
+	const struct dkm_conf *c = jobs[i].conf;
+	int st = 1;
+
+	for (size_t d = 0; c->build_depends && c->build_depends[d]; d++) {
+		ssize_t j = find_job(jobs, n, c->build_depends[d], jobs[i].k);
+
+		if (j < 0)
+			continue;
+		if (jobs[j].result == DKM_JOB_FAILED || jobs[j].result == DKM_JOB_SKIPPED)
+			return -1;
+		if (jobs[j].result != DKM_JOB_DONE)
+			st = 0;
+	}
+	return st;
+}
+
+static int check_cycles(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
+{
+	/* Kahn's algorithm on the dependency graph of this run */
+	_cleanup_free_ unsigned *indeg = xcalloc(n, sizeof(unsigned));
+	_cleanup_free_ size_t *queue = xcalloc(n, sizeof(size_t));
+	size_t head = 0, tail = 0, seen = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t d = 0; jobs[i].conf->build_depends && jobs[i].conf->build_depends[d]; d++)
+			if (find_job(jobs, n, jobs[i].conf->build_depends[d], jobs[i].k) >= 0)
+				indeg[i]++;
+	for (size_t i = 0; i < n; i++)
+		if (indeg[i] == 0)
+			queue[tail++] = i;
+	while (head < tail) {
+		size_t j = queue[head++];
+
+		seen++;
+		for (size_t i = 0; i < n; i++)
+			for (size_t d = 0;
+			     jobs[i].conf->build_depends && jobs[i].conf->build_depends[d]; d++)
+				if (find_job(jobs, n, jobs[i].conf->build_depends[d], jobs[i].k) ==
+					    (ssize_t)j &&
+				    --indeg[i] == 0)
+					queue[tail++] = i;
+	}
+	if (seen == n)
+		return 0;
+	{
+		_cleanup_free_ char *list = NULL;
+
+		for (size_t i = 0; i < n; i++)
+			if (indeg[i] > 0) {
+				char *nl = xasprintf("%s%s%s", strempty(list), list ? ", " : "",
+						     jobs[i].pkg->name);
+				free(list);
+				list = nl;
+			}
+		return dkm_err(ctx, -ELOOP,
+			       "BUILD_DEPENDS form a cycle between: %s: fix their dkms.conf files",
+			       list);
+	}
+}
+
+static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, bool build_ok)
+{
+	int r;
+
+	if (!build_ok) {
+		dkm_build_mark_failed(ctx, j->pkg, j->k, "build failed");
+		j->result = DKM_JOB_FAILED;
+		return;
+	}
+	r = dkm_build_collect(ctx, j->pkg, j->k, j->conf, j->fin);
+	if (r < 0) {
+		dkm_build_mark_failed(ctx, j->pkg, j->k, "module could not be finished");
+		j->result = DKM_JOB_FAILED;
+		return;
+	}
+	dkm_notice(ctx, "%s/%s: built for %s", j->pkg->name, j->pkg->version, j->k->kver);
+	if (j->install) {
+		r = dkm_install_pkg(ctx, j->pkg, j->k);
+		if (r < 0) {
+			j->result = DKM_JOB_FAILED;
+			return;
+		}
+		j->tree_changed = r > 0;
+	}
+	j->result = DKM_JOB_DONE;
+}
+
+static int start_job(struct dkm_ctx *ctx, struct dkm_job *j, struct jobserver *js)
+{
+	pid_t pid;
+	int pfd;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* a worker: runs the build steps, reports by exit status */
+		struct dkm_finish fin = *j->fin;
+		int r;
+
+		fin.jobserver = js->fds;
+		r = dkm_build_run(ctx, j->pkg, j->k, j->conf, &fin);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(r < 0 ? 1 : 0);
+	}
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0) {
+		int r = -errno;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	j->pid = pid;
+	j->pidfd = pfd;
+	j->started = now_usec();
+	dkm_notice(ctx, "%s/%s: building for %s", j->pkg->name, j->pkg->version, j->k->kver);
+	return 0;
+}
+
+static void progress(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n, unsigned long long t0)
+{
+	size_t done = 0, running = 0;
+	char line[512];
+	int off;
+
+	if (!isatty(STDERR_FILENO) || ctx->log_level < DKM_LOG_NOTICE)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].result != DKM_JOB_PENDING)
+			done++;
+		else if (jobs[i].pid > 0)
+			running++;
+	}
+	off = snprintf(line, sizeof(line), "\r\033[K[%zu/%zu] %llus, running:", done, n,
+		       (now_usec() - t0) / 1000000ULL);
+	for (size_t i = 0; i < n && off < (int)sizeof(line) - 64; i++)
+		if (jobs[i].result == DKM_JOB_PENDING && jobs[i].pid > 0)
+			off += snprintf(line + off, sizeof(line) - (size_t)off, " %s",
+					jobs[i].pkg->name);
+	if (running == 0)
+		off += snprintf(line + off, sizeof(line) - (size_t)off, " -");
+	(void)!write(STDERR_FILENO, line, (size_t)off);
+}
+
+static void progress_clear(struct dkm_ctx *ctx)
+{
+	if (isatty(STDERR_FILENO) && ctx->log_level >= DKM_LOG_NOTICE)
+		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+}
+
+int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
+{
+	struct jobserver js;
+	_cleanup_free_ struct pollfd *pfds = NULL;
+	unsigned long long t0 = now_usec();
+	size_t running = 0, failed = 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = check_cycles(ctx, jobs, n);
+	if (r < 0)
+		return r;
+	r = jobserver_open(&js, ctx->jobs);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot create the make jobserver: %s", strerror(-r));
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].result = DKM_JOB_PENDING;
+		jobs[i].pid = 0;
+		jobs[i].pidfd = -1;
+	}
+	pfds = xcalloc(n + 1, sizeof(struct pollfd));
+
+	for (;;) {
+		bool want_token = false;
+		size_t np = 0, pending = 0;
+
+		/* start what can start */
+		for (size_t i = 0; i < n; i++) {
+			struct dkm_job *j = &jobs[i];
+			int ds;
+
+			if (j->result != DKM_JOB_PENDING || j->pid > 0)
+				continue;
+			ds = deps_state(jobs, n, i);
+			if (ds < 0) {
+				dkm_warn(ctx, "%s/%s: not built for %s: a BUILD_DEPENDS package failed",
+					 j->pkg->name, j->pkg->version, j->k->kver);
+				dkm_build_mark_failed(ctx, j->pkg, j->k, "BUILD_DEPENDS failed");
+				j->result = DKM_JOB_SKIPPED;
+				continue;
+			}
+			if (ds == 0) {
+				pending++;
+				continue;
+			}
+			if (running > 0) {
+				if (!jobserver_take(&js)) {
+					want_token = true;
+					pending++;
+					continue;
+				}
+				j->has_token = true;
+			}
+			r = start_job(ctx, j, &js);
+			if (r < 0) {
+				dkm_err(ctx, r, "cannot start build of %s/%s: %s", j->pkg->name,
+					j->pkg->version, strerror(-r));
+				if (j->has_token)
+					jobserver_give(&js);
+				j->has_token = false;
+				finish_job(ctx, j, false);
+				continue;
+			}
+			running++;
+		}
+		if (running == 0 && pending == 0)
+			break;
+		if (running == 0) {
+			/* pending jobs whose dependencies can never finish: cannot happen after
+			 * the cycle check, but never spin */
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i].pid > 0) {
+				pfds[np].fd = jobs[i].pidfd;
+				pfds[np].events = POLLIN;
+				pfds[np].revents = 0;
+				np++;
+			}
+		if (want_token) {
+			pfds[np].fd = js.my_read;
+			pfds[np].events = POLLIN;
+			pfds[np].revents = 0;
+			np++;
+		}
+		progress(ctx, jobs, n, t0);
+		if (poll(pfds, np, 1000) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct dkm_job *j = &jobs[i];
+			int status;
+
+			if (j->pid <= 0)
+				continue;
+			if (waitpid(j->pid, &status, WNOHANG) != j->pid)
+				continue;
+			close(j->pidfd);
+			j->pid = 0;
+			j->pidfd = -1;
+			running--;
+			if (j->has_token) {
+				jobserver_give(&js);
+				j->has_token = false;
+			}
+			progress_clear(ctx);
+			finish_job(ctx, j, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			if (j->result != DKM_JOB_DONE)
+				failed++;
+		}
+	}
+	progress_clear(ctx);
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].result == DKM_JOB_SKIPPED)
+			failed++;
+	jobserver_close(&js);
+	if (r < 0)
+		return r;
+	return (int)failed;
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `status`: reads only the state tree — no child processes, no module-tree walks, no lock
+ * (every state file is replaced atomically, so what it reads is never torn). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "actions.h"
+#include "ctx.h"
+#include "registry.h"
+#include "util.h"
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)strempty(s); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void json_strv(FILE *f, char *const *l)
+{
+	fputc('[', f);
+	for (size_t i = 0; l && l[i]; i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, l[i]);
+	}
+	fputc(']', f);
+}
+
+static void print_inst_text(const struct dkm_pkg *p, const char *kver, const char *arch,
+			    const struct dkm_inst *inst)
+{
+	const char *st = strempty(inst->state);
+	const char *mods = dkm_kv_get(&inst->kv, "modules");
+	const char *log = dkm_kv_get(&inst->kv, "log");
+	const char *reason = dkm_kv_get(&inst->kv, "reason");
+	const char *lastf = dkm_kv_get(&inst->kv, "last_failure");
+
+	printf("%s/%s, %s, %s: %s", p->name, p->version, kver, arch, st);
+	if (streq(st, "failed"))
+		printf(" (%s%s%s)", strempty(reason), isempty(log) ? "" : "; log: ", strempty(log));
+	else if (streq(st, "excluded"))
+		printf(" (%s)", strempty(reason));
+	else {
+		const char *comp = dkm_kv_get(&inst->kv, "compression");
+		const char *sig = dkm_kv_get(&inst->kv, "signed");
+
+		printf(" (modules: %s", isempty(mods) ? "-" : mods);
+		if (!isempty(comp) && !streq(comp, "none"))
+			printf("; %s", comp);
+		if (sig)
+			printf("; %s", streq(sig, "yes") ? "signed" : "unsigned");
+		if (!isempty(lastf))
+			printf("; last rebuild failed, log: %s", strempty(log));
+		printf(")");
+	}
+	printf("\n");
+}
+
+static bool json_first = true;
+
+static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *src,
+			   bool broken, char **insts, const char *only_kver)
+{
+	printf("%s\n    {\"name\":", json_first ? "" : ",");
+	json_first = false;
+	json_str(stdout, p->name);
+	printf(",\"version\":");
+	json_str(stdout, p->version);
+	printf(",\"source\":");
+	json_str(stdout, src);
+	printf(",\"state\":\"%s\",\"autoinstall\":%s,\"remake_initrd\":%s,\"modules\":",
+	       broken ? "broken" : "added", p->autoinstall ? "true" : "false",
+	       p->remake_initrd ? "true" : "false");
+	json_strv(stdout, p->modules);
+	printf(",\"kernels\":[");
+	bool first = true;
+	for (size_t i = 0; insts[i]; i++) {
+		_cleanup_free_ char *kver = xstrndup(insts[i], strcspn(insts[i], "\t"));
+		const char *arch = strchr(insts[i], '\t') + 1;
+		_cleanup_inst_ struct dkm_inst inst = { 0 };
+		_cleanup_strv_free_ char **mods = NULL;
+		static const char *const keys[] = { "compression", "signed", "sig_hash", "log",
+						    "reason", "changed", "last_failure" };
+
+		if (only_kver && !streq(kver, only_kver))
+			continue;
+		if (dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst) <= 0)
+			continue;
+		printf("%s{\"kernel\":", first ? "" : ",");
+		first = false;
+		json_str(stdout, kver);
+		printf(",\"arch\":");
+		json_str(stdout, arch);
+		printf(",\"state\":");
+		json_str(stdout, inst.state);
+		mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
+		printf(",\"modules\":");
+		json_strv(stdout, mods);
+		for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+			const char *v = dkm_kv_get(&inst.kv, keys[k]);
+
+			if (isempty(v))
+				continue;
+			printf(",\"%s\":", keys[k]);
+			json_str(stdout, v);
+		}
+		printf("}");
+	}
+	printf("]}");
+}
+
+int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+{
+	struct dkm_pkg **l = NULL;
+	size_t n = 0, shown = 0;
+	_cleanup_free_ char *fname = NULL, *fver = NULL;
+	const char *only_kver = o->kernels && o->kernels[0] ? o->kernels[0] : NULL;
+
+	if (arg) {
+		const char *slash = strchr(arg, '/');
+
+		fname = slash ? xstrndup(arg, (size_t)(slash - arg)) : xstrdup(arg);
+		fver = slash ? xstrdup(slash + 1) : NULL;
+	}
+	dkm_pkg_list(ctx, &l, &n);
+	if (o->json)
+		printf("{\"version\":1,\"packages\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct dkm_pkg *p = l[i];
+		_cleanup_free_ char *src = dkm_ctx_path(ctx, p->source);
+		_cleanup_strv_free_ char **insts = NULL;
+		bool broken, any = false;
+
+		if (fname && !streq(fname, p->name))
+			continue;
+		if (fver && !streq(fver, p->version))
+			continue;
+		shown++;
+		broken = !is_dir(src);
+		insts = dkm_inst_list(ctx, p->name, p->version);
+		if (o->json) {
+			print_pkg_json(ctx, p, src, broken, insts, only_kver);
+			continue;
+		}
+		for (size_t j = 0; insts[j]; j++) {
+			_cleanup_free_ char *kver = xstrndup(insts[j], strcspn(insts[j], "\t"));
+			const char *arch = strchr(insts[j], '\t') + 1;
+			_cleanup_inst_ struct dkm_inst inst = { 0 };
+
+			if (only_kver && !streq(kver, only_kver))
+				continue;
+			if (dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst) <= 0)
+				continue;
+			print_inst_text(p, kver, arch, &inst);
+			any = true;
+		}
+		if (broken)
+			printf("%s/%s: broken (source '%s' is missing)\n", p->name, p->version, src);
+		else if (!any && !only_kver) {
+			_cleanup_free_ char *mods = strv_join(p->modules, " ");
+
+			printf("%s/%s: added (modules: %s)\n", p->name, p->version, mods);
+		}
+	}
+	if (o->json)
+		printf("%s]}\n", json_first ? "" : "\n");
+	dkm_pkg_list_free(l, n);
+	if (arg && shown == 0) {
+		_cleanup_strv_free_ char **owners = dkm_pkg_owners_of_module(ctx, fname);
+
+		if (owners[0])
+			dkm_err(ctx, -ENOENT,
+				"'%s' is not a package but a module of package %s: use 'dkm-hook status %.*s'",
+				fname, owners[0], (int)strcspn(owners[0], "/"), owners[0]);
+		else
+			dkm_err(ctx, -ENOENT, "no package '%s' is registered", arg);
+		return DKM_EXIT_NOTFOUND;
+	}
+	return DKM_EXIT_OK;
+}
