@@ -62,7 +62,7 @@ static const char *lzma_describe(lzma_ret l)
 }
 
 /* Run the coder over all of in[], growing the output up to max. */
-static int xz_code(struct dkm_ctx *ctx, lzma_stream *s, const char *op, const void *in, size_t len,
+static int xz_code(struct dkm_ctx *ctx, lzma_stream *s, bool decoding, const void *in, size_t len,
 		   size_t max, size_t cap, void **ret, size_t *ret_len)
 {
 	_cleanup_free_ uint8_t *out = xmalloc(cap);
@@ -76,9 +76,11 @@ static int xz_code(struct dkm_ctx *ctx, lzma_stream *s, const char *op, const vo
 		l = lzma_code(s, LZMA_FINISH);
 		if (l == LZMA_STREAM_END)
 			break;
+		if (l != LZMA_OK && decoding && lzma_to_errno(l) == -EBADMSG)
+			return dkm_err(ctx, EBADMSG, "xz data is corrupt: %s", lzma_describe(l));
 		if (l != LZMA_OK)
-			return dkm_err(ctx, lzma_to_errno(l), "xz %s failed: %s", op,
-				       lzma_describe(l));
+			return dkm_err(ctx, lzma_to_errno(l), "xz %s failed: %s",
+				       decoding ? "decompression" : "compression", lzma_describe(l));
 		if (s->avail_out == 0) {
 			size_t used = cap;
 
@@ -117,7 +119,7 @@ int dkm_xz_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret,
 		return dkm_err(ctx, lzma_to_errno(l), "cannot start xz compression: %s",
 			       lzma_describe(l));
 	s = &zs;
-	return xz_code(ctx, s, "compression", in, len, SIZE_MAX, lzma_stream_buffer_bound(len),
+	return xz_code(ctx, s, false, in, len, SIZE_MAX, lzma_stream_buffer_bound(len),
 		       ret, ret_len);
 }
 
@@ -134,6 +136,6 @@ int dkm_xz_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t ma
 		return dkm_err(ctx, lzma_to_errno(l), "cannot start xz decompression: %s",
 			       lzma_describe(l));
 	s = &zs;
-	return xz_code(ctx, s, "decompression", in, len, max,
+	return xz_code(ctx, s, true, in, len, max,
 		       len < max / 4 ? len * 4 + 4096 : max, ret, ret_len);
 }

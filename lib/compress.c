@@ -39,11 +39,14 @@ int dkm_compression_from_string(const char *s, enum dkm_compression *ret)
 {
 	if (!s)
 		return -EINVAL;
-	for (unsigned c = 0; c < _DKM_COMPRESS_MAX; c++)
-		if (streq(s, formats[c].name) || (c != DKM_COMPRESS_NONE && streq(s, formats[c].suffix + 1))) {
+	for (unsigned c = 0; c < _DKM_COMPRESS_MAX; c++) {
+		bool by_suffix = c != DKM_COMPRESS_NONE && streq(s, formats[c].suffix + 1);
+
+		if (streq(s, formats[c].name) || by_suffix) {
 			*ret = (enum dkm_compression)c;
 			return 0;
 		}
+	}
 	return -EINVAL;
 }
 
@@ -58,7 +61,8 @@ enum dkm_compression dkm_compression_from_path(const char *path)
 enum dkm_compression dkm_compression_detect(const void *in, size_t len)
 {
 	for (unsigned c = DKM_COMPRESS_NONE + 1; c < _DKM_COMPRESS_MAX; c++)
-		if (len >= formats[c].magic_len && memcmp(in, formats[c].magic, formats[c].magic_len) == 0)
+		if (len >= formats[c].magic_len &&
+		    memcmp(in, formats[c].magic, formats[c].magic_len) == 0)
 			return (enum dkm_compression)c;
 	return DKM_COMPRESS_NONE;
 }
