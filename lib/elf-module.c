@@ -236,8 +236,10 @@ int dkm_elf_module_parse(struct dkm_ctx *ctx, const char *what, const void *data
 		if (!vermagic)
 			why = "no vermagic in .modinfo";
 	}
-	if (why)
+	if (why && what)
 		return dkm_err(ctx, ENOEXEC, "'%s' is not a kernel module: %s", what, why);
+	if (why)
+		return dkm_err(ctx, ENOEXEC, "not a kernel module: %s", why);
 
 	*ret = (struct dkm_elf_module){
 		.elf_class = v.is64 ? 64 : 32,

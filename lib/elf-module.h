@@ -21,7 +21,7 @@ bool dkm_elf_is_elf(const void *data, size_t len);
 /* Check that data is a linked kernel module: an ELF relocatable object of either class and
  * byte order with a .gnu.linkonce.this_module section and a .modinfo section holding
  * "vermagic=". Reads name and vermagic. On failure logs "'<what>' is not a kernel module:
- * <reason>" and returns -ENOEXEC. The buffer may carry an appended signature (it is ignored:
+ * <reason>" (what may be NULL) and returns -ENOEXEC. The buffer may carry an appended signature (it is ignored:
  * the ELF is self-describing). */
 int dkm_elf_module_parse(struct dkm_ctx *ctx, const char *what, const void *data, size_t len,
 			 struct dkm_elf_module *ret);
