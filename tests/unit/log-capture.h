@@ -10,6 +10,7 @@
 struct log_capture {
 	char last[2048];     /* the last message at any level */
 	char last_err[2048]; /* the last error */
+	char last_warn[2048]; /* the last warning */
 	int n_err;
 };
 
@@ -21,7 +22,8 @@ static inline void log_capture_fn(void *userdata, int level, const char *msg)
 	if (level <= DKM_LOG_ERR) {
 		snprintf(c->last_err, sizeof(c->last_err), "%s", msg);
 		c->n_err++;
-	}
+	} else if (level == DKM_LOG_WARNING)
+		snprintf(c->last_warn, sizeof(c->last_warn), "%s", msg);
 	if (getenv("TEST_SHOW_LOG"))
 		fprintf(stderr, "# log %d: %s\n", level, msg);
 }
