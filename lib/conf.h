@@ -76,3 +76,46 @@ static inline void dkm_conf_freep(struct dkm_conf **c)
 	dkm_conf_free(*c);
 }
 #define _cleanup_conf_ _cleanup_(dkm_conf_freep)
+
+/* ---- beyond the basic API: used by tests/tools/conf-dump and the unit tests ---- */
+
+#include <stdio.h>
+
+struct dkm_shvars;
+
+#define DKM_CONF_MAX_SIZE (1024U * 1024U) /* larger files are refused */
+#define DKM_CONF_SHELL_TIMEOUT_SEC 10U    /* a sandboxed evaluation is killed after this */
+
+/* The directive names DKMS reads (NULL-terminated, sorted). */
+extern const char *const dkm_conf_directives[];
+
+/* Read a dkms.conf into its table of variables (the "raw" view: what the file assigned),
+ * evaluating it like dkm_conf_read() does. ret_needed_shell may be NULL. */
+int dkm_conf_read_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_conf_env *env,
+		       struct dkm_shvars **ret_vars, bool *ret_needed_shell);
+/* Validate a table and resolve it for env->kernelver. path is only used in messages. */
+int dkm_conf_from_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_shvars *vars,
+		       const struct dkm_conf_env *env, struct dkm_conf **ret);
+/* Evaluate the (already read, CRLF-normalised) text with a sandboxed bash: unprivileged,
+ * scrubbed environment, time limit, values returned NUL-separated on a dedicated pipe. */
+int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
+			const struct dkm_conf_env *env, struct dkm_shvars **ret_vars);
+
+/* Print "NAME[idx]=value" lines (dkm_shvars_format escaping), sorted by name then index:
+ * every directive and every variable the file assigned; the predefined variables only when
+ * the file changed them. */
+int dkm_conf_dump_raw(const struct dkm_shvars *vars, const struct dkm_conf_env *env, FILE *f);
+
+/* Version order of dkms VER(): runs of digits padded to three digits, then compared as
+ * strings (so "6.1" < "6.1.0-56-amd64" and "1000" < "999", exactly like DKMS). -1/0/1. */
+int dkm_conf_ver_compare(const char *a, const char *b);
+
+/* Is name one of the variables of struct dkm_conf_env? Its value in env (may be NULL). */
+bool dkm_conf_env_is_var(const char *name);
+const char *dkm_conf_env_value(const struct dkm_conf_env *env, const char *name);
+
+/* Offset of the first byte that is not valid UTF-8, (size_t)-1 if all is valid. */
+size_t dkm_utf8_invalid_at(const char *s, size_t len);
+/* conf-shell: rename $BASH_SOURCE references (quote-aware) so the text can be sourced from a
+ * memfd while $BASH_SOURCE still reads as the file's path. ret_count may be NULL. */
+char *dkm_conf_shell_rewrite(const char *text, unsigned *ret_count);
