@@ -240,7 +240,7 @@ static int build_one(struct run *rn, const struct dkm_pkg *pkg, struct kstate *k
 	struct dkm_job job = { 0 };
 	int r;
 
-	r = dkm_build_check(rn->ctx, pkg, ks->k, &conf);
+	r = dkm_build_check(rn->ctx, pkg, ks->k, NULL, &conf);
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -757,9 +757,10 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	struct dkm_pkg **l = NULL;
-	size_t n = 0, njobs = 0, uptodate = 0, excluded = 0, failed = 0;
+	size_t n = 0, njobs = 0, uptodate = 0, excluded = 0, failed = 0, built = 0;
 	_cleanup_free_ struct dkm_job *jobs = NULL;
 	_cleanup_free_ struct dkm_conf **confs = NULL;
+	_cleanup_strv_free_ char **selected = NULL;
 	struct kstate *ks;
 	uint64_t t0 = now_usec();
 	int r;
@@ -773,6 +774,7 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 	dkm_pkg_list(ctx, &l, &n);
 	jobs = xcalloc(n + 1, sizeof(*jobs));
 	confs = xcalloc(n + 1, sizeof(*confs));
+	selected = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		struct dkm_pkg *p = l[i];
 
@@ -782,7 +784,14 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 			uptodate++;
 			continue;
 		}
-		r = dkm_build_check(ctx, p, ks->k, &confs[njobs]);
+		strv_extend(&selected, p->name);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dkm_pkg *p = l[i];
+
+		if (!p->autoinstall || !strv_contains(selected, p->name) || !is_newest_version(ctx, p))
+			continue;
+		r = dkm_build_check(ctx, p, ks->k, selected, &confs[njobs]);
 		if (r < 0) {
 			if (r == -ENOENT && !ks->k->has_headers) {
 				/* the image arrived before its headers: their hook finishes the job */
@@ -813,6 +822,7 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 	r = dkm_sched_run(ctx, jobs, njobs);
 	if (r < 0)
 		goto out;
+	built = njobs - (size_t)r;
 	failed += (size_t)r;
 	for (size_t i = 0; i < njobs; i++)
 		if (jobs[i].tree_changed)
@@ -821,7 +831,7 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 	if (r < 0)
 		goto out;
 	dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)", kver,
-		   njobs - (size_t)(failed > njobs ? njobs : failed), uptodate, failed,
+		   built, uptodate, failed,
 		   (double)(now_usec() - t0) / 1e6);
 	r = failed ? DKM_EXIT_BUILD : 0;
 out:

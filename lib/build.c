@@ -121,7 +121,7 @@ int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 }
 
 int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
-		    struct dkm_conf **ret_conf)
+		    char *const *same_run, struct dkm_conf **ret_conf)
 {
 	_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
 	_cleanup_conf_ struct dkm_conf *conf = NULL;
@@ -159,6 +159,8 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, dep);
 		bool ok = false;
 
+		if (strv_contains(same_run, dep))
+			continue;
 		if (!vers[0]) {
 			dkm_warn(ctx, "%s/%s: BUILD_DEPENDS names '%s', which is not registered: building without it",
 				 pkg->name, pkg->version, dep);

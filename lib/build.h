@@ -28,9 +28,10 @@ char *dkm_build_tree(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struc
 
 /* Everything before a build may start: conf, exclusions, headers. Returns 1 if the package is
  * to be built (conf returned), 0 if excluded (state recorded, reason logged), -errno on error
- * (state 'failed' recorded where it makes sense). */
+ * (state 'failed' recorded where it makes sense). BUILD_DEPENDS naming a package in same_run
+ * (packages built by the same command, ordered by the scheduler) are not checked here. */
 int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
-		    struct dkm_conf **ret_conf);
+		    char *const *same_run, struct dkm_conf **ret_conf);
 
 /* Run PATCH, PRE_BUILD, MAKE, POST_BUILD in a fresh private build dir, log from the first
  * line. Synchronous; safe to call in a forked worker. 0 on success, < 0 on failure (logged

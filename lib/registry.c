@@ -302,14 +302,12 @@ int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, co
 }
 
 int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
-		  const char *arch, const struct dkm_inst *inst)
+		  const char *arch, struct dkm_inst *inst)
 {
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, name, version, kver, arch);
 	_cleanup_free_ char *path = path_join(dir, "state");
-	struct dkm_kv kv = inst->kv;
-
-	dkm_kv_set(&kv, "state", inst->state);
-	return dkm_kv_write(path, &kv);
+	dkm_kv_set(&inst->kv, "state", inst->state);
+	return dkm_kv_write(path, &inst->kv);
 }
 
 void dkm_inst_done(struct dkm_inst *inst)

@@ -64,7 +64,7 @@ char *dkm_inst_dir(struct dkm_ctx *ctx, const char *name, const char *version, c
 int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
 		  const char *arch, struct dkm_inst *ret); /* ret->state NULL if none */
 int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
-		  const char *arch, const struct dkm_inst *inst);
+		  const char *arch, struct dkm_inst *inst);
 void dkm_inst_done(struct dkm_inst *inst);
 /* (kver, arch) pairs with state for a package version: NULL-terminated "kver\tarch" strings */
 char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version);

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared set-up for the bats suites: the real built binary, the real installed kernel headers,
+# a scratch root per test. Nothing here touches the host's /lib/modules, /usr/src or /var/lib.
+
+TOP=$(cd "${BATS_TEST_DIRNAME}/.." && while [ ! -f Makefile ] && [ "$PWD" != / ]; do cd ..; done; pwd)
+DKM=${DKM_HOOK_BIN:-$TOP/build/dkm-hook}
+FIXTURES=$TOP/tests/fixtures
+
+# The newest kernel whose headers are installed (never hard-coded).
+host_kver() {
+	local k best=
+	for k in $(ls /lib/modules 2>/dev/null | sort -V); do
+		[ -e "/lib/modules/$k/build/Makefile" ] && best=$k
+	done
+	echo "$best"
+}
+KVER=${DKM_TEST_KVER:-$(host_kver)}
+
+require_headers() {
+	[ -n "$KVER" ] || { echo "no kernel headers installed: apt-get install linux-headers-amd64" >&2; return 1; }
+}
+
+# A scratch root: <root>/lib/modules/<kver>/build -> the real headers.
+# Usage: make_root [kver...]   sets ROOT
+make_root() {
+	ROOT=${BATS_TEST_TMPDIR}/root
+	local k
+	mkdir -p "$ROOT/lib/modules" "$ROOT/etc" "$ROOT/usr/src"
+	for k in "${@:-$KVER}"; do
+		mkdir -p "$ROOT/lib/modules/$k"
+		ln -sfn "$(readlink -f "/lib/modules/$KVER/build")" "$ROOT/lib/modules/$k/build"
+	done
+	# one signing key per test file run: RSA generation is slow, tests need not redo it
+	if [ -n "${BATS_FILE_TMPDIR:-}" ]; then
+		if [ ! -e "$BATS_FILE_TMPDIR/mok.key" ]; then
+			openssl req -new -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=dkm-hook test key/" \
+				-addext "extendedKeyUsage=codeSigning" -outform DER \
+				-keyout "$BATS_FILE_TMPDIR/mok.key" -out "$BATS_FILE_TMPDIR/mok.der" 2>/dev/null
+		fi
+		mkdir -p "$ROOT/var/lib/dkm-hook"
+		install -m 0600 "$BATS_FILE_TMPDIR/mok.key" "$ROOT/var/lib/dkm-hook/mok.key"
+		install -m 0644 "$BATS_FILE_TMPDIR/mok.der" "$ROOT/var/lib/dkm-hook/mok.der"
+	fi
+	export DKM_HOOK_ROOT=$ROOT
+}
+
+# Debian's rule (install to /updates/dkms) needs an os-release in the root
+debian_root() {
+	printf 'ID=debian\nVERSION_ID="12"\n' > "$ROOT/etc/os-release"
+}
+
+# copy a fixture package into the test's own dir; prints the path
+fixture() {
+	local name=$1 dst=${BATS_TEST_TMPDIR}/src/$1
+	mkdir -p "${BATS_TEST_TMPDIR}/src"
+	cp -a "$FIXTURES/$name" "$dst"
+	echo "$dst"
+}
+
+# A snapshot of everything under the root except the state dir: path, type, size, sha256
+snapshot() {
+	(cd "$ROOT" && find . -path ./var/lib/dkm-hook -prune -o -print0 | sort -z |
+		while IFS= read -r -d '' f; do
+			if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"
+			elif [ -f "$f" ]; then echo "$f $(sha256sum < "$f" | cut -c1-64)"
+			else echo "$f/"; fi
+		done)
+}
+
+modinfo_field() { # modinfo_field <module> <field>
+	modinfo -b "$ROOT" -k "$KVER" -F "$2" "$1"
+}
+
+# a module tree entry that looks like one the kernel ships
+ship_module() { # ship_module <relative path under lib/modules/KVER> <module fixture dir>
+	local rel=$1
+	mkdir -p "$(dirname "$ROOT/lib/modules/$KVER/$rel")"
+	cp "$2" "$ROOT/lib/modules/$KVER/$rel"
+	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER"
+}
