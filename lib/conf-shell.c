@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,22 +183,66 @@ static int make_text_fd(const char *text)
 
 struct collected {
 	char *out;
-	size_t out_len;
+	size_t out_len, out_cap;
 	char err[STDERR_KEEP + 1];
 	size_t err_len;
 	bool too_much, timed_out;
 };
 
-/* Read both pipes until EOF, the size cap or the deadline. */
+/* Read what is there on one pipe; -1 in *fd at EOF. */
+static int drain(int *fd, struct collected *c, bool is_out)
+{
+	char scratch[4096];
+
+	for (;;) {
+		ssize_t n;
+
+		if (is_out) {
+			if (c->out_len + sizeof(scratch) + 1 > c->out_cap) {
+				c->out_cap = c->out_cap ? c->out_cap * 2 : 65536;
+				c->out = xrealloc(c->out, c->out_cap);
+			}
+			n = read(*fd, c->out + c->out_len, sizeof(scratch));
+		} else {
+			n = read(*fd, scratch, sizeof(scratch));
+		}
+		if (n < 0)
+			return errno == EINTR ? 0 : errno == EAGAIN ? 0 : -errno;
+		if (n == 0) {
+			*fd = -1;
+			return 0;
+		}
+		if (is_out) {
+			c->out_len += (size_t)n;
+			if (c->out_len > OUTPUT_MAX) {
+				c->too_much = true;
+				return 0;
+			}
+		} else if (c->err_len < STDERR_KEEP) {
+			size_t take = (size_t)n < STDERR_KEEP - c->err_len ? (size_t)n
+									 : STDERR_KEEP - c->err_len;
+
+			memcpy(c->err + c->err_len, scratch, take);
+			c->err_len += take;
+		}
+	}
+}
+
+/* Read both pipes until the shell exited (then take what is left: something it started in
+ * the background may hold the pipes open), the size cap or the deadline. */
 static int collect(pid_t pid, int out_fd, int err_fd, struct collected *c)
 {
 	uint64_t deadline = now_usec() + (uint64_t)DKM_CONF_SHELL_TIMEOUT_SEC * 1000000U;
-	size_t cap = 0;
-	char scratch[4096];
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool exited = false;
+	int r = 0;
 
-	while (out_fd >= 0 || err_fd >= 0) {
-		struct pollfd p[2] = { { .fd = out_fd, .events = POLLIN },
-				       { .fd = err_fd, .events = POLLIN } };
+	if (fcntl(out_fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(err_fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	while ((out_fd >= 0 || err_fd >= 0) && !c->too_much) {
+		struct pollfd p[3] = { { .fd = out_fd, .events = POLLIN },
+				       { .fd = err_fd, .events = POLLIN },
+				       { .fd = exited ? -1 : pidfd, .events = POLLIN } };
 		uint64_t now = now_usec();
 		int k;
 
@@ -205,51 +250,30 @@ static int collect(pid_t pid, int out_fd, int err_fd, struct collected *c)
 			c->timed_out = true;
 			break;
 		}
-		k = poll(p, 2, (int)((deadline - now) / 1000) + 1);
+		k = poll(p, 3, (int)((deadline - now) / 1000) + 1);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (p[0].revents) {
-			ssize_t n;
-
-			if (c->out_len + sizeof(scratch) + 1 > cap) {
-				cap = cap ? cap * 2 : 65536;
-				c->out = xrealloc(c->out, cap);
-			}
-			n = read(out_fd, c->out + c->out_len, sizeof(scratch));
-			if (n < 0 && errno != EINTR && errno != EAGAIN)
-				return -errno;
-			if (n == 0)
-				out_fd = -1;
-			if (n > 0)
-				c->out_len += (size_t)n;
-			if (c->out_len > OUTPUT_MAX) {
-				c->too_much = true;
+		if (p[0].revents && (r = drain(&out_fd, c, true)) < 0)
+			break;
+		if (p[1].revents && (r = drain(&err_fd, c, false)) < 0)
+			break;
+		if (p[2].revents) {
+			/* the shell is gone: everything it wrote is in the pipes now */
+			exited = true;
+			if (out_fd >= 0 && (r = drain(&out_fd, c, true)) < 0)
 				break;
-			}
-		}
-		if (p[1].revents) {
-			ssize_t n = read(err_fd, scratch, sizeof(scratch));
-
-			if (n < 0 && errno != EINTR && errno != EAGAIN)
-				return -errno;
-			if (n == 0)
-				err_fd = -1;
-			if (n > 0 && c->err_len < STDERR_KEEP) {
-				size_t take = (size_t)n < STDERR_KEEP - c->err_len ? (size_t)n
-									      : STDERR_KEEP - c->err_len;
-
-				memcpy(c->err + c->err_len, scratch, take);
-				c->err_len += take;
-			}
+			if (err_fd >= 0 && (r = drain(&err_fd, c, false)) < 0)
+				break;
+			break;
 		}
 	}
 	c->err[c->err_len] = '\0';
 	if (c->timed_out || c->too_much)
 		kill(-pid, SIGKILL);
-	return 0;
+	return r;
 }
 
 /* The first line of what the file printed on stderr, for the error message. */
@@ -344,10 +368,14 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	if (text_fd < 0)
 		return dkm_err(ctx, text_fd, "cannot evaluate dkms.conf: '%s': memfd: %s", path,
 			       strerror(-text_fd));
-	if (pipe2(pipe_out, O_CLOEXEC) < 0 || pipe2(pipe_err, O_CLOEXEC) < 0)
+	if (pipe2(pipe_out, O_CLOEXEC) < 0)
 		return dkm_err(ctx, -errno, "cannot evaluate dkms.conf: '%s': pipe: %s", path,
 			       strerror(errno));
-	out_r = pipe_out[0], out_w = pipe_out[1], err_r = pipe_err[0], err_w = pipe_err[1];
+	out_r = pipe_out[0], out_w = pipe_out[1];
+	if (pipe2(pipe_err, O_CLOEXEC) < 0)
+		return dkm_err(ctx, -errno, "cannot evaluate dkms.conf: '%s': pipe: %s", path,
+			       strerror(errno));
+	err_r = pipe_err[0], err_w = pipe_err[1];
 
 	out_arg = xasprintf("%d", out_w);
 	in_arg = xasprintf("%d", text_fd);
@@ -359,7 +387,7 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	strv_extend(&argv, "dkms"); /* $0, as in dkms itself */
 	strv_extend(&argv, out_arg);
 	strv_extend(&argv, in_arg);
-	strv_extend(&argv, path);
+	strv_extend(&argv, abspath); /* $BASH_SOURCE, absolute as in dkms */
 	for (size_t i = 0; i < ELEMENTSOF(env_names); i++) {
 		const char *val = dkm_conf_env_value(env, env_names[i]);
 

@@ -99,6 +99,14 @@ static unsigned line_of(const char *s, size_t off)
 	return line;
 }
 
+static bool has_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+	return false;
+}
+
 static int invalid(struct dkm_ctx *ctx, const char *path, const char *fmt, ...) _printf_(3, 4);
 static int invalid(struct dkm_ctx *ctx, const char *path, const char *fmt, ...)
 {
@@ -108,6 +116,13 @@ static int invalid(struct dkm_ctx *ctx, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* values may hold newlines or escapes: keep the message on one greppable line */
+	if (has_control(msg)) {
+		_cleanup_free_ char *line = dkm_shvars_format("x", 0, msg);
+
+		return dkm_err(ctx, -EINVAL, "invalid dkms.conf: '%s': %s", path,
+			       line + strlen("x[0]="));
+	}
 	return dkm_err(ctx, -EINVAL, "invalid dkms.conf: '%s': %s", path, msg);
 }
 
@@ -269,14 +284,6 @@ static char *dup_or_null(const char *s)
 	return isempty(s) ? NULL : xstrdup(s);
 }
 
-static bool has_control(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return true;
-	return false;
-}
-
 /* Every directive value must be text; names go through check_name() on top. */
 static int check_utf8(const struct reader *rd)
 {
@@ -435,9 +442,12 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 				return invalid(rd->ctx, rd->path,
 					       "BUILT_MODULE_NAME[%lu] is not set but %s[%lu] is: with several modules each index needs BUILT_MODULE_NAME[i], e.g. BUILT_MODULE_NAME[%lu]=\"mymod\"",
 					       i, other, i, i);
+			for (size_t a = 0; a < ELEMENTSOF(arrays) && !other; a++)
+				if (dkm_shvars_get(rd->v, arrays[a], n - 1))
+					other = arrays[a];
 			return invalid(rd->ctx, rd->path,
-				       "BUILT_MODULE_NAME[%lu] is not set: module indices must be contiguous from 0 (highest is %lu)",
-				       i, n - 1);
+				       "BUILT_MODULE_NAME[%lu] is not set but %s[%lu] is: module indices must be contiguous from 0",
+				       i, other, n - 1);
 		}
 		r = check_name(rd, "BUILT_MODULE_NAME", i, built, "mymod");
 		if (r < 0)

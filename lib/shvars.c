@@ -468,6 +468,8 @@ static int lookup(struct parser *ps, const char *name, size_t n, const char *sub
 
 static int parse_dquote(struct parser *ps, struct buf *out, enum word_mode mode)
 {
+	unsigned start = ps->line;
+
 	ps->p++; /* opening quote */
 	for (;;) {
 		char c = *ps->p;
@@ -475,6 +477,7 @@ static int parse_dquote(struct parser *ps, struct buf *out, enum word_mode mode)
 
 		switch (c) {
 		case '\0':
+			ps->line = start;
 			return syntax_error(ps, "unterminated double quote");
 		case '"':
 			ps->p++;
@@ -545,14 +548,17 @@ static int parse_word(struct parser *ps, struct buf *out, enum word_mode mode)
 			break;
 		case '\'': {
 			const char *s = ++ps->p;
+			unsigned qline = ps->line;
 
 			while (*ps->p && *ps->p != '\'') {
 				if (*ps->p == '\n')
 					ps->line++;
 				ps->p++;
 			}
-			if (!*ps->p)
+			if (!*ps->p) {
+				ps->line = qline;
 				return syntax_error(ps, "unterminated single quote");
+			}
 			buf_putn(out, s, (size_t)(ps->p - s));
 			ps->p++;
 			break;
