@@ -59,14 +59,24 @@ $(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # Every test goes through prove: the C unit tests print TAP, bats prints TAP.
-check: all
-	tests/run-tests
+check: deps-check all
+	B=$(B) tests/run-tests
+
+check-boot: deps-check all
+	B=$(B) tests/boot/run
+
+deps-build:
+	@tests/deps build
+deps-check:
+	@tests/deps check
+deps-demo:
+	@tests/deps demo
 
 check-unit: all
 	prove -v $(UNIT_BIN)
 
-demo: all
-	tests/demo
+demo: deps-demo all
+	B=$(B) tests/demo
 
 install: all
 	install -Dm0755 $(B)/dkm-hook $(DESTDIR)$(SBINDIR)/dkm-hook
@@ -74,5 +84,5 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check check-unit demo install clean
+.PHONY: all check check-boot check-unit demo install clean deps-build deps-check deps-demo
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d
