@@ -84,5 +84,6 @@ install: all
 clean:
 	rm -rf $(B)
 
+.SECONDARY:
 .PHONY: all check check-boot check-unit demo install clean deps-build deps-check deps-demo
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d
