@@ -60,7 +60,7 @@ __ref_reserved() {
 }
 
 __ref_escape() {
-	local __ref_s=$1 __ref_o= __ref_c __ref_k
+	local __ref_s=$1 __ref_o='' __ref_c __ref_k
 	__ref_s=${__ref_s//\\/\\\\}
 	__ref_s=${__ref_s//$'\n'/\\n}
 	__ref_s=${__ref_s//$'\r'/\\r}
@@ -106,6 +106,7 @@ __ref_dump() {
 }
 
 __ref_source() {
+	# shellcheck disable=SC1090 # the file under test
 	. "$__ref_file" >/dev/null
 	__ref_dump
 }
