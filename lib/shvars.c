@@ -362,6 +362,8 @@ static int eval_subscript(struct parser *ps, const char *s, size_t n, unsigned l
 		n = strlen(val);
 		s = val;
 	}
+	if (s[0] == '0' && n > 1)
+		return need_shell(ps, "octal array subscript '%.*s'", (int)n, s);
 	errno = 0;
 	idx = strtoul(s, &end, 10);
 	if (errno || end != s + n || !isdigit((unsigned char)*s))
@@ -408,8 +410,15 @@ static int expand_dollar(struct parser *ps, struct buf *out, bool quoted, enum w
 		n = (size_t)(p - s);
 		if (*p == '[') {
 			sub = ++p;
-			while (*p && *p != ']' && *p != '\n' && *p != '}')
-				p++;
+			while (*p && *p != ']' && *p != '\n' && *p != '}') {
+				if (p[0] == '$' && p[1] == '{') /* ${F[${i}]} */
+					while (*p && *p != '}' && *p != '\n')
+						p++;
+				if (*p == '}')
+					p++;
+				else if (*p && *p != '\n')
+					p++;
+			}
 			if (*p != ']')
 				goto complex;
 			subn = (size_t)(p - sub);

@@ -547,3 +547,44 @@ bad_check() {
 	run --separate-stderr "$DUMP" --excluded "${WORK}/dkms.conf" "$KVER" "$ARCH"
 	[[ $output == *"excluded=BUILD_EXCLUSIVE_ARCH='^(arm|mips)' does not match $ARCH"* ]]
 }
+
+@test "parser: tricky quoting and arrays give exactly what bash gives, without a shell" {
+	cat >"${WORK}/dkms.conf" <<-'EOT'
+		PACKAGE_NAME='pkg'
+		PACKAGE_VERSION="1.0"'-'1
+		A='single $x \n'"double $kernelver"\ plain\$
+		B="a\\b\$c\`d\"e \n"
+		C=x#y # and a comment
+		D=${kernelver}_${arch}-$kernel_source_dir
+		E[3]=three; E[1]=one
+		E=zero
+		F=("a b" c [7]=s
+		   'd e'  # comment inside the list
+		)
+		F+=(t)
+		G="${F[@]}" H=${F[7]}
+		i=7
+		J=${F[$i]} K[$i]=k L=${F[${i}]}
+		M="multi
+		line"
+		N=one\
+		two
+		export O=exported P
+		Q=$missing/${missing}
+		R=a*b?[c]{d,e}
+		S="" T=$ U="$"x V=${E[1]}${E}
+		W+=appended
+		W+=more
+		X="tab	in"
+		BUILT_MODULE_NAME[0]=mod
+		DEST_MODULE_LOCATION[0]=/updates/dkms
+		LOAD=no
+	EOT
+	run --separate-stderr "$DUMP" --raw "${WORK}/dkms.conf" "$KVER" "$ARCH"
+	[ "$status" -eq 0 ]
+	diff -u <("$REF" "${WORK}/dkms.conf" "$KVER" "$ARCH") <(printf '%s\n' "$output")
+	run "$DUMP" "${WORK}/dkms.conf" "$KVER" "$ARCH"
+	[ "$status" -eq 0 ]
+	[[ $output == *"needed_shell=no"* ]]
+	[[ $output == *"package_version=1.0-1"* ]]
+}
