@@ -78,7 +78,8 @@ static void usage(FILE *f)
 		"\nExit status:\n"
 		"  0 success; 1 failure; 2 bad usage; 3 unknown package, missing source or headers;\n"
 		"  4 a build failed (state 'failed', log kept); 5 invalid dkms.conf or configuration;\n"
-		"  6 excluded by BUILD_EXCLUSIVE_*. verify: 0 valid, 1 invalid, 3 unsigned (see dkm-hook(8)).\n");
+		"  6 excluded by BUILD_EXCLUSIVE_*.\n"
+		"  verify: 0 valid, 1 invalid, 2 could not check, 3 unsigned, 4 signed by another key.\n");
 }
 
 static void verb_usage(FILE *f, const struct verb *v)

@@ -520,8 +520,11 @@ static int check_index(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 			got = kmod_module_get_path(mod);
 			if (!got || !streq(got, want))
 				r = dkm_err(ctx, -EIO,
-					    "depmod did not index '%s': module '%s' resolves to '%s' (a depmod.d rule may override it)",
-					    want, mods[j], got ? got : "nothing");
+					    "depmod did not index '%s': module '%s' resolves to '%s'%s",
+					    want, mods[j], got ? got : "nothing",
+					    endswith(want, ".gz") && !got
+						    ? ": this kmod cannot read .ko.gz (built without zlib, as on Debian 12): set compress=xz or compress=zstd in dkm-hook.conf"
+						    : " (a depmod.d rule may override it)");
 			kmod_module_unref(mod);
 		}
 	}
