@@ -375,7 +375,9 @@ bad_check() {
 	[ "$status" -ne 0 ]
 	[[ $stderr == *"evaluating it took longer than 10 s"* ]]
 	[ "$SECONDS" -lt 30 ]
-	! pgrep -f "^sleep 60$" -u nobody
+	# the whole process group went with it
+	run pgrep -f -u nobody "^sleep 60$"
+	[ "$status" -ne 0 ]
 }
 
 @test "CRLF: a CRLF file reads like its LF twin, on both the parser and the shell path" {
