@@ -355,7 +355,8 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 		_cleanup_free_ char *cwd = getcwd(NULL, 0);
 
 		if (!cwd)
-			return -errno;
+			return dkm_err(ctx, -errno, "cannot evaluate dkms.conf: '%s': getcwd: %s",
+				       path, strerror(errno));
 		abspath = path_join(cwd, path);
 	}
 	dir = path_dirname(abspath);
@@ -422,13 +423,13 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	}
 	if (c.timed_out) {
 		free(c.out);
-		return dkm_err(ctx, -ETIMEDOUT,
+		return dkm_err(ctx, -EINVAL,
 			       "invalid dkms.conf: '%s': evaluating it took longer than %u s: must not wait for anything",
 			       path, DKM_CONF_SHELL_TIMEOUT_SEC);
 	}
 	if (c.too_much) {
 		free(c.out);
-		return dkm_err(ctx, -EFBIG,
+		return dkm_err(ctx, -EINVAL,
 			       "invalid dkms.conf: '%s': it defines more than %u MiB of variables",
 			       path, OUTPUT_MAX / 1024 / 1024);
 	}

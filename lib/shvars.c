@@ -807,12 +807,12 @@ static int parse_command(struct parser *ps)
 	}
 }
 
-int dkm_shvars_parse(struct dkm_shvars *v, const char *text, struct dkm_shvars_status *ret_status)
+int dkm_shvars_parse(struct dkm_shvars *v, const char *text, struct dkm_shvars_status *status)
 {
-	struct parser ps = { .vars = v, .p = text, .line = 1, .st = ret_status };
+	struct parser ps = { .vars = v, .p = text, .line = 1, .st = status };
 
-	if (ret_status)
-		*ret_status = (struct dkm_shvars_status){};
+	if (status)
+		*status = (struct dkm_shvars_status){};
 	for (;;) {
 		int r;
 

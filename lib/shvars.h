@@ -59,9 +59,9 @@ struct dkm_shvars_status {
 
 /* Parse text (NUL-terminated, LF line ends) and apply its assignments to v.
  * Returns 0 when the whole text was understood; -EOPNOTSUPP when it needs a shell
- * (ret_status->needs_shell); -EINVAL on a syntax error a shell would also reject. v is left
- * partially updated on failure: callers throw it away. ret_status may be NULL. */
-int dkm_shvars_parse(struct dkm_shvars *v, const char *text, struct dkm_shvars_status *ret_status);
+ * (status->needs_shell); -EINVAL on a syntax error a shell would also reject. v is left
+ * partially updated on failure: callers throw it away. status may be NULL. */
+int dkm_shvars_parse(struct dkm_shvars *v, const char *text, struct dkm_shvars_status *status);
 
 /* Canonical dump line "NAME[idx]=value" with '\\' -> "\\\\", LF -> "\\n", CR -> "\\r" and other
  * control characters -> "\\xHH". Returns a malloc'ed string (no trailing newline). */
