@@ -138,22 +138,29 @@ char *dkm_conf_shell_rewrite(const char *text, unsigned *ret_count)
 	return out;
 }
 
+/* Who evaluates: build_user when we are root ("auto" or unset: the system user "dkm-hook" if it
+ * exists, else nobody). A build_user that is root is not used for this: a dkms.conf is never
+ * evaluated as root, nobody takes its place. */
 static int pick_user(struct dkm_ctx *ctx, struct dkm_spawn *s)
 {
-	const char *user = ctx && !isempty(ctx->build_user) ? ctx->build_user : "nobody";
+	const char *user = ctx ? ctx->build_user : NULL;
 	int r;
 
 	if (geteuid() != 0)
 		return 0; /* already unprivileged */
+	if (isempty(user) || streq(user, "auto"))
+		user = dkm_user_lookup("dkm-hook", &s->uid, &s->gid) == 0 ? "dkm-hook" : "nobody";
 	r = dkm_user_lookup(user, &s->uid, &s->gid);
 	if (r < 0)
 		return dkm_err(ctx, r,
 			       "cannot evaluate dkms.conf: user '%s' does not exist: create it or set build_user in dkm-hook.conf",
 			       user);
-	if (s->uid == 0)
-		return dkm_err(ctx, -EPERM,
-			       "cannot evaluate dkms.conf: build_user '%s' is root: a dkms.conf is never run as root",
-			       user);
+	if (s->uid == 0) {
+		dkm_debug(ctx, "build_user '%s' is root: evaluating dkms.conf as nobody instead", user);
+		r = dkm_user_lookup("nobody", &s->uid, &s->gid);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot evaluate dkms.conf: user 'nobody' does not exist");
+	}
 	s->run_as = true;
 	return 0;
 }
