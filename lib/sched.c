@@ -65,6 +65,16 @@ static void jobserver_give(struct jobserver *js)
 	(void)!write(js->fds[1], "+", 1);
 }
 
+/* a build ended (or never started): its slot goes back where it came from */
+static void release_slot(struct jobserver *js, struct dkm_job *j, bool *slot_free)
+{
+	if (j->has_token)
+		jobserver_give(js);
+	else
+		*slot_free = true;
+	j->has_token = false;
+}
+
 /* index of the job that builds `pkgname` for the same kernel, or -1 */
 static ssize_t find_job(struct dkm_job *jobs, size_t n, const char *pkgname,
 			const struct dkm_kernel *k)
@@ -238,6 +248,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 	_cleanup_free_ struct pollfd *pfds = NULL;
 	unsigned long long t0 = now_usec();
 	size_t running = 0, failed = 0;
+	bool slot_free = true; /* our implicit job slot: the pipe holds the other jobs-1 */
 	int r;
 
 	if (n == 0)
@@ -278,21 +289,23 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 				pending++;
 				continue;
 			}
-			if (running > 0) {
-				if (!jobserver_take(&js)) {
-					want_token = true;
-					pending++;
-					continue;
-				}
+			/* a build's top-level make runs on a slot we hold for it: our own
+			 * implicit one if free, else a token from the pipe */
+			if (slot_free) {
+				slot_free = false;
+				j->has_token = false;
+			} else if (jobserver_take(&js)) {
 				j->has_token = true;
+			} else {
+				want_token = true;
+				pending++;
+				continue;
 			}
 			r = start_job(ctx, j, &js);
 			if (r < 0) {
 				dkm_err(ctx, r, "cannot start build of %s/%s: %s", j->pkg->name,
 					j->pkg->version, strerror(-r));
-				if (j->has_token)
-					jobserver_give(&js);
-				j->has_token = false;
+				release_slot(&js, j, &slot_free);
 				finish_job(ctx, j, false);
 				continue;
 			}
@@ -335,10 +348,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 			j->pid = 0;
 			j->pidfd = -1;
 			running--;
-			if (j->has_token) {
-				jobserver_give(&js);
-				j->has_token = false;
-			}
+			release_slot(&js, j, &slot_free);
 			progress_clear(ctx);
 			finish_job(ctx, j, WIFEXITED(status) && WEXITSTATUS(status) == 0);
 			if (j->result != DKM_JOB_DONE)
