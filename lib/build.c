@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <ftw.h>
 
 #include <openssl/evp.h>
 
@@ -19,6 +20,7 @@
 #include "kernel.h"
 #include "registry.h"
 #include "sign.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -239,6 +241,9 @@ struct runner {
 	gid_t gid;
 	bool run_as;
 	char **env;
+	struct dkm_sandbox sandbox;
+	char **hide;
+	bool use_sandbox;
 };
 
 static char **build_env(struct runner *rn, bool with_jobserver)
@@ -252,6 +257,7 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 	/* a scrubbed environment: what a build needs and what DKMS's scripts may read */
 	strv_push(&env, xasprintf("PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
 	strv_push(&env, xasprintf("HOME=%s", rn->build));
+	strv_push(&env, xasprintf("TMPDIR=%s/.tmp", rn->build));
 	strv_push(&env, xstrdup("LC_ALL=C"));
 	strv_push(&env, xstrdup("SHELL=/bin/sh"));
 	strv_push(&env, xasprintf("kernelver=%s", k->kver));
@@ -285,6 +291,7 @@ static int run_logged(struct runner *rn, const char *what, char *const *argv, co
 		.gid = rn->gid,
 		.run_as = rn->run_as,
 		.timeout_sec = rn->ctx->build_timeout,
+		.sandbox = rn->use_sandbox ? &rn->sandbox : NULL,
 	};
 	_cleanup_free_ char *cmdline = strv_join(argv, " ");
 	char desc[128];
@@ -368,6 +375,7 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 
 static void runner_done(struct runner *rn)
 {
+	strv_free(rn->hide);
 	free(rn->build);
 	free(rn->tree);
 	free(rn->log);
@@ -375,13 +383,22 @@ static void runner_done(struct runner *rn)
 		close(rn->log_fd);
 }
 
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	return lchown(fpath, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+/* hand the private build dir to the build user (nothing outside it is touched: FTW_PHYS) */
 static int chown_tree(const char *path, uid_t uid, gid_t gid)
 {
-	_cleanup_free_ char *uid_s = xasprintf("%u:%u", (unsigned)uid, (unsigned)gid);
-	char *const argv[] = { (char *)"chown", (char *)"-R", uid_s, (char *)path, NULL };
-	struct dkm_spawn s = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2 };
-
-	return dkm_spawn_run(NULL, &s, NULL) == 0 ? 0 : -EPERM;
+	chown_uid = uid;
+	chown_gid = gid;
+	if (nftw(path, chown_cb, 16, FTW_PHYS) < 0)
+		return -errno;
+	return 0;
 }
 
 int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
@@ -440,23 +457,28 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	srclink = path_join(pvdir, "source");
 	(void)!symlink(src, srclink);
 
-	if (!isempty(ctx->build_user) && geteuid() == 0) {
-		r = dkm_user_lookup(ctx->build_user, &rn.uid, &rn.gid);
-		if (r < 0) {
-			r = dkm_err(ctx, r,
-				    "build_user '%s' does not exist: create it (e.g. 'useradd --system %s') or change build_user in dkm-hook.conf",
-				    ctx->build_user, ctx->build_user);
-			goto out;
-		}
-		rn.run_as = true;
+	r = dkm_build_identity(ctx, &rn.uid, &rn.gid, &rn.run_as);
+	if (r < 0)
+		goto out;
+	{
+		_cleanup_free_ char *tmp = path_join(rn.build, ".tmp");
+
+		(void)mkdir(tmp, 0700);
+	}
+	if (rn.run_as) {
 		r = chown_tree(pvdir, rn.uid, rn.gid);
 		if (r < 0) {
-			dkm_err(ctx, r, "cannot hand build dir '%s' to user '%s'", pvdir,
-				ctx->build_user);
+			dkm_err(ctx, r, "cannot hand build dir '%s' to the build user: %s", pvdir,
+				strerror(-r));
 			goto out;
 		}
 		(void)!fchown(rn.log_fd, rn.uid, rn.gid);
 	}
+	rn.hide = xcalloc(2, sizeof(char *));
+	rn.hide[0] = dkm_ctx_path(ctx, ctx->sign_key);
+	rn.sandbox.rw_dir = pvdir;
+	rn.sandbox.hide = rn.hide;
+	rn.use_sandbox = geteuid() == 0;
 
 	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
 		_cleanup_free_ char *p = xasprintf("%s/patches/%s", rn.build, conf->patches[i]);
@@ -719,14 +741,22 @@ int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *w
 	s.envp = env;
 	s.cwd = src;
 	s.timeout_sec = ctx->build_timeout;
-	if (!isempty(ctx->build_user) && geteuid() == 0) {
-		r = dkm_user_lookup(ctx->build_user, &s.uid, &s.gid);
-		if (r < 0)
-			return dkm_err(ctx, r, "build_user '%s' does not exist", ctx->build_user);
-		s.run_as = true;
+	r = dkm_build_identity(ctx, &s.uid, &s.gid, &s.run_as);
+	if (r < 0)
+		return r;
+	/* read-only everything, no network, no key: a package script changes nothing */
+	{
+		struct dkm_sandbox sb = { .rw_dir = NULL, .hide = NULL };
+		char *hide[2] = { dkm_ctx_path(ctx, ctx->sign_key), NULL };
+
+		sb.hide = hide;
+		if (geteuid() == 0)
+			s.sandbox = &sb;
+		dkm_notice(ctx, "%s/%s: running %s script '%s'", pkg->name, pkg->version, what,
+			   script);
+		r = dkm_spawn_run(ctx, &s, &status);
+		free(hide[0]);
 	}
-	dkm_notice(ctx, "%s/%s: running %s script '%s'", pkg->name, pkg->version, what, script);
-	r = dkm_spawn_run(ctx, &s, &status);
 	if (r == -ETIMEDOUT)
 		return dkm_err(ctx, r, "%s/%s: %s script '%s' timed out", pkg->name, pkg->version,
 			       what, script);

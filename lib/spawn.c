@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -139,6 +140,9 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 			goto fail;
 		for (size_t i = 0; i < nkeep; i++)
 			fcntl(keep[i], F_SETFD, 0);
+		/* the sandbox first: a cwd taken before it would stay on the old mounts */
+		if (s->sandbox && dkm_sandbox_enter(s->sandbox) < 0)
+			goto fail;
 		if (s->cwd && chdir(s->cwd) < 0)
 			goto fail;
 		if (s->run_as) {
@@ -255,5 +259,30 @@ int dkm_user_lookup(const char *name, uid_t *ret_uid, gid_t *ret_gid)
 		return errno ? -errno : -ESRCH;
 	*ret_uid = pw->pw_uid;
 	*ret_gid = pw->pw_gid;
+	return 0;
+}
+
+int dkm_build_identity(struct dkm_ctx *ctx, uid_t *ret_uid, gid_t *ret_gid, bool *ret_run_as)
+{
+	const char *user = ctx->build_user;
+	int r;
+
+	*ret_run_as = false;
+	if (geteuid() != 0 || streq(user, "root"))
+		return 0;
+	if (isempty(user) || streq(user, "auto")) {
+		r = dkm_user_lookup("dkm-hook", ret_uid, ret_gid);
+		if (r >= 0) {
+			*ret_run_as = true;
+			return 0;
+		}
+		user = "nobody";
+	}
+	r = dkm_user_lookup(user, ret_uid, ret_gid);
+	if (r < 0)
+		return dkm_err(ctx, r,
+			       "build_user '%s' does not exist: create it (e.g. 'useradd --system %s') or change build_user in dkm-hook.conf",
+			       user, user);
+	*ret_run_as = true;
 	return 0;
 }

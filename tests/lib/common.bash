@@ -42,6 +42,13 @@ make_root() {
 		install -m 0644 "$BATS_FILE_TMPDIR/mok.der" "$ROOT/var/lib/dkm-hook/mok.der"
 	fi
 	export DKM_HOOK_ROOT=$ROOT
+	# builds run as an unprivileged user (build_user): it must be able to reach the root
+	# through the test's private dirs (bats makes them 0700)
+	local d=$ROOT
+	while [ -n "${BATS_RUN_TMPDIR:-}" ] && [[ "$d" == "$BATS_RUN_TMPDIR"* ]]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
 }
 
 # Debian's rule (install to /updates/dkms) needs an os-release in the root
