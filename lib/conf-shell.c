@@ -27,6 +27,7 @@
 #include "ctx.h"
 #include "log.h"
 #include "shvars.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -352,6 +353,8 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	_cleanup_strv_free_ char **argv = NULL;
 	struct collected c = {};
 	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -1 };
+	struct dkm_sandbox sb = { .rw_dir = NULL };
+	char *hide[2] = { NULL, NULL };
 	char desc[64];
 	int pipe_out[2], pipe_err[2], keep[3], status = 0, r;
 	pid_t pid;
@@ -411,7 +414,14 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	s.cwd = dir;
 	s.stderr_fd = err_w;
 	s.keep_fds = keep;
+	/* read-only file system, no network, no signing key: evaluating a dkms.conf can look,
+	 * not touch (entered as root before the drop to the unprivileged user) */
+	hide[0] = ctx ? dkm_ctx_path(ctx, ctx->sign_key) : NULL;
+	sb.hide = hide;
+	if (geteuid() == 0)
+		s.sandbox = &sb;
 	r = dkm_spawn_start(ctx, &s, &pid);
+	free(hide[0]);
 	if (r < 0)
 		return r;
 	closep(&out_w);
