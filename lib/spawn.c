@@ -95,11 +95,21 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 	pid_t pid;
 	int child_errno = 0;
 	ssize_t k;
+	const char *caller_path = getenv("PATH");
+	const char *dflt_env[] = { default_env[0], default_env[1], NULL };
+	char path_var[4096];
 
 	for (size_t i = 0; s->keep_fds && s->keep_fds[i] >= 0 && nkeep < ELEMENTSOF(keep); i++)
 		keep[nkeep++] = s->keep_fds[i];
 	qsort(keep, nkeep, sizeof(int), cmp_int);
 
+	/* without an explicit environment a child gets LC_ALL=C and the caller's PATH: depmod,
+	 * strip and dracut are found where the caller (root, a hook) finds them, and a stub
+	 * first on PATH reaches them in tests */
+	if (!isempty(caller_path) && strlen(caller_path) < sizeof(path_var) - 5) {
+		snprintf(path_var, sizeof(path_var), "PATH=%s", caller_path);
+		dflt_env[0] = path_var;
+	}
 	if (pipe2(errpipe, O_CLOEXEC) < 0)
 		return -errno;
 	fflush(stdout);
@@ -113,7 +123,7 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 		return r;
 	}
 	if (pid == 0) {
-		char *const *envp = s->envp ? s->envp : (char *const *)default_env;
+		char *const *envp = s->envp ? s->envp : (char *const *)dflt_env;
 		int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int in = s->stdin_fd >= 0 ? s->stdin_fd : null_fd;
 		int out = s->stdout_fd >= 0 ? s->stdout_fd : s->stdout_fd == -2 ? 1 : null_fd;
