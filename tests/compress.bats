@@ -6,7 +6,7 @@
 load lib/common
 load lib/kmod-build
 
-SIGN=$TOP/build/tests/sign-module
+SIGN=$(dirname "${DKM_HOOK_BIN:-$TOP/build/dkm-hook}")/tests/sign-module
 
 setup() {
 	require_headers

@@ -11,7 +11,7 @@
 bats_require_minimum_version 1.5.0
 
 TOP="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
-DUMP="${TOP}/build/tests/conf-dump"
+DUMP="$(dirname "${DKM_HOOK_BIN:-${TOP}/build/dkm-hook}")/tests/conf-dump"
 REF="${TOP}/tests/lib/conf-reference.sh"
 FIXTURES="${TOP}/tests/fixtures"
 
@@ -19,7 +19,7 @@ FIXTURES="${TOP}/tests/fixtures"
 SHELL_PACKAGES=" ddcci-dkms digimend-dkms iptables-netflow-dkms lttng-modules-dkms openafs-modules-dkms v4l2loopback-dkms west-chamber-dkms "
 
 setup() {
-	[ -x "$DUMP" ] || skip "build/tests/conf-dump is not built (run make)"
+	[ -x "$DUMP" ] || { echo "$DUMP is not built: run make" >&2; return 1; }
 	KVER=
 	for d in /lib/modules/*/; do
 		d=${d%/}

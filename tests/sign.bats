@@ -10,7 +10,7 @@ bats_require_minimum_version 1.5.0
 load lib/common
 load lib/kmod-build
 
-SIGN=$TOP/build/tests/sign-module
+SIGN=$(dirname "${DKM_HOOK_BIN:-$TOP/build/dkm-hook}")/tests/sign-module
 
 setup() {
 	require_headers
