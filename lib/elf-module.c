@@ -214,6 +214,32 @@ int dkm_elf_modinfo_get(const void *data, size_t len, const char *key, char **re
 	return 1;
 }
 
+int dkm_elf_modinfo_get_all(const void *data, size_t len, const char *key, char ***ret)
+{
+	struct elf_view v;
+	struct elf_section mi;
+	char **l = xcalloc(1, sizeof(char *));
+	const char *blob;
+	size_t klen = strlen(key), i = 0;
+
+	if (elf_open(&v, data, len) || modinfo_section(&v, &mi)) {
+		strv_free(l);
+		return -ENOEXEC;
+	}
+	blob = (const char *)v.p + mi.offset;
+	while (i < mi.size) {
+		const char *s = blob + i;
+		const char *end = memchr(s, 0, mi.size - i);
+		size_t slen = end ? (size_t)(end - s) : mi.size - i;
+
+		if (slen > klen && s[klen] == '=' && memcmp(s, key, klen) == 0)
+			strv_push(&l, xstrndup(s + klen + 1, slen - klen - 1));
+		i += slen + 1;
+	}
+	*ret = l;
+	return (int)strv_length(l);
+}
+
 int dkm_elf_module_parse(struct dkm_ctx *ctx, const char *what, const void *data, size_t len,
 			 struct dkm_elf_module *ret)
 {

@@ -30,6 +30,9 @@ void dkm_elf_module_done(struct dkm_elf_module *m);
 /* The value of the first "<key>=" entry in .modinfo: 1 and a malloc'ed copy in *ret if found,
  * 0 if not, -ENOEXEC if data is not an ELF relocatable object with a .modinfo section. */
 int dkm_elf_modinfo_get(const void *data, size_t len, const char *key, char **ret);
+/* Every "<key>=" entry of .modinfo (a module has one "alias=" per MODULE_ALIAS), in file order:
+ * a NULL-terminated, malloc'ed list in *ret and its length, -ENOEXEC as above. */
+int dkm_elf_modinfo_get_all(const void *data, size_t len, const char *key, char ***ret);
 
 /* "x86_64", "aarch64", ... as `uname -m` spells it; NULL for machines we do not name. */
 const char *dkm_elf_machine_name(unsigned machine);
