@@ -13,6 +13,7 @@
 #include "compress.h"
 #include "conf.h"
 #include "ctx.h"
+#include "initrd.h"
 #include "install.h"
 #include "kernel.h"
 #include "lock.h"
@@ -760,7 +761,7 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 	size_t n = 0, njobs = 0, uptodate = 0, excluded = 0, failed = 0, built = 0;
 	_cleanup_free_ struct dkm_job *jobs = NULL;
 	_cleanup_free_ struct dkm_conf **confs = NULL;
-	_cleanup_strv_free_ char **selected = NULL;
+	_cleanup_strv_free_ char **selected = NULL, **changed = xcalloc(1, sizeof(char *));
 	struct kstate *ks;
 	uint64_t t0 = now_usec();
 	int r;
@@ -786,6 +787,16 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 		}
 		strv_extend(&selected, p->name);
 	}
+	if (selected[0] && !ks->k->has_headers) {
+		/* the image arrived before its headers: their hook finishes the job */
+		size_t ns = strv_length(selected);
+
+		dkm_warn(ctx,
+			 "%s: kernel headers not installed ('%s' is missing): %zu package%s not built yet; install linux-headers-%s, its hook will finish the job",
+			 kver, ks->k->source_dir, ns, ns == 1 ? "" : "s", kver);
+		r = 0;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct dkm_pkg *p = l[i];
 
@@ -793,11 +804,6 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 			continue;
 		r = dkm_build_check(ctx, p, ks->k, selected, &confs[njobs]);
 		if (r < 0) {
-			if (r == -ENOENT && !ks->k->has_headers) {
-				/* the image arrived before its headers: their hook finishes the job */
-				r = 0;
-				goto out;
-			}
 			failed++;
 			continue;
 		}
@@ -825,8 +831,10 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 	built = njobs - (size_t)r;
 	failed += (size_t)r;
 	for (size_t i = 0; i < njobs; i++)
-		if (jobs[i].tree_changed)
+		if (jobs[i].tree_changed) {
 			ks->dirty = true;
+			strv_extend(&changed, jobs[i].pkg->name);
+		}
 	r = depmod_dirty(&rn);
 	if (r < 0)
 		goto out;
@@ -839,5 +847,12 @@ out:
 		dkm_conf_free(confs[i]);
 	dkm_pkg_list_free(l, n);
 	run_done(&rn);
+	/* once, after the lock is released: dracut's 50dkm-hook module calls us back */
+	if (changed[0] && !o->no_initrd && (r == 0 || r == DKM_EXIT_BUILD)) {
+		int k = dkm_initrd_update(ctx, kver, o->arch, changed);
+
+		if (k < 0 && r == 0)
+			r = k;
+	}
 	return exit_code(r);
 }

@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Which of our modules belong in a kernel's initramfs, and regenerating it once after a rebuild
+ * changed one of them. docs/kernel-integration.md says why each rule is there. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compress.h"
+#include "ctx.h"
+#include "elf-module.h"
+#include "initrd.h"
+#include "kernel.h"
+#include "log.h"
+#include "registry.h"
+#include "spawn.h"
+#include "util.h"
+
+extern char **environ;
+
+static char *normalize(const char *name)
+{
+	char *n = xstrdup(name);
+
+	for (char *p = n; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	return n;
+}
+
+/* The aliases of one module of a package, read from a stored artefact: the one built for this
+ * kernel, else one built for another kernel (a build that just failed still tells us what
+ * the module provides). NULL if no artefact is readable. */
+static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *kver,
+			     const char *arch, const char *module)
+{
+	_cleanup_strv_free_ char **insts = dkm_inst_list(ctx, pkg->name, pkg->version);
+	_cleanup_strv_free_ char **order = xcalloc(1, sizeof(char *));
+
+	strv_push(&order, xasprintf("%s\t%s", kver, arch));
+	for (size_t i = 0; insts[i]; i++)
+		if (!strv_contains(order, insts[i]))
+			strv_extend(&order, insts[i]);
+	for (size_t i = 0; order[i]; i++) {
+		_cleanup_free_ char *kv = xstrndup(order[i], strcspn(order[i], "\t"));
+		const char *ar = strchr(order[i], '\t') + 1;
+		_cleanup_inst_ struct dkm_inst inst = { 0 };
+		_cleanup_free_ char *key = xasprintf("module.%s.file", module);
+		_cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL;
+		_cleanup_free_ void *elf = NULL;
+		size_t len = 0, elf_len = 0;
+		const char *file;
+		char **aliases = NULL;
+
+		if (dkm_inst_load(ctx, pkg->name, pkg->version, kv, ar, &inst) <= 0)
+			continue;
+		file = dkm_kv_get(&inst.kv, key);
+		if (isempty(file))
+			continue;
+		dir = dkm_inst_dir(ctx, pkg->name, pkg->version, kv, ar);
+		path = xasprintf("%s/modules/%s", dir, file);
+		if (read_full_file(path, DKM_DECOMPRESS_MAX, &data, &len) < 0)
+			continue;
+		if (dkm_decompress(ctx, data, len, &elf, &elf_len, NULL) < 0)
+			continue;
+		if (dkm_elf_modinfo_get_all(elf, elf_len, "alias", &aliases) < 0)
+			continue;
+		return aliases;
+	}
+	return NULL;
+}
+
+/* The version of a package name the initramfs is about: one installed for the kernel, else
+ * the newest if it is AUTOINSTALL (what a rebuild installs), else none. */
+static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t from,
+				    size_t to, const char *kver, const char *arch, char **ret_state)
+{
+	for (size_t i = from; i < to; i++) {
+		_cleanup_inst_ struct dkm_inst inst = { 0 };
+
+		if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) > 0 &&
+		    inst.state && streq(inst.state, "installed")) {
+			*ret_state = TAKE_PTR(inst.state);
+			return l[i];
+		}
+	}
+	{
+		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, l[from]->name);
+		size_t nv = strv_length(vers);
+		_cleanup_inst_ struct dkm_inst inst = { 0 };
+
+		for (size_t i = from; i < to; i++) {
+			if (!l[i]->autoinstall || nv == 0 || !streq(vers[nv - 1], l[i]->version))
+				continue;
+			if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) < 0)
+				return NULL;
+			*ret_state = xstrdup(inst.state ? inst.state : "none");
+			return l[i];
+		}
+	}
+	return NULL;
+}
+
+static void entry_done(struct dkm_initrd_entry *e)
+{
+	free(e->module);
+	free(e->package);
+	free(e->version);
+	free(e->state);
+	free(e->file);
+	free(e->log);
+	strv_free(e->reasons);
+}
+
+void dkm_initrd_list_done(struct dkm_initrd_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		entry_done(&l->entries[i]);
+	free(l->entries);
+	free(l->root_device);
+	free(l->root_fstype);
+	*l = (struct dkm_initrd_list){ 0 };
+}
+
+static bool named_in_config(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
+{
+	return strv_contains(ctx->initrd_packages, pkg->name);
+}
+
+/* initrd_packages= naming a module instead of its package: say which package to name. */
+static void check_config_names(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n)
+{
+	for (size_t i = 0; ctx->initrd_packages[i]; i++) {
+		const char *name = ctx->initrd_packages[i];
+		bool known = false;
+
+		for (size_t j = 0; j < n && !known; j++)
+			known = streq(l[j]->name, name);
+		if (known)
+			continue;
+		{
+			_cleanup_strv_free_ char **owners = dkm_pkg_owners_of_module(ctx, name);
+
+			if (owners[0])
+				dkm_warn(ctx,
+					 "initrd_packages= names '%s', a module of %s: name the package instead",
+					 name, owners[0]);
+			else
+				dkm_info(ctx, "initrd_packages= names '%s', which is not registered",
+					 name);
+		}
+	}
+}
+
+int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
+		       struct dkm_initrd_list *ret)
+{
+	struct dkm_initrd_list out = { 0 };
+	struct dkm_pkg **l = NULL;
+	size_t n = 0;
+	bool probed = false;
+
+	if (!name_is_valid(kver))
+		return dkm_err(ctx, -EINVAL, "invalid kernel version '%s'", kver);
+	if (!arch)
+		arch = dkm_host_arch();
+	dkm_pkg_list(ctx, &l, &n);
+	check_config_names(ctx, l, n);
+	for (size_t i = 0, j; i < n; i = j) {
+		_cleanup_free_ char *state = NULL;
+		_cleanup_inst_ struct dkm_inst inst = { 0 };
+		_cleanup_kv_ struct dkm_kv man = { 0 };
+		_cleanup_strv_free_ char **mods = NULL;
+		struct dkm_pkg *p;
+
+		for (j = i + 1; j < n && streq(l[j]->name, l[i]->name); j++)
+			;
+		p = pick_version(ctx, l, i, j, kver, arch, &state);
+		if (!p || streq(state, "excluded"))
+			continue;
+		(void)dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst);
+		if (streq(state, "installed")) {
+			_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
+			_cleanup_free_ char *mp = path_join(dir, "manifest");
+
+			(void)dkm_kv_read(mp, &man);
+		}
+		if (man.n > 0)
+			mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
+		else if (inst.state && !isempty(dkm_kv_get(&inst.kv, "modules")))
+			mods = strv_split(dkm_kv_get(&inst.kv, "modules"), " ");
+		else {
+			mods = xcalloc(1, sizeof(char *));
+			for (size_t k = 0; p->modules && p->modules[k]; k++)
+				strv_extend(&mods, p->modules[k]);
+		}
+		for (size_t m = 0; mods[m]; m++) {
+			_cleanup_strv_free_ char **reasons = xcalloc(1, sizeof(char *));
+			struct dkm_initrd_entry *e;
+
+			if (p->remake_initrd)
+				strv_extend(&reasons, "REMAKE_INITRD=\"yes\" in its dkms.conf");
+			if (named_in_config(ctx, p))
+				strv_push(&reasons, xasprintf("initrd_packages= in '%s/dkm-hook.conf' names %s",
+							      ctx->conf_dir, p->name));
+			if (!probed) {
+				probed = true;
+				if (dkm_rootfs_probe(ctx, &out.root_fstype, &out.root_device) < 0)
+					out.root_fstype = out.root_device = NULL;
+			}
+			if (out.root_fstype) {
+				_cleanup_strv_free_ char **aliases =
+					module_aliases(ctx, p, kver, arch, mods[m]);
+				_cleanup_free_ char *want = xasprintf("fs-%s", out.root_fstype);
+				_cleanup_free_ char *norm = normalize(mods[m]);
+
+				if (strv_contains(aliases, want))
+					strv_push(&reasons,
+						  xasprintf("provides the root file system (%s on '%s', alias %s)",
+							    out.root_fstype, out.root_device, want));
+				else if (streq(norm, out.root_fstype))
+					strv_push(&reasons,
+						  xasprintf("provides the root file system (%s on '%s', by its name)",
+							    out.root_fstype, out.root_device));
+			}
+			if (!reasons[0])
+				continue;
+			out.entries = xrealloc(out.entries, (out.n + 1) * sizeof(*out.entries));
+			e = &out.entries[out.n++];
+			*e = (struct dkm_initrd_entry){
+				.module = xstrdup(mods[m]),
+				.package = xstrdup(p->name),
+				.version = xstrdup(p->version),
+				.state = xstrdup(state),
+				.reasons = TAKE_PTR(reasons),
+			};
+			if (streq(state, "installed")) {
+				_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[m]);
+				const char *f = dkm_kv_get(&man, kp);
+
+				e->file = f ? xstrdup(f) : NULL;
+			}
+			if (streq(state, "failed") && !isempty(dkm_kv_get(&inst.kv, "log")))
+				e->log = xstrdup(dkm_kv_get(&inst.kv, "log"));
+		}
+	}
+	dkm_pkg_list_free(l, n);
+	*ret = out;
+	return (int)out.n;
+}
+
+bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers)
+{
+	if (streq(e->state, "installed"))
+		return false;
+	return streq(e->state, "failed") || has_headers;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)strempty(s); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void json_str_or_null(const char *s)
+{
+	if (s)
+		json_str(s);
+	else
+		fputs("null", stdout);
+}
+
+static void print_json(const char *kver, const struct dkm_initrd_list *l)
+{
+	printf("{\"kernel\":");
+	json_str(kver);
+	printf(",\"root_device\":");
+	json_str_or_null(l->root_device);
+	printf(",\"root_fstype\":");
+	json_str_or_null(l->root_fstype);
+	printf(",\"modules\":[");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct dkm_initrd_entry *e = &l->entries[i];
+
+		printf("%s\n  {\"module\":", i ? "," : "");
+		json_str(e->module);
+		printf(",\"package\":");
+		json_str(e->package);
+		printf(",\"version\":");
+		json_str(e->version);
+		printf(",\"state\":");
+		json_str(e->state);
+		printf(",\"file\":");
+		json_str_or_null(e->file);
+		printf(",\"log\":");
+		json_str_or_null(e->log);
+		printf(",\"reasons\":[");
+		for (size_t j = 0; e->reasons[j]; j++) {
+			if (j)
+				putchar(',');
+			json_str(e->reasons[j]);
+		}
+		printf("]}");
+	}
+	printf("%s]}\n", l->n ? "\n" : "");
+}
+
+int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch, bool json)
+{
+	_cleanup_kernel_ struct dkm_kernel *k = NULL;
+	struct dkm_initrd_list l = { 0 };
+	bool never = streq(ctx->fail_policy, "never");
+	int r, missing = 0;
+
+	r = dkm_kernel_probe(ctx, kver, arch, NULL, &k);
+	if (r < 0)
+		return 2;
+	r = dkm_initrd_modules(ctx, kver, k->arch, &l);
+	if (r < 0)
+		return 1;
+	if (json)
+		print_json(kver, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct dkm_initrd_entry *e = &l.entries[i];
+		_cleanup_free_ char *why = strv_join(e->reasons, "; ");
+		_cleanup_free_ char *what = NULL;
+
+		if (!json)
+			printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, e->state,
+			       why);
+		if (streq(e->state, "installed"))
+			continue;
+		if (streq(e->state, "failed"))
+			what = e->log ? xasprintf("failed to build (log: '%s')", e->log)
+				      : xstrdup("failed to build");
+		else
+			what = xasprintf("is not installed for it (state %s)", e->state);
+		if (!dkm_initrd_entry_missing(e, k->has_headers))
+			dkm_warn(ctx,
+				 "%s (%s/%s) belongs in the initramfs of %s but is not built yet (no kernel headers): the initramfs is made without it; install linux-headers-%s, its hook will rebuild it",
+				 e->module, e->package, e->version, kver, kver);
+		else if (never)
+			dkm_warn(ctx,
+				 "%s (%s/%s) belongs in the initramfs of %s (%s) but %s: the initramfs is made without it (fail_policy=never)",
+				 e->module, e->package, e->version, kver, e->reasons[0], what);
+		else {
+			dkm_err(ctx, 0,
+				"%s (%s/%s) belongs in the initramfs of %s (%s) but %s: an initramfs without it would not boot",
+				e->module, e->package, e->version, kver, e->reasons[0], what);
+			missing++;
+		}
+	}
+	fflush(stdout);
+	dkm_initrd_list_done(&l);
+	return missing ? 1 : 0;
+}
+
+/* ---- regeneration ---- */
+
+static bool root_has(struct dkm_ctx *ctx, const char *const *paths)
+{
+	for (size_t i = 0; paths[i]; i++) {
+		_cleanup_free_ char *p = dkm_ctx_path(ctx, paths[i]);
+
+		if (path_exists(p))
+			return true;
+	}
+	return false;
+}
+
+/* What the system makes its initramfs with: the kernel hook it has installed (Debian and
+ * Ubuntu run /etc/kernel/postinst.d/{dracut,initramfs-tools}), else the tool it has. */
+static const char *generator(struct dkm_ctx *ctx)
+{
+	static const char *const dracut_hook[] = { "/etc/kernel/postinst.d/dracut", NULL };
+	static const char *const itools_hook[] = { "/etc/kernel/postinst.d/initramfs-tools",
+						   NULL };
+	static const char *const dracut_bin[] = { "/usr/bin/dracut", "/usr/sbin/dracut",
+						  "/sbin/dracut", NULL };
+	static const char *const itools_bin[] = { "/usr/sbin/update-initramfs",
+						  "/sbin/update-initramfs", NULL };
+
+	if (!streq(ctx->initrd_generator, "auto"))
+		return ctx->initrd_generator;
+	if (root_has(ctx, dracut_hook))
+		return "dracut";
+	if (root_has(ctx, itools_hook))
+		return "initramfs-tools";
+	if (root_has(ctx, dracut_bin))
+		return "dracut";
+	if (root_has(ctx, itools_bin))
+		return "initramfs-tools";
+	return "none";
+}
+
+/* The environment of a generator: ours, with the root for our dracut module. */
+static char **generator_env(struct dkm_ctx *ctx)
+{
+	char **env = xcalloc(1, sizeof(char *));
+
+	for (size_t i = 0; environ && environ[i]; i++)
+		if (!startswith(environ[i], "DKM_HOOK_ROOT="))
+			strv_extend(&env, environ[i]);
+	if (!dkm_ctx_is_host_root(ctx))
+		strv_push(&env, xasprintf("DKM_HOOK_ROOT=%s", ctx->root));
+	return env;
+}
+
+int dkm_initrd_regenerate(struct dkm_ctx *ctx, const char *kver)
+{
+	const char *gen = generator(ctx);
+	_cleanup_free_ char *debian = dkm_ctx_pathf(ctx, "/boot/initrd.img-%s", kver);
+	_cleanup_free_ char *other = dkm_ctx_pathf(ctx, "/boot/initramfs-%s.img", kver);
+	_cleanup_strv_free_ char **argv = xcalloc(1, sizeof(char *));
+	_cleanup_strv_free_ char **env = NULL;
+	const char *image;
+	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -2, .stderr_fd = -2 };
+	char desc[64];
+	int status = 0, r;
+
+	if (streq(gen, "none")) {
+		dkm_info(ctx, "initramfs of %s: not regenerated (initrd_generator=none, or no generator found)",
+			 kver);
+		return 0;
+	}
+	image = path_exists(debian) ? debian : path_exists(other) ? other : NULL;
+	if (!image) {
+		dkm_notice(ctx, "initramfs of %s: none yet ('%s'): the kernel's own hooks will make it, with our modules",
+			   kver, debian);
+		return 0;
+	}
+	if (streq(gen, "dracut")) {
+		strv_extend(&argv, "dracut");
+		strv_extend(&argv, "--force");
+		if (!dkm_ctx_is_host_root(ctx)) {
+			strv_extend(&argv, "--sysroot");
+			strv_extend(&argv, ctx->root);
+		}
+		strv_extend(&argv, "--kver");
+		strv_extend(&argv, kver);
+		strv_extend(&argv, image);
+	} else {
+		if (!dkm_ctx_is_host_root(ctx)) {
+			dkm_warn(ctx,
+				 "initramfs of %s: update-initramfs cannot work on the root '%s': run 'update-initramfs -u -k %s' inside it",
+				 kver, ctx->root, kver);
+			return 0;
+		}
+		strv_extend(&argv, "update-initramfs");
+		strv_extend(&argv, "-u");
+		strv_extend(&argv, "-k");
+		strv_extend(&argv, kver);
+	}
+	env = generator_env(ctx);
+	s.argv = argv;
+	s.envp = env;
+	dkm_notice(ctx, "initramfs of %s: regenerating '%s' with %s", kver, image, gen);
+	r = dkm_spawn_run(ctx, &s, &status);
+	if (r < 0)
+		return dkm_err(ctx, r, "initramfs of %s: cannot run %s: %s", kver, argv[0],
+			       strerror(-r));
+	if (r > 0)
+		return dkm_err(ctx, -EIO, "initramfs of %s: %s %s: '%s' may be stale", kver, argv[0],
+			       dkm_spawn_describe(status, desc, sizeof(desc)), image);
+	return 1;
+}
+
+int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch,
+		      char *const *changed)
+{
+	struct dkm_initrd_list l = { 0 };
+	const char *which = NULL;
+	int r;
+
+	if (!changed || !changed[0])
+		return 0;
+	r = dkm_initrd_modules(ctx, kver, arch, &l);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n && !which; i++)
+		if (strv_contains(changed, l.entries[i].package))
+			which = l.entries[i].package;
+	if (!which) {
+		dkm_info(ctx, "initramfs of %s: unchanged (none of the rebuilt packages belongs in it)",
+			 kver);
+		dkm_initrd_list_done(&l);
+		return 0;
+	}
+	dkm_info(ctx, "initramfs of %s: %s changed and belongs in it", kver, which);
+	dkm_initrd_list_done(&l);
+	return dkm_initrd_regenerate(ctx, kver);
+}
