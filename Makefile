@@ -39,7 +39,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 
-all: $(B)/dkm-hook $(UNIT_BIN) $(TOOL_BIN)
+PLUGIN := $(B)/40-dkm-hook.install
+
+all: $(B)/dkm-hook $(PLUGIN) $(UNIT_BIN) $(TOOL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -50,6 +52,10 @@ $(B)/libdkm.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/dkm-hook: $(B)/bin/dkm-hook.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+# the kernel-install plugin: its own small main() over the same library
+$(PLUGIN): $(B)/hooks/kernel-install.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
@@ -78,12 +84,21 @@ check-unit: all
 demo: deps-demo all
 	B=$(B) tests/demo
 
+KERNELHOOKDIR ?= $(SYSCONFDIR)/kernel
+
 install: all
 	install -Dm0755 $(B)/dkm-hook $(DESTDIR)$(SBINDIR)/dkm-hook
+	install -Dm0755 $(PLUGIN) $(DESTDIR)$(LIBDIR_KI)/40-dkm-hook.install
+	install -Dm0755 hooks/debian/postinst.d/dkm-hook $(DESTDIR)$(KERNELHOOKDIR)/postinst.d/dkm-hook
+	install -Dm0755 hooks/debian/prerm.d/dkm-hook $(DESTDIR)$(KERNELHOOKDIR)/prerm.d/dkm-hook
+	install -Dm0755 hooks/debian/header_postinst.d/dkm-hook \
+		$(DESTDIR)$(KERNELHOOKDIR)/header_postinst.d/dkm-hook
+	install -Dm0755 dracut-module/50dkm-hook/module-setup.sh \
+		$(DESTDIR)$(DRACUTDIR)/50dkm-hook/module-setup.sh
 
 clean:
 	rm -rf $(B)
 
 .SECONDARY:
 .PHONY: all check check-boot check-unit demo install clean deps-build deps-check deps-demo
--include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d
+-include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
