@@ -1,0 +1,217 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The kernel-install plugin (40-dkm-hook.install) under the real `kernel-install` of systemd:
+# a scratch BOOT_ROOT, MACHINE_ID and KERNEL_INSTALL_CONF_ROOT, the plugin list given by
+# KERNEL_INSTALL_PLUGINS, the scratch root through DKM_HOOK_ROOT (`add` takes no --root).
+# Where systemd's real 50-depmod.install runs too, the test runs in a private mount namespace
+# whose /lib/modules is the scratch root's, so it indexes the scratch tree, never the host's.
+
+load lib/common
+load lib/kernel-hooks
+
+setup() {
+	require_headers
+	command -v kernel-install >/dev/null || {
+		echo "kernel-install (systemd) is needed" >&2
+		return 1
+	}
+	make_root
+	debian_root
+	# the index files a kernel package ships, so that depmod has nothing to warn about
+	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
+	hook_path
+	conf compress=xz
+	T=$BATS_TEST_TMPDIR
+	mkdir -p "$T/boot" "$T/kconf"
+	: >"$T/vmlinuz"
+	# a plugin after ours: it runs only if the installation goes on
+	MARKER=$T/marker.log
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$MARKER" >"$T/99-marker.install"
+	chmod +x "$T/99-marker.install"
+	DEPMOD_PLUGIN=/usr/lib/kernel/install.d/50-depmod.install
+}
+
+# ki <plugins> <kernel-install args...> — the real kernel-install, our environment
+ki() {
+	local plugins=$1
+	shift
+	local cmd=(env BOOT_ROOT="$T/boot" MACHINE_ID=0123456789abcdef0123456789abcdef
+		KERNEL_INSTALL_CONF_ROOT="$T/kconf" KERNEL_INSTALL_PLUGINS="$plugins" kernel-install "$@")
+	if [ -n "${KI_NS-}" ]; then
+		in_modules_ns "${cmd[@]}"
+	else
+		"${cmd[@]}"
+	fi
+}
+# ki_ns: the same in a namespace where /lib/modules is the root's (for 50-depmod.install)
+ki_ns() {
+	KI_NS=1 ki "$@"
+}
+
+two_packages() {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	# not AUTOINSTALL: a new kernel does not get it
+	src=$(fixture fs-provider)
+	sed -i '/^AUTOINSTALL=/d' "$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+}
+
+assert_installed_signed_xz() { # <module>
+	local f
+	f=$(modinfo -b "$ROOT" -k "$KVER" -F filename "$1")
+	[ "$f" = "$ROOT/lib/modules/$KVER/updates/dkms/$1.ko.xz" ]
+	xz -t "$f"
+	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer "$1")" = "dkm-hook test key" ]
+	[ "$(modinfo -b "$ROOT" -k "$KVER" -F sig_hashalgo "$1")" = sha256 ]
+}
+
+@test "add: every AUTOINSTALL package installed, signed, .ko.xz; one depmod (50-depmod.install's); later plugins run" {
+	[ -x "$DEPMOD_PLUGIN" ] || skip "systemd's $DEPMOD_PLUGIN is not installed"
+	two_packages
+	ship_original
+	run ki_ns "$PLUGIN $DEPMOD_PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# quiet unless KERNEL_INSTALL_VERBOSE
+	[ -z "$output" ]
+	[ "$(cat "$MARKER")" = "add $KVER $T/boot/0123456789abcdef0123456789abcdef/$KVER $T/vmlinuz" ]
+	assert_installed_signed_xz dkms_test
+	assert_installed_signed_xz dep_base
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkm_fsprov.ko*')" ]
+	# the kernel's own dkms_test.ko is displaced (archived), not shadowed
+	[ ! -e "$ORIG" ]
+	# depmod ran once, and it was 50-depmod.install's (no -b): ours was skipped
+	cat "$DEPMOD_LOG"
+	[ "$(depmod_runs)" -eq 1 ]
+	[ "$(cat "$DEPMOD_LOG")" = "RAN -a $KVER" ]
+}
+
+@test "remove: none of ours left, the displaced original back at its path; 50-depmod.install drops the index" {
+	[ -x "$DEPMOD_PLUGIN" ] || skip "systemd's $DEPMOD_PLUGIN is not installed"
+	two_packages
+	ship_original
+	ki_ns "$PLUGIN $DEPMOD_PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	: >"$DEPMOD_LOG"
+	run ki_ns "$PLUGIN $DEPMOD_PLUGIN $T/99-marker.install" remove "$KVER"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(tail -n1 "$MARKER")" = "remove $KVER $T/boot/0123456789abcdef0123456789abcdef/$KVER" ]
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko.xz' -o -name 'dep_base.ko*')" ]
+	[ "$(sha256sum <"$ORIG")" = "$ORIG_SHA" ]
+	[ ! -e "$ROOT/lib/modules/$KVER/updates" ]
+	# the kernel's state is gone; the packages stay registered
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER" ]
+	run "$DKM" status module-test
+	[ "$output" = "module-test/0.1: added (modules: dkms_test)" ]
+	# 50-depmod.install removes the index files of a removed kernel: no depmod at all
+	[ "$(depmod_runs)" -eq 0 ]
+	[ ! -e "$ROOT/lib/modules/$KVER/modules.dep" ]
+}
+
+@test "without 50-depmod.install after it, the plugin runs depmod itself, once, in the root; -v shows progress" {
+	two_packages
+	ship_original
+	run ki "$PLUGIN $T/99-marker.install" -v add "$KVER" "$T/vmlinuz"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dkm-hook: $KVER: 2 built and installed, 0 up to date, 0 failed"* ]]
+	[ "$(depmod_runs)" -eq 1 ]
+	[[ "$(cat "$DEPMOD_LOG")" == "RAN -a -b $ROOT "*" $KVER" ]]
+	assert_installed_signed_xz dkms_test
+	assert_installed_signed_xz dep_base
+
+	# remove, with nobody to drop the index: ours re-indexes the tree, the original is back
+	: >"$DEPMOD_LOG"
+	run ki "$PLUGIN $T/99-marker.install" remove "$KVER"
+	[ "$status" -eq 0 ]
+	[ "$(depmod_runs)" -eq 1 ]
+	[ "$(modinfo -b "$ROOT" -k "$KVER" -F filename dkms_test)" = "$ORIG" ]
+	[ "$(modinfo -b "$ROOT" -k "$KVER" -F description dkms_test)" = "shipped with the kernel" ]
+}
+
+@test "a 50-depmod.install that works on another tree (the host's) does not make the plugin skip its own" {
+	[ -x "$DEPMOD_PLUGIN" ] || skip "systemd's $DEPMOD_PLUGIN is not installed"
+	two_packages
+	ship_original
+	# no namespace: 50-depmod.install sees the host's /lib/modules, not our root
+	run ki "$PLUGIN $DEPMOD_PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	[ "$status" -eq 0 ]
+	[ "$(depmod_runs)" -eq 1 ]
+	[[ "$(grep '^RAN ' "$DEPMOD_LOG")" == "RAN -a -b $ROOT "*" $KVER" ]]
+	assert_installed_signed_xz dkms_test
+}
+
+@test "a failing package beside a working one: the kernel is installed, a warning names the package and its log" {
+	src=$(fixture module-test)
+	break_package "$src"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	run ki "$PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -s "$MARKER" ]
+	log=$(state_log module-test 0.1)
+	[[ "$output" == *"dkm-hook: warning: module-test/0.1 failed to build for $KVER (log: '$log'): $KVER is installed without it"* ]]
+	assert_installed_signed_xz dep_base
+}
+
+@test "a package needed to boot that fails stops the installation (exit 1, never 77): later plugins do not run" {
+	src=$(fixture module-test)
+	break_package "$src"
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	run ki "$PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ ! -e "$MARKER" ]
+	log=$(state_log module-test 0.1)
+	[[ "$output" == *"dkm-hook: error: module-test/0.1 failed to build for $KVER (log: '$log'), and $KVER needs it to boot (REMAKE_INITRD=\"yes\" in its dkms.conf): stopping the installation of $KVER, so the machine keeps booting its current kernel; fix the build and run 'dkm-hook rebuild $KVER', or set fail_policy=never"* ]]
+	# the others are installed all the same
+	assert_installed_signed_xz dep_base
+
+	# fail_policy=never: a warning, the installation goes on
+	conf compress=xz fail_policy=never
+	run ki "$PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	[ "$status" -eq 0 ]
+	[ -s "$MARKER" ]
+	[[ "$output" == *"dkm-hook: warning: module-test/0.1 failed to build for $KVER (log: '$log'): $KVER is installed without it"* ]]
+}
+
+@test "fail_policy=always: any failed package stops the installation" {
+	src=$(fixture module-test)
+	break_package "$src"
+	"$DKM" add "$src" >/dev/null
+	conf compress=xz fail_policy=always
+	run ki "$PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	[ "$status" -eq 1 ]
+	[ ! -e "$MARKER" ]
+	[[ "$output" == *"dkm-hook: error: module-test/0.1 failed to build for $KVER (log: '$(state_log module-test 0.1)'), and fail_policy=always: stopping the installation of $KVER, so the machine keeps booting its current kernel"* ]]
+}
+
+@test "the image before its headers: no failure, one line naming the headers package" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	rm "$ROOT/lib/modules/$KVER/build"
+	run ki "$PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	[ "$status" -eq 0 ]
+	[ -s "$MARKER" ]
+	[ "$output" = "dkm-hook: warning: $KVER: kernel headers not installed ('$ROOT/lib/modules/$KVER/build' is missing): 1 package not built yet; install linux-headers-$KVER, its hook will finish the job" ]
+	[ "$(depmod_runs)" -eq 0 ]
+}
+
+@test "the plugin never exits 77: unknown commands are ignored, bad usage is 1" {
+	run "$PLUGIN" inspect "$KVER"
+	[ "$status" -eq 0 ]
+	run "$PLUGIN"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "Usage: "*"add KERNEL-VERSION ENTRY-DIR KERNEL-IMAGE [INITRD...]"* ]]
+	# an unreadable configuration stops the installation with a message, not with 77
+	conf 'compress=lzip'
+	run ki "$PLUGIN $T/99-marker.install" add "$KVER" "$T/vmlinuz"
+	[ "$status" -eq 1 ]
+	[ ! -e "$MARKER" ]
+	[[ "$output" == *"compress='lzip': expected one of"* ]]
+	[[ "$output" == *"dkm-hook: error: invalid configuration: not touching the modules of $KVER"* ]]
+}

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared by the suites of the kernel entry points (kernel-install.bats, debian-hooks.bats,
+# dracut.bats, initrd.bats): a PATH with the built dkm-hook and a logging depmod, a module
+# "shipped with the kernel" to be displaced, a private mount namespace in which /lib/modules
+# is the scratch root's. Nothing here writes to the host's /lib/modules.
+
+PLUGIN=${DKM_HOOK_PLUGIN:-$(dirname "$DKM")/40-dkm-hook.install}
+
+# hook_path — $HOOKBIN first on PATH: `dkm-hook` (the built binary) and a `depmod` that logs
+# every call to $DEPMOD_LOG. It runs the real depmod only on a scratch tree: with -b, or in
+# in_modules_ns (where /lib/modules is the scratch root's); any other call is logged as
+# REFUSED and does nothing, so no test can touch the host's /lib/modules.
+hook_path() {
+	HOOKBIN=$BATS_TEST_TMPDIR/bin
+	DEPMOD_LOG=$BATS_TEST_TMPDIR/depmod.log
+	mkdir -p "$HOOKBIN"
+	: >"$DEPMOD_LOG"
+	ln -sfn "$DKM" "$HOOKBIN/dkm-hook"
+	cat >"$HOOKBIN/depmod" <<-EOF
+		#!/bin/sh
+		case " \$* " in
+		*" -b "*) ;;
+		*) if [ ! -e /lib/modules/.dkm-test-scratch ]; then
+			echo "REFUSED \$*" >>"$DEPMOD_LOG"
+			exit 0
+		fi ;;
+		esac
+		echo "RAN \$*" >>"$DEPMOD_LOG"
+		exec /usr/sbin/depmod "\$@"
+	EOF
+	chmod +x "$HOOKBIN/depmod"
+	export PATH=$HOOKBIN:$PATH DEPMOD_LOG
+}
+
+# depmod_runs — how many depmods ran (on the scratch tree)
+depmod_runs() {
+	grep -c '^RAN ' "$DEPMOD_LOG" || true
+}
+
+# in_modules_ns CMD [ARGS...] — CMD in a private mount namespace where /lib/modules is
+# $ROOT/lib/modules: what kernel-install's own plugins (50-depmod.install) see is the scratch
+# tree. The bind mount dies with the namespace.
+in_modules_ns() {
+	touch "$ROOT/lib/modules/.dkm-test-scratch"
+	unshare --mount --propagation private -- \
+		sh -c 'mount --bind "$1" /lib/modules && shift && exec "$@"' sh "$ROOT/lib/modules" "$@"
+}
+
+# original_module — a dkms_test.ko "shipped with the kernel" (description "shipped with the
+# kernel"), built once per test file; prints its path.
+original_module() {
+	local d=$BATS_FILE_TMPDIR/original
+	if [ ! -f "$d/dkms_test.ko" ]; then
+		rm -rf "$d" && cp -a "$FIXTURES/module-test" "$d"
+		sed -i 's/MODULE_DESCRIPTION(.*)/MODULE_DESCRIPTION("shipped with the kernel")/' "$d/dkms_test.c"
+		grep -q 'shipped with the kernel' "$d/dkms_test.c"
+		make -C "/lib/modules/$KVER/build" M="$d" modules >"$d/make.log" 2>&1
+	fi
+	echo "$d/dkms_test.ko"
+}
+
+# ship_original — put it at kernel/drivers/misc/dkms_test.ko in the root, index the tree
+ship_original() {
+	ORIG=$ROOT/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko
+	mkdir -p "${ORIG%/*}" "$ROOT/etc/depmod.d"
+	cp "$(original_module)" "$ORIG"
+	ORIG_SHA=$(sha256sum <"$ORIG")
+	/usr/sbin/depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER" 2>/dev/null
+}
+
+# conf KEY=VALUE... — the root's dkm-hook.conf
+conf() {
+	mkdir -p "$ROOT/etc/dkm-hook"
+	printf '%s\n' "$@" >"$ROOT/etc/dkm-hook/dkm-hook.conf"
+}
+
+# break_package DIR — a source that no longer compiles
+break_package() {
+	echo '#error broken on purpose by the test' >>"$1/dkms_test.c"
+}
+
+state_log() { # state_log <pkg> <ver>: the build log path dkm-hook records
+	echo "$ROOT/var/lib/dkm-hook/packages/$1/$2/kernels/$KVER/$(uname -m)/build.log"
+}
