@@ -244,6 +244,7 @@ struct runner {
 	struct dkm_sandbox sandbox;
 	char **hide;
 	bool use_sandbox;
+	char *rw_extra[2]; /* the compiler cache, when cc_launcher is set */
 };
 
 static char **build_env(struct runner *rn, bool with_jobserver)
@@ -268,6 +269,11 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 	strv_push(&env, xasprintf("install_tree=%s", inst));
 	strv_push(&env, xasprintf("module=%s", rn->pkg->name));
 	strv_push(&env, xasprintf("module_version=%s", rn->pkg->version));
+	if (rn->rw_extra[0]) {
+		/* ccache and friends keep their cache where the next build finds it again */
+		strv_push(&env, xasprintf("XDG_CACHE_HOME=%s", rn->rw_extra[0]));
+		strv_push(&env, xasprintf("CCACHE_DIR=%s/ccache", rn->rw_extra[0]));
+	}
 	if (with_jobserver && rn->fin && rn->fin->jobserver)
 		strv_push(&env, xasprintf("MAKEFLAGS=-j%u --jobserver-auth=%d,%d", rn->ctx->jobs,
 					  rn->fin->jobserver[0], rn->fin->jobserver[1]));
@@ -376,6 +382,7 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 static void runner_done(struct runner *rn)
 {
 	strv_free(rn->hide);
+	free(rn->rw_extra[0]);
 	free(rn->build);
 	free(rn->tree);
 	free(rn->log);
@@ -398,6 +405,29 @@ static int chown_tree(const char *path, uid_t uid, gid_t gid)
 	chown_gid = gid;
 	if (nftw(path, chown_cb, 16, FTW_PHYS) < 0)
 		return -errno;
+	return 0;
+}
+
+/* The cache of cc_launcher outlives builds: a directory the build user owns, writable
+ * inside the sandbox (a forced rebuild is then served from it). */
+static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
+{
+	_cleanup_free_ char *dir = isempty(ctx->cc_cache_dir)
+					   ? dkm_ctx_pathf(ctx, "%s/cc-cache", ctx->state_dir)
+					   : dkm_ctx_path(ctx, ctx->cc_cache_dir);
+	struct stat st;
+	int r;
+
+	r = mkdir_p(dir, 0755);
+	if (r >= 0 && stat(dir, &st) < 0)
+		r = -errno;
+	/* handed over once (and again if build_user changed) */
+	if (r >= 0 && rn->run_as && (st.st_uid != rn->uid || st.st_gid != rn->gid))
+		r = chown_tree(dir, rn->uid, rn->gid);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot prepare the compiler cache '%s' (cc_cache_dir): %s",
+			       dir, strerror(-r));
+	rn->rw_extra[0] = TAKE_PTR(dir);
 	return 0;
 }
 
@@ -474,9 +504,15 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		}
 		(void)!fchown(rn.log_fd, rn.uid, rn.gid);
 	}
+	if (!isempty(ctx->cc_launcher)) {
+		r = cc_cache_prepare(ctx, &rn);
+		if (r < 0)
+			goto out;
+	}
 	rn.hide = xcalloc(2, sizeof(char *));
 	rn.hide[0] = dkm_ctx_path(ctx, ctx->sign_key);
 	rn.sandbox.rw_dir = pvdir;
+	rn.sandbox.rw_extra = rn.rw_extra;
 	rn.sandbox.hide = rn.hide;
 	rn.use_sandbox = geteuid() == 0;
 

@@ -45,6 +45,7 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->initrd_generator = xstrdup("auto");
 	ctx->fail_policy = xstrdup("auto");
 	ctx->cc_launcher = xstrdup("");
+	ctx->cc_cache_dir = xstrdup("");
 	ctx->dest_location = xstrdup("auto");
 	ctx->root_device = xstrdup("");
 	ctx->initrd_packages = xcalloc(1, sizeof(char *));
@@ -75,6 +76,7 @@ struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx)
 	strv_free(ctx->initrd_packages);
 	free(ctx->fail_policy);
 	free(ctx->cc_launcher);
+	free(ctx->cc_cache_dir);
 	free(ctx->dest_location);
 	free(ctx->root_device);
 	free(ctx);
@@ -128,6 +130,7 @@ static const struct setting settings[] = {
 	{ "initrd_generator", offsetof(struct dkm_ctx, initrd_generator), initrd_values, false },
 	{ "fail_policy", offsetof(struct dkm_ctx, fail_policy), fail_values, false },
 	{ "cc_launcher", offsetof(struct dkm_ctx, cc_launcher), NULL, false },
+	{ "cc_cache_dir", offsetof(struct dkm_ctx, cc_cache_dir), NULL, true },
 	{ "dest_location", offsetof(struct dkm_ctx, dest_location), NULL, false },
 	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, false },
 };

@@ -28,6 +28,7 @@ struct dkm_ctx {
 	char **initrd_packages;  /* NULL-terminated */
 	char *fail_policy;       /* auto|never|always */
 	char *cc_launcher;       /* e.g. ccache */
+	char *cc_cache_dir;      /* the launcher's cache, writable for builds; "" = <state_dir>/cc-cache */
 	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
 	char *root_device;       /* for initrd-modules: device or image holding the root fs */
 

@@ -33,10 +33,16 @@ int dkm_sandbox_enter(const struct dkm_sandbox *sb)
 		return -errno;
 	if (sb->rw_dir && mount(sb->rw_dir, sb->rw_dir, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -errno;
+	for (size_t i = 0; sb->rw_extra && sb->rw_extra[i]; i++)
+		if (mount(sb->rw_extra[i], sb->rw_extra[i], NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -errno;
 	if (setattr_recursive("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0)
 		return -errno;
 	if (sb->rw_dir && setattr_recursive(sb->rw_dir, 0, MOUNT_ATTR_RDONLY) < 0)
 		return -errno;
+	for (size_t i = 0; sb->rw_extra && sb->rw_extra[i]; i++)
+		if (setattr_recursive(sb->rw_extra[i], 0, MOUNT_ATTR_RDONLY) < 0)
+			return -errno;
 	/* /dev/null, /dev/tty and friends stay usable (devices on a read-only mount are still
 	 * writable, but the pty/shm mounts want to be as they were) */
 	(void)setattr_recursive("/dev", 0, MOUNT_ATTR_RDONLY);

@@ -6,6 +6,7 @@
  * build user (so the build user cannot undo it). */
 struct dkm_sandbox {
 	const char *rw_dir;  /* the only writable place (the private build dir), may be NULL */
+	char *const *rw_extra; /* more writable directories (the compiler cache), may be NULL */
 	char *const *hide;   /* files made unreadable: /dev/null is bind-mounted over each */
 };
 
