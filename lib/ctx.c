@@ -135,6 +135,20 @@ static const struct setting settings[] = {
 	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, false },
 };
 
+/* keys with their own parsing in config_set() below */
+static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages" };
+
+char **dkm_ctx_config_keys(void)
+{
+	char **l = xcalloc(1, sizeof(char *));
+
+	for (size_t i = 0; i < ELEMENTSOF(settings); i++)
+		strv_extend(&l, settings[i].key);
+	for (size_t i = 0; i < ELEMENTSOF(special_keys); i++)
+		strv_extend(&l, special_keys[i]);
+	return l;
+}
+
 static int parse_uint(const char *s, unsigned *ret)
 {
 	char *end;

@@ -45,6 +45,8 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret);
 struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx);
 /* Read <root><conf_dir>/dkm-hook.conf (missing file is fine). */
 int dkm_ctx_load_config(struct dkm_ctx *ctx);
+/* Every key dkm-hook.conf accepts (for dkm-hook.conf(5) and its test): a new strv. */
+char **dkm_ctx_config_keys(void);
 
 /* Join the root with a logical path ("/lib/modules/6.1.0"): malloc'ed, never NULL (aborts on
  * OOM, like every small allocation here). */
