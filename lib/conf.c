@@ -226,6 +226,42 @@ static void strip_trailing_cr(struct dkm_shvars *v)
 		}
 }
 
+/* DKMS's per-system overrides, sourced after the package's dkms.conf in this order (its
+ * read_conf): /etc/dkms/<module>.conf, <module>-<version>.conf, <module>-<version>-<kernel>.conf,
+ * <module>-<version>-<kernel>-<arch>.conf (under the root). Read like the file itself, as if
+ * appended to it: later assignments win, array elements one by one. */
+static int append_overrides(struct dkm_ctx *ctx, const struct dkm_conf_env *env, char **text)
+{
+	char *f[4] = { NULL };
+	int r = 0;
+
+	if (!env->module || !env->module_version || !env->kernelver || !env->arch)
+		return 0;
+	f[0] = dkm_ctx_pathf(ctx, "/etc/dkms/%s.conf", env->module);
+	f[1] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s.conf", env->module, env->module_version);
+	f[2] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s-%s.conf", env->module, env->module_version,
+			     env->kernelver);
+	f[3] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s-%s-%s.conf", env->module,
+			     env->module_version, env->kernelver, env->arch);
+	for (size_t i = 0; i < ELEMENTSOF(f); i++) {
+		_cleanup_free_ char *more = NULL;
+		char *joined;
+
+		if (r < 0 || !path_exists(f[i]))
+			continue;
+		r = read_text(ctx, f[i], &more);
+		if (r < 0)
+			continue;
+		dkm_debug(ctx, "applying DKMS override '%s'", f[i]);
+		joined = xasprintf("%s\n%s\n", *text, more);
+		free(*text);
+		*text = joined;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(f); i++)
+		free(f[i]);
+	return r;
+}
+
 int dkm_conf_read_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_conf_env *env,
 		       struct dkm_shvars **ret_vars, bool *ret_needed_shell)
 {
@@ -235,6 +271,9 @@ int dkm_conf_read_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_c
 	int r;
 
 	r = read_text(ctx, path, &text);
+	if (r < 0)
+		return r;
+	r = append_overrides(ctx, env, &text);
 	if (r < 0)
 		return r;
 	v = dkm_shvars_new();
