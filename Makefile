@@ -85,6 +85,7 @@ demo: deps-demo all
 	B=$(B) tests/demo
 
 KERNELHOOKDIR ?= $(SYSCONFDIR)/kernel
+DKMSCOMPATDIR ?= $(PREFIX)/lib/dkm-hook
 
 install: all
 	install -Dm0755 $(B)/dkm-hook $(DESTDIR)$(SBINDIR)/dkm-hook
@@ -95,6 +96,9 @@ install: all
 		$(DESTDIR)$(KERNELHOOKDIR)/header_postinst.d/dkm-hook
 	install -Dm0755 dracut-module/50dkm-hook/module-setup.sh \
 		$(DESTDIR)$(DRACUTDIR)/50dkm-hook/module-setup.sh
+	@# the DKMS-compatible command, opt-in and never over a real dkms (docs/dkms-compat.md)
+	install -d $(DESTDIR)$(DKMSCOMPATDIR)
+	ln -sfn $(SBINDIR)/dkm-hook $(DESTDIR)$(DKMSCOMPATDIR)/dkms
 
 clean:
 	rm -rf $(B)
