@@ -44,6 +44,8 @@ int dkm_pkg_read_conf(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 	struct dkm_conf *conf;
 	int r;
 
+	if (pkg->binary)
+		return -ENOENT; /* import-binary: built elsewhere, there is no dkms.conf here */
 	r = dkm_conf_read(ctx, path, &env, &conf);
 	if (r < 0)
 		return r;
@@ -130,6 +132,10 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	_cleanup_free_ char *reason = NULL;
 	int r;
 
+	if (pkg->binary)
+		return dkm_err(ctx, -ENOENT,
+			       "%s/%s was installed from a binary package (import-binary): there is no source here to build it for %s; export a build for that kernel where the source is",
+			       pkg->name, pkg->version, k->kver);
 	if (!is_dir(src))
 		return dkm_err(ctx, -ENOENT,
 			       "source of %s/%s is missing: '%s': reinstall the package that provides it, or 'dkm-hook remove %s/%s --all'",

@@ -133,6 +133,7 @@ int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, str
 	p->autoinstall = yes(dkm_kv_get(&kv, "autoinstall"));
 	p->remake_initrd = yes(dkm_kv_get(&kv, "remake_initrd"));
 	p->copied_source = yes(dkm_kv_get(&kv, "copied_source"));
+	p->binary = yes(dkm_kv_get(&kv, "binary"));
 	*ret = p;
 	return 0;
 }
@@ -151,6 +152,8 @@ int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 	dkm_kv_set(&kv, "autoinstall", pkg->autoinstall ? "yes" : "no");
 	dkm_kv_set(&kv, "remake_initrd", pkg->remake_initrd ? "yes" : "no");
 	dkm_kv_set(&kv, "copied_source", pkg->copied_source ? "yes" : "no");
+	if (pkg->binary)
+		dkm_kv_set(&kv, "binary", "yes");
 	return dkm_kv_write(path, &kv);
 }
 

@@ -38,6 +38,7 @@ struct dkm_pkg {
 	bool autoinstall;
 	bool remake_initrd;
 	bool copied_source; /* add copied it into the source tree: remove deletes it */
+	bool binary;        /* registered by import-binary: built elsewhere, no source here */
 };
 
 int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret);

@@ -77,8 +77,11 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 	json_str(stdout, p->name);
 	printf(",\"version\":");
 	json_str(stdout, p->version);
-	printf(",\"source\":");
-	json_str(stdout, src);
+	printf(",\"origin\":\"%s\",\"source\":", p->binary ? "binary" : "source");
+	if (p->binary)
+		printf("null");
+	else
+		json_str(stdout, src);
 	printf(",\"state\":\"%s\",\"autoinstall\":%s,\"remake_initrd\":%s,\"modules\":",
 	       broken ? "broken" : "added", p->autoinstall ? "true" : "false",
 	       p->remake_initrd ? "true" : "false");
@@ -90,8 +93,9 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 		const char *arch = strchr(insts[i], '\t') + 1;
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 		_cleanup_strv_free_ char **mods = NULL;
-		static const char *const keys[] = { "compression", "signed", "sig_hash", "log",
-						    "reason", "changed", "last_failure" };
+		static const char *const keys[] = { "compression", "sig_hash", "log", "reason",
+						    "changed", "last_failure", "origin" };
+		const char *sig;
 
 		if (only_kver && !streq(kver, only_kver))
 			continue;
@@ -107,6 +111,9 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 		mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
 		printf(",\"modules\":");
 		json_strv(stdout, mods);
+		sig = dkm_kv_get(&inst.kv, "signed");
+		if (!isempty(sig))
+			printf(",\"signed\":%s", streq(sig, "yes") ? "true" : "false");
 		for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
 			const char *v = dkm_kv_get(&inst.kv, keys[k]);
 
@@ -147,7 +154,7 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 		if (fver && !streq(fver, p->version))
 			continue;
 		shown++;
-		broken = !is_dir(src);
+		broken = !p->binary && !is_dir(src); /* import-binary: no source by design */
 		insts = dkm_inst_list(ctx, p->name, p->version);
 		if (o->json) {
 			print_pkg_json(ctx, p, src, broken, insts, only_kver);
