@@ -329,14 +329,18 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 		return 1;
 	if (json)
 		print_json(kver, &l);
-	for (size_t i = 0; i < l.n; i++) {
+	for (size_t i = 0; i < l.n && !json; i++) {
 		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *why = strv_join(e->reasons, "; ");
+
+		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, e->state, why);
+	}
+	/* the list first, then what is wrong with it */
+	fflush(stdout);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *what = NULL;
 
-		if (!json)
-			printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, e->state,
-			       why);
 		if (streq(e->state, "installed"))
 			continue;
 		if (streq(e->state, "failed"))
@@ -359,7 +363,6 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 			missing++;
 		}
 	}
-	fflush(stdout);
 	dkm_initrd_list_done(&l);
 	return missing ? 1 : 0;
 }
