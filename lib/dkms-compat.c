@@ -704,7 +704,8 @@ static int do_match(struct dkms *d)
 
 		if (c->module && !streq(c->module, l[i]->name))
 			continue;
-		if (dkm_inst_load(d->ctx, l[i]->name, l[i]->version, c->template_kernel, a, &inst) <= 0 ||
+		if (dkm_inst_load(d->ctx, l[i]->name, l[i]->version, c->template_kernel, a,
+				  &inst) <= 0 ||
 		    !state_in(inst.state, "installed", NULL))
 			continue;
 		printf("Module:  %s\nVersion: %s\n", l[i]->name, l[i]->version);

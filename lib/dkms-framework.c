@@ -133,12 +133,22 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 			fw_read_file(ctx, files[i], vals);
 	}
 
-	if (fw_set(vals, "source_tree", &v) && (r = fw_path(ctx, "source_tree", v, &ctx->source_tree)) < 0)
-		goto out;
-	if (fw_set(vals, "install_tree", &v) && (r = fw_path(ctx, "install_tree", v, &ctx->module_dir)) < 0)
-		goto out;
-	if (fw_set(vals, "dkms_tree", &v) && (r = fw_path(ctx, "dkms_tree", v, &fw.dkms_tree)) < 0)
-		goto out;
+	{
+		/* the trees: framework.conf key, context field */
+		const struct {
+			const char *key;
+			char **field;
+		} trees[] = {
+			{ "source_tree", &ctx->source_tree },
+			{ "install_tree", &ctx->module_dir },
+			{ "dkms_tree", &fw.dkms_tree },
+		};
+
+		for (size_t i = 0; i < ELEMENTSOF(trees); i++)
+			if (fw_set(vals, trees[i].key, &v) &&
+			    (r = fw_path(ctx, trees[i].key, v, trees[i].field)) < 0)
+				goto out;
+	}
 	if (fw_set(vals, "mok_signing_key", &v)) {
 		if (startswith(v, "pkcs11:")) {
 			r = dkm_err(ctx, -EOPNOTSUPP,

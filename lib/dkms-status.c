@@ -109,7 +109,8 @@ static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, 
 
 			if ((kver && !streq(kver, k)) || (arch && !streq(arch, a)))
 				continue;
-			if (dkm_inst_load(ctx, p->name, p->version, k, a, &inst) <= 0 || !inst.state ||
+			if (dkm_inst_load(ctx, p->name, p->version, k, a, &inst) <= 0 ||
+			    !inst.state ||
 			    (!streq(inst.state, "built") && !streq(inst.state, "installed")))
 				continue;
 			printf("%s/%s, %s, %s: %s", p->name, p->version, k, a, inst.state);

@@ -23,7 +23,8 @@ host_snapshot() {
 		ls -la --time-style=full-iso "$k" | grep -v ' \.\.$'
 		[ -f "$k/modules.dep" ] && sha256sum "$k/modules.dep"
 	done
-	ls -la --time-style=full-iso /usr/src /var/lib /etc/dkms /var/lib/dkms 2>&1 | grep -v ' \.\.$'
+	ls -la --time-style=full-iso /usr/src 2>&1 | grep -v ' \.\.$'
+	find /var/lib/dkms /etc/dkms -printf '%p %y %s %T@\n' 2>&1 | sort
 }
 
 setup() {
