@@ -23,7 +23,7 @@ setup_file() {
 		BOOT_SKIP="qemu-system-x86_64 not found: install the package qemu-system-x86"
 	fi
 	local tool
-	for tool in dracut lsinitrd depmod modinfo xz openssl make dpkg-deb apt-get; do
+	for tool in dracut lsinitrd depmod modinfo xz openssl make dpkg-deb apt-get kernel-install; do
 		if ! command -v "$tool" >/dev/null; then
 			echo "boot: error: '$tool' not found: the boot test needs it" >&2
 			return 1
@@ -86,12 +86,15 @@ variant() {
 			boot_corrupt_signature "$(boot_module_file "$V_ROOT" "$BOOT_KVER")"
 			;;
 		esac
-		boot_timing "module tree '$name' (root, build, sign, xz)" "$(secs $(($(now_ms) - t)))"
+		boot_timing "module tree '$name' (root, dkm-hook via kernel-install)" "$(secs $(($(now_ms) - t)))"
 		t=$(now_ms)
-		# DKM_BOOT_DRACUT_MODULES: dracut module dirs to use instead of --force-drivers,
-		# e.g. "dracut-module/50dkm-hook" once it exists.
+		# Our dracut module puts the module in (DKM_BOOT_DRACUT_MODULES overrides; empty:
+		# --force-drivers). Not for "corrupt": 50dkm-hook runs `dkm-hook rebuild`, which
+		# (rightly) reinstalls a tampered module; the stand-in fixture takes the file as is.
+		local mods=${DKM_BOOT_DRACUT_MODULES-$BOOT_REPO/dracut-module/50dkm-hook}
+		[[ $name == corrupt ]] && mods=$BOOT_DIR/fixtures/90dkm-boot-fixture
 		# shellcheck disable=SC2086
-		boot_make_image "$V_ROOT" "$BOOT_KVER" "$V_IMG" "$dir/dracut.log" ${DKM_BOOT_DRACUT_MODULES:-}
+		boot_make_image "$V_ROOT" "$BOOT_KVER" "$V_IMG" "$dir/dracut.log" $mods
 		boot_timing "dracut image '$name'" "$(secs $(($(now_ms) - t)))"
 		touch "$dir/.ok"
 	fi
@@ -198,7 +201,14 @@ check_installed() { # <file> <signed|unsigned>
 	[[ $(boot_image_file_sha256 "$V_IMG" "$V_IMGFILE") == $(sha256sum <"$V_FILE" | cut -d' ' -f1) ]]
 }
 
-@test "dracut: an extra dracut module dir (the 50dkm-hook seam) can put the module in" {
+@test "dracut: dracut-module/50dkm-hook put the module in, without --force-drivers" {
+	variant signed
+	grep -q 'Including module: dkm-hook' "$BOOT_WORK/signed/dracut.log"
+	! grep -q -- '--force-drivers' "$BOOT_WORK/signed/dracut.log"
+	grep -q 'dkm-hook: 1 module(s) for '"$BOOT_KVER"' added' "$BOOT_WORK/signed/dracut.log"
+}
+
+@test "dracut: the stand-in module (the corrupt variant's path) can put the module in" {
 	variant signed
 	local out=$BOOT_WORK/extra-module
 	mkdir -p "$out"

@@ -8,8 +8,8 @@
 #   kver=$(boot_kver)
 #   kdir=$(tests/boot/fetch-kernel "$kver")
 #   boot_make_root /tmp/r "$kver" "$kdir"
-#   boot_install_modules /tmp/r "$kver" signed          # <- the dkm-hook seam
-#   boot_make_image /tmp/r "$kver" /tmp/r.img /tmp/r.dracut.log
+#   boot_install_modules /tmp/r "$kver" signed          # dkm-hook add + kernel-install add
+#   boot_make_image /tmp/r "$kver" /tmp/r.img /tmp/r.dracut.log dracut-module/50dkm-hook
 #   boot_check_image /tmp/r.img "$kver" dkm_boot_test
 #   boot_qemu "$kdir/boot/vmlinuz-$kver" /tmp/r.img /tmp/r.serial.log dkm_boot_test.greeting=hi
 #   boot_result /tmp/r.serial.log
@@ -98,7 +98,15 @@ boot_depmod() {
 	fi
 }
 
-# boot_install_modules <root> <kver> <mode> — THE SEAM where dkm-hook plugs in.
+# boot_dkm_hook — the dkm-hook binary under test: $DKM_HOOK_BIN, else <repo>/$B/dkm-hook
+# (B as for make, default build; an absolute B is taken as it is).
+boot_dkm_hook() {
+	local b=${B:-build}
+	[[ $b == /* ]] || b=$BOOT_REPO/$b
+	echo "${DKM_HOOK_BIN:-$b/dkm-hook}"
+}
+
+# boot_install_modules <root> <kver> <mode> — the example module installed by dkm-hook.
 #
 # Contract: afterwards <root>/lib/modules/<kver> holds the installed example module
 # (tests/boot/example, module dkm_boot_test) in the form the kernel expects —
@@ -106,36 +114,34 @@ boot_depmod() {
 # LZMA2 dictionary 1 MiB) — and modules.dep (depmod) knows it. Where in the tree it lives
 # is the installer's business: the tests find it through modules.dep.
 #
-# Phase 1 (now): kbuild + the kernel's scripts/sign-file + xz, by hand, with a key made here.
-# Later: `dkm-hook --root <root> add tests/boot/example` and `dkm-hook --root <root> rebuild
-# <kver>` (or `kernel-install add` with our plugin) — with signing off for "unsigned".
+# How: the root's dkm-hook.conf says compress=xz and sign=yes|no; the signing key is a
+# self-signed one made here (CN dkm-boot-test-key) where dkm-hook looks for it; `dkm-hook add
+# tests/boot/example`; then the real `kernel-install add` with our plugin
+# (40-dkm-hook.install) as its only plugin and DKM_HOOK_ROOT=<root> — the kernel arrives, the
+# plugin builds, signs, compresses, installs and runs depmod (no 50-depmod.install after it).
+# kernel-install's image argument is a placeholder: the plugin does not read it.
+# Output goes to <root>/var/tmp/dkm-hook-install.log.
 boot_install_modules() {
-	local root=$1 kver=$2 mode=$3
+	local root=$1 kver=$2 mode=$3 dkm plugin log sign
 	case $mode in
-	signed | unsigned) ;;
+	signed) sign=yes ;;
+	unsigned) sign=no ;;
 	*)
 		boot_error "boot_install_modules: mode must be signed or unsigned, not '$mode'"
 		return 1
 		;;
 	esac
-	_boot_install_modules_by_hand "$root" "$kver" "$mode"
-}
-
-_boot_install_modules_by_hand() {
-	local root=$1 kver=$2 mode=$3 kbuild work ko hash dest
-	kbuild=$root/lib/modules/$kver/build
-	work=$root/var/tmp/boot-build
-	rm -rf "$work" && mkdir -p "$work" || return 1
-	cp -r "$BOOT_EXAMPLE" "$work/src" || return 1
-	if ! make -C "$kbuild" M="$work/src" KERNELRELEASE="$kver" modules >"$work/make.log" 2>&1; then
-		boot_error "building the example module failed, see '$work/make.log'"
-		return 1
-	fi
-	ko=$work/src/$BOOT_MODULE.ko
-	[[ -f $ko ]] || { boot_error "make left no '$ko'"; return 1; }
-
+	dkm=$(boot_dkm_hook)
+	plugin=${DKM_HOOK_PLUGIN:-$(dirname "$dkm")/40-dkm-hook.install}
+	for f in "$dkm" "$plugin"; do
+		[[ -x $f ]] || { boot_error "'$f' is not built: run make"; return 1; }
+	done
+	log=$root/var/tmp/dkm-hook-install.log
+	mkdir -p "$root/etc/dkm-hook" "$root/var/tmp/ki" "$root/boot" "$root/etc/kernel" || return 1
+	printf 'ID=debian\nVERSION_ID="12"\n' >"$root/etc/os-release"
+	printf 'compress=xz\nsign=%s\n' "$sign" >"$root/etc/dkm-hook/dkm-hook.conf"
 	if [[ $mode == signed ]]; then
-		local key=$root/var/lib/boot-test/signing_key.pem cert=$root/var/lib/boot-test/signing_key.x509
+		local key=$root/var/lib/dkm-hook/mok.key cert=$root/var/lib/dkm-hook/mok.der
 		if [[ ! -f $key ]]; then
 			mkdir -p "${key%/*}" || return 1
 			# Self-signed, codeSigning: the kernel does not know it, so with
@@ -145,25 +151,24 @@ _boot_install_modules_by_hand() {
 				-addext "extendedKeyUsage=codeSigning" \
 				-addext "basicConstraints=critical,CA:FALSE" \
 				-addext "keyUsage=digitalSignature" \
-				-keyout "$key" -outform DER -out "$cert" >"$work/openssl.log" 2>&1 || {
-				boot_error "openssl could not make a key, see '$work/openssl.log'"
+				-keyout "$key" -outform DER -out "$cert" >"$log" 2>&1 || {
+				boot_error "openssl could not make a key, see '$log'"
 				return 1
 			}
 			chmod 0600 "$key"
 		fi
-		hash=$(sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"$/\1/p' "$kbuild/.config")
-		[[ $hash ]] || { boot_error "no CONFIG_MODULE_SIG_HASH in '$kbuild/.config'"; return 1; }
-		"$kbuild/scripts/sign-file" "$hash" "$key" "$cert" "$ko" || {
-			boot_error "sign-file failed on '$ko'"
-			return 1
-		}
 	fi
-
-	xz --check=crc32 --lzma2=dict=1MiB -f "$ko" || return 1
-	dest=$root/lib/modules/$kver/updates/dkms
-	mkdir -p "$dest" && cp "$ko.xz" "$dest/$BOOT_MODULE.ko.xz.tmp" &&
-		mv -f "$dest/$BOOT_MODULE.ko.xz.tmp" "$dest/$BOOT_MODULE.ko.xz" || return 1
-	boot_depmod "$root" "$kver"
+	: >"$root/var/tmp/ki/vmlinuz-$kver"
+	if ! {
+		DKM_HOOK_ROOT=$root "$dkm" add "$BOOT_EXAMPLE" &&
+			env DKM_HOOK_ROOT="$root" KERNEL_INSTALL_PLUGINS="$plugin" BOOT_ROOT="$root/boot" \
+				MACHINE_ID=0123456789abcdef0123456789abcdef \
+				KERNEL_INSTALL_CONF_ROOT="$root/etc/kernel" \
+				kernel-install -v add "$kver" "$root/var/tmp/ki/vmlinuz-$kver"
+	} >>"$log" 2>&1; then
+		boot_error "dkm-hook could not install the example module, see '$log'"
+		return 1
+	fi
 }
 
 # boot_module_file <root> <kver> [module] — the path of the module as modules.dep records it.
@@ -279,7 +284,9 @@ boot_make_image() {
 	args+=(-m "$mods" --force "$out")
 	{
 		echo "+ dracutbasedir=$work/base dracut ${args[*]}"
-		dracutbasedir=$work/base dracut "${args[@]}"
+		# for dracut-module/50dkm-hook: dkm-hook's root is the one of --kmoddir
+		DKM_HOOK_ROOT=$root DKM_HOOK_BIN=$(boot_dkm_hook) dracutbasedir=$work/base \
+			dracut "${args[@]}"
 	} >"$log" 2>&1
 	local rc=$?
 	rm -rf "$work"
