@@ -494,6 +494,12 @@ static int build_or_install(struct dkms *d, bool install)
 		base_opts(d, &o);
 		o.kernels = kl;
 		o.arch = a;
+		if (install && !state_in(st, "built", "installed")) {
+			/* DKMS's do_install builds first: its failures (headers: 1) come first */
+			r = dkm_action_build(d->ctx, pv, &o);
+			if (r != 0)
+				return map_exit(r, false);
+		}
 		if (install) {
 			_cleanup_free_ char *kd = dkm_ctx_pathf(d->ctx, "%s/%s", d->ctx->module_dir, k);
 

@@ -306,6 +306,12 @@ kos() { # the installed modules of a root for a kernel
 	[ "$output" = "vpoll/0.1: added" ]
 	run same_status -k "$K3"
 	[ "$output" = "vpoll/0.1: added" ]
+	both install vpoll/0.1 -k "$K3"
+	[ "$o_status" -eq 1 ]
+	# a kernel whose module dir does not exist, headers named by hand: built, then 6
+	both install vpoll/0.1 -k 6.1.0-997-amd64 --kernelsourcedir "$(fake_headers 6.1.0-997-amd64)"
+	[ "$o_status" -eq 6 ]
+	[[ "$o_output" == *"You cannot install a module onto a non-existant kernel."* ]]
 	# autoinstall for such a kernel is not a failure: the headers' own hook finishes the job
 	run ours "$O" autoinstall -k "$K3"
 	[ "$status" -eq 0 ]
@@ -314,7 +320,7 @@ kos() { # the installed modules of a root for a kernel
 
 @test "real packages: same .ko set as Debian's dkms; ours signed and xz-compressed like the kernel's modules" {
 	both_roots
-	pkgs="acpi-call-dkms vpoll-dkms"
+	pkgs="acpi-call-dkms vpoll-dkms adv-17v35x-dkms"
 	# a kernel whose shipped modules are .ko.xz: DKMS compresses like them (modules.dep), we
 	# are told by the configuration
 	m=$(kmod_build "$BATS_TEST_TMPDIR/km")
@@ -326,30 +332,35 @@ kos() { # the installed modules of a root for a kernel
 	done
 	mkdir -p "$O/etc/dkm-hook"
 	echo "compress=xz" > "$O/etc/dkm-hook/dkm-hook.conf"
+	expect=
 	for p in $pkgs; do
 		src_from_deb "$T" "$p"
 		src_from_deb "$O" "$p"
-	done
-	for mv in acpi-call/1.2.2 vpoll/0.1; do
+		# the name and version the package's postinst hands to common.postinst
+		ctl=$BATS_TEST_TMPDIR/ctl-$p
+		dpkg-deb -e "$(ls "$DKM_TEST_DEB_CACHE/${p}"_*.deb)" "$ctl"
+		mv=$(sed -n 's/^DKMS_NAME=//p' "$ctl/postinst")/$(sed -n 's/^DKMS_VERSION=//p' "$ctl/postinst")
 		both add "$mv"
 		[ "$o_status" -eq 0 ]
 		both install "$mv" -k "$KVER"
 		[ "$o_status" -eq 0 ]
+		expect+="${mv%%/*}/${mv#*/}, $KVER, $ARCH: installed"$'\n'
 	done
 	run same_status
-	[ "${lines[0]}" = "acpi-call/1.2.2, $KVER, $ARCH: installed" ]
-	[ "${lines[1]}" = "vpoll/0.1, $KVER, $ARCH: installed" ]
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s' "$expect" | sort)" ]
 	echo "theirs: $(kos "$T")" "ours: $(kos "$O")"
 	[ "$(kos "$O")" = "$(kos "$T")" ]
-	[ "$(kos "$O" | grep -c 'updates/dkms/.*\.ko\.xz$')" -eq 2 ]
-	for f in acpi_call vpoll; do
-		ko=$O/lib/modules/$KVER/updates/dkms/$f.ko.xz
+	[ "$(kos "$O" | grep -c 'updates/dkms/.*\.ko\.xz$')" -eq 3 ]
+	for ko in "$O"/lib/modules/"$KVER"/updates/dkms/*.ko.xz; do
+		theirs_ko=$T/lib/modules/$KVER/updates/dkms/${ko##*/}
 		xz -t "$ko"
 		[ "$(modinfo -F signer "$ko")" = "dkm-hook test key" ]
 		[ "$(modinfo -F sig_hashalgo "$ko")" = "sha256" ]
-		[ "$(modinfo -F vermagic "$ko")" = "$(modinfo -F vermagic "$T/lib/modules/$KVER/updates/dkms/$f.ko.xz")" ]
+		[ -n "$(modinfo -F signer "$theirs_ko")" ]
+		[ "$(modinfo -F vermagic "$ko")" = "$(modinfo -F vermagic "$theirs_ko")" ]
 		# the same module either way, as modinfo sees it (signatures apart)
-		[ "$(modinfo -F srcversion "$ko")" = "$(modinfo -F srcversion "$T/lib/modules/$KVER/updates/dkms/$f.ko.xz")" ]
+		[ "$(modinfo -F srcversion "$ko")" = "$(modinfo -F srcversion "$theirs_ko")" ]
 	done
 	grep -q '^updates/dkms/vpoll.ko.xz:' "$O/lib/modules/$KVER/modules.dep"
 }
