@@ -20,8 +20,11 @@ debian_deb_fetch() {
 	if [ ! -d "$cache/x/$pkg" ]; then
 		deb=$(ls "$cache"/"${pkg}"_*.deb 2>/dev/null | head -1)
 		if [ -z "$deb" ]; then
-			(cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1) || {
-				echo "cannot download $pkg: run 'apt-get update' (the Debian mirror is needed)" >&2
+			# a machine that never ran apt-get update has no package lists: get them once
+			(cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1) ||
+				{ [ "$(id -u)" = 0 ] && apt-get update -q >/dev/null 2>&1 &&
+					(cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1); } || {
+				echo "cannot download $pkg with apt-get (the Debian mirror is needed)" >&2
 				return 1
 			}
 			deb=$(ls "$cache"/"${pkg}"_*.deb | head -1)
