@@ -242,7 +242,7 @@ kos() { # the installed modules of a root for a kernel
 	[[ "$o_output" == *"Arguments <module> and <module-version> are not specified."* ]]
 }
 
-@test "status with two kernels, and -k filters, match Debian's dkms" {
+@test "status with two kernels, -k filters and remove for one kernel, like Debian's dkms; match" {
 	both_roots "$KVER" "$K2"
 	src_from_deb "$T" vpoll-dkms
 	src_from_deb "$O" vpoll-dkms
@@ -265,6 +265,13 @@ kos() { # the installed modules of a root for a kernel
 	both remove vpoll/0.1 -k "$K2"
 	run same_status
 	[ "$output" = "vpoll/0.1, $KVER, $ARCH: installed" ]
+	# match: install on K2 what is installed on KVER (dkms 3.0.10's own match reads the
+	# status lines of DKMS 2 and fails: "/usr/src/vpoll/0.1-<kver> does not exist"; ours only)
+	run ours "$O" match --templatekernel="$KVER" -k "$K2"
+	[ "$status" -eq 0 ]
+	run ours "$O" status
+	[ "${lines[0]}" = "vpoll/0.1, $KVER, $ARCH: installed" ]
+	[ "${lines[1]}" = "vpoll/0.1, $K2, $ARCH: installed" ]
 }
 
 @test "BUILD_EXCLUSIVE: build exits 77 like Debian's dkms, status stays added; an /etc/dkms override applies" {
