@@ -148,18 +148,21 @@ static int check_cycles(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 	}
 }
 
-static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, bool build_ok)
+/* how a worker ends */
+enum {
+	WORKER_OK = 0,
+	WORKER_BUILD_FAILED = 1,
+	WORKER_COLLECT_FAILED = 2,
+};
+
+static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, int worker)
 {
 	int r;
 
-	if (!build_ok) {
-		dkm_build_mark_failed(ctx, j->pkg, j->k, "build failed");
-		j->result = DKM_JOB_FAILED;
-		return;
-	}
-	r = dkm_build_collect(ctx, j->pkg, j->k, j->conf, j->fin);
-	if (r < 0) {
-		dkm_build_mark_failed(ctx, j->pkg, j->k, "module could not be finished");
+	if (worker != WORKER_OK) {
+		dkm_build_mark_failed(ctx, j->pkg, j->k,
+				      worker == WORKER_COLLECT_FAILED ? "module could not be finished"
+								      : "build failed");
 		j->result = DKM_JOB_FAILED;
 		return;
 	}
@@ -186,15 +189,21 @@ static int start_job(struct dkm_ctx *ctx, struct dkm_job *j, struct jobserver *j
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		/* a worker: runs the build steps, reports by exit status */
+		/* a worker: runs the build steps, then strips, signs and compresses the modules
+		 * (in parallel with the other builds, on this job's slot); reports by exit
+		 * status */
 		struct dkm_finish fin = *j->fin;
-		int r;
+		int r, code = WORKER_OK;
 
 		fin.jobserver = js->fds;
 		r = dkm_build_run(ctx, j->pkg, j->k, j->conf, &fin);
+		if (r < 0)
+			code = WORKER_BUILD_FAILED;
+		else if (dkm_build_collect(ctx, j->pkg, j->k, j->conf, j->fin) < 0)
+			code = WORKER_COLLECT_FAILED;
 		fflush(stdout);
 		fflush(stderr);
-		_exit(r < 0 ? 1 : 0);
+		_exit(code);
 	}
 	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd < 0) {
@@ -260,6 +269,8 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot create the make jobserver: %s", strerror(-r));
 	for (size_t i = 0; i < n; i++) {
+		/* computed once here, inherited by the workers (the fingerprint of each build) */
+		(void)dkm_kernel_fingerprint(jobs[i].k);
 		jobs[i].result = DKM_JOB_PENDING;
 		jobs[i].pid = 0;
 		jobs[i].pidfd = -1;
@@ -306,7 +317,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 				dkm_err(ctx, r, "cannot start build of %s/%s: %s", j->pkg->name,
 					j->pkg->version, strerror(-r));
 				release_slot(&js, j, &slot_free);
-				finish_job(ctx, j, false);
+				finish_job(ctx, j, WORKER_BUILD_FAILED);
 				continue;
 			}
 			running++;
@@ -350,7 +361,8 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 			running--;
 			release_slot(&js, j, &slot_free);
 			progress_clear(ctx);
-			finish_job(ctx, j, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			finish_job(ctx, j,
+				   !WIFEXITED(status) ? WORKER_BUILD_FAILED : WEXITSTATUS(status));
 			if (j->result != DKM_JOB_DONE)
 				failed++;
 		}

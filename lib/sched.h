@@ -35,6 +35,8 @@ struct dkm_job {
 /* Run every job: builds concurrently under one job budget (ctx->jobs) shared with every make
  * through a GNU make jobserver; a job whose BUILD_DEPENDS names another job's package for the
  * same kernel starts when that one is installed; a dependency cycle is reported up front.
- * Collecting (strip/sign/compress) and installing happen in this process. Returns the number
- * of failed jobs, or -errno if the run could not happen at all. */
+ * Each build's worker also collects its modules (strip/sign/compress into the state tree), so
+ * that work runs in parallel and on the build's job slot; installing happens in this process,
+ * one job at a time. Returns the number of failed jobs, or -errno if the run could not happen
+ * at all. */
 int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n);
