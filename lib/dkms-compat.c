@@ -371,6 +371,24 @@ static int read_pkginfo(struct dkms *d, const char *dir, char **ret_name, char *
 	return 0;
 }
 
+/* -c: DKMS reads that file instead of the source's; we read the registered source's only */
+static bool conf_arg_ok(struct dkms *d)
+{
+	_cleanup_free_ char *want = NULL;
+	char a[4096], b[4096];
+
+	if (!d->c->conf)
+		return true;
+	want = dkm_ctx_pathf(d->ctx, "%s/%s-%s/dkms.conf", d->ctx->source_tree, d->c->module,
+			     d->c->version);
+	if (realpath(d->c->conf, a) && realpath(want, b) && streq(a, b))
+		return true;
+	fprintf(stderr,
+		"Error! not supported: -c '%s': dkm-hook reads the dkms.conf of the registered source ('%s'): put the file there\n",
+		d->c->conf, want);
+	return false;
+}
+
 static int do_add(struct dkms *d)
 {
 	struct dkm_ctx *ctx = d->ctx;
@@ -417,17 +435,8 @@ static int do_add(struct dkms *d)
 		}
 		arg = pkgver(c);
 	}
-	if (c->conf) {
-		_cleanup_free_ char *want = dkm_ctx_pathf(ctx, "%s/dkms.conf", logical);
-		char a[4096], b[4096];
-
-		if (!realpath(c->conf, a) || !realpath(want, b) || !streq(a, b)) {
-			fprintf(stderr,
-				"Error! not supported: -c '%s': dkm-hook reads the dkms.conf of the registered source ('%s'): put the file there\n",
-				c->conf, want);
-			return DKM_DKMS_EXIT_FAILURE;
-		}
-	}
+	if (!conf_arg_ok(d))
+		return DKM_DKMS_EXIT_FAILURE;
 	base_opts(d, &o);
 	r = dkm_action_add(ctx, arg, &o);
 	if (r != 0)
@@ -793,6 +802,8 @@ static int run(struct dkms *d)
 		fprintf(stderr, "Error! The action %s does not support the --all parameter.\n", act);
 		return 5;
 	}
+	if (c->conf && !streq(act, "add") && (!check_module_args(c) || !conf_arg_ok(d)))
+		return DKM_DKMS_EXIT_FAILURE;
 	if (streq(act, "match"))
 		return do_match(d);
 	if (streq(act, "add"))

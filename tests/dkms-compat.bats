@@ -514,6 +514,11 @@ kos() { # the installed modules of a root for a kernel
 	run ours "$O" build vpoll/0.1 -k "$KVER" --directive="MAKE[0]=true"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"not supported: --directive"* ]]
+	run ours "$O" build vpoll/0.1 -k "$KVER" -c "$BATS_TEST_TMPDIR/vpoll-elsewhere/dkms.conf"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not supported: -c"* ]]
+	run ours "$O" build vpoll/0.1 -k "$KVER" -c "$O/usr/src/vpoll-0.1/dkms.conf"
+	[ "$status" -eq 0 ]
 	run ours "$O" remove vpoll/0.1 -k "$KVER" --all
 	[ "$status" -eq 2 ]
 	run ours "$O" --version
