@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bash completion for dkm-hook(8).
+#
+# Nothing here repeats the command line's tables: the commands and their synopses come from
+# `dkm-hook --list verbs` (the verb table that --help prints), the options from `--help`, the
+# registered packages from `dkm-hook --list packages` (the state tree under the root, no lock),
+# the kernels from <root>/lib/modules. A new command or option is completed without a change
+# here. The root is the command line's --root, else $DKM_HOOK_ROOT, else /.
+# Works with or without the bash-completion package.
+
+_dkm_hook_run() { # <program> <root> args... : the program's output, errors silenced
+	local prog=$1 root=$2
+	shift 2
+	"$prog" --root "$root" "$@" 2>/dev/null
+}
+
+_dkm_hook() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev= prog=${COMP_WORDS[0]}
+	local root= verb= synopsis= i w npos=0 line
+	local -a verbs=() synopses=()
+
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	COMPREPLY=()
+	command -v "$prog" >/dev/null 2>&1 || prog=dkm-hook
+
+	while IFS=$'\t' read -r w line; do
+		[[ -n $w ]] || continue
+		verbs+=("$w")
+		synopses+=("$line")
+	done < <("$prog" --list verbs 2>/dev/null)
+
+	# what is on the line already: the root, the command, how many arguments it has
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		case $w in
+		--root) root=${COMP_WORDS[i + 1]}; i=$((i + 1)) ;;
+		--root=*) root=${w#--root=} ;;
+		-k | --kernel | -a | --arch | -j | --jobs | --kernel-source-dir | --cert | --format | \
+			-o | --output | --dkmstree)
+			i=$((i + 1)) ;;
+		-*) ;;
+		*)
+			if [[ -z $verb ]]; then
+				verb=$w
+			else
+				npos=$((npos + 1))
+			fi
+			;;
+		esac
+	done
+	root=${root:-${DKM_HOOK_ROOT:-/}}
+	for ((i = 0; i < ${#verbs[@]}; i++)); do
+		[[ ${verbs[i]} == "$verb" ]] && synopsis=${synopses[i]}
+	done
+
+	# the argument of an option
+	case $prev in
+	-k | --kernel)
+		COMPREPLY=($(compgen -W "$(_dkm_hook_kernels "$root")" -- "$cur"))
+		return 0
+		;;
+	--root | --kernel-source-dir | --dkmstree)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return 0
+		;;
+	--cert | -o | --output)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return 0
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "tar deb" -- "$cur"))
+		return 0
+		;;
+	-a | --arch)
+		COMPREPLY=($(compgen -W "$(uname -m)" -- "$cur"))
+		return 0
+		;;
+	-j | --jobs)
+		return 0
+		;;
+	esac
+
+	if [[ $cur == -* ]]; then
+		local opts
+		if [[ -n $synopsis ]]; then
+			# the command's own options, and those that apply to every command
+			opts="$(grep -oE -- '(^|[[ (|])--?[a-z][a-z-]*' <<<"$synopsis" | tr -d ' [(|')"
+			opts+=" --root -v --verbose -h --help"
+		else
+			# the option column of --help's "Options:" (descriptions start after 2 blanks)
+			opts=$("$prog" --help 2>/dev/null | sed -n '/^Options:/,/^$/p' |
+				sed -E 's/^ +//; s/ {2,}.*//' | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' |
+				tr -d ' ,' | sort -u)
+		fi
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		return 0
+	fi
+
+	if [[ -z $verb ]]; then
+		COMPREPLY=($(compgen -W "${verbs[*]}" -- "$cur"))
+		return 0
+	fi
+
+	# a positional argument: what the synopsis names in that place ("<pkg/ver>", "<kver>",
+	# "<file>"...), skipping options and their arguments: "-k <kver>...", "[--format tar|deb]",
+	# "(-k <kver>... | --all)"
+	local -a words
+	local what= k=0 inopt=0 skip=0
+	read -r -a words <<<"${synopsis// | /|}"
+	for w in "${words[@]}"; do
+		if ((inopt)); then
+			[[ $w == *\] || $w == *\) ]] && inopt=0
+			continue
+		fi
+		if ((skip)); then
+			skip=0
+			continue
+		fi
+		case $w in
+		\[-* | \(-*)
+			[[ $w == *\] || $w == *\) ]] || inopt=1
+			continue
+			;;
+		-*)
+			skip=1
+			continue
+			;;
+		esac
+		if ((k == npos)); then
+			what=$w
+			break
+		fi
+		k=$((k + 1))
+	done
+	case $what in
+	*pkg* | *package*)
+		COMPREPLY=($(compgen -W "$(_dkm_hook_run "$prog" "$root" --list packages)" -- "$cur"))
+		[[ $what == *source-dir* ]] && COMPREPLY+=($(compgen -d -- "$cur"))
+		;;
+	*kver*)
+		COMPREPLY=($(compgen -W "$(_dkm_hook_kernels "$root")" -- "$cur"))
+		;;
+	*file*)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		;;
+	esac
+	return 0
+}
+
+_dkm_hook_kernels() { # <root>: the kernels whose module directory exists
+	local d
+	for d in "${1%/}"/lib/modules/*/; do
+		[[ -d $d ]] || continue
+		d=${d%/}
+		printf '%s\n' "${d##*/}"
+	done
+}
+
+complete -F _dkm_hook dkm-hook
