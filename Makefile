@@ -41,7 +41,22 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 
 PLUGIN := $(B)/40-dkm-hook.install
 
-all: $(B)/dkm-hook $(PLUGIN) $(UNIT_BIN) $(TOOL_BIN)
+# man pages: docs/man/<page>.<section>.md is the one source (docs/man/md2man.py, python3's
+# standard library only); tests/docs.bats holds them to --help and the code's tables
+PYTHON3 ?= python3
+MAN_SRC := $(sort $(wildcard docs/man/*.md))
+MAN := $(MAN_SRC:docs/man/%.md=$(B)/man/%)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+DOCDIR ?= $(PREFIX)/share/doc/dkm-hook
+
+all: $(B)/dkm-hook $(PLUGIN) $(UNIT_BIN) $(TOOL_BIN) $(MAN)
+
+$(B)/man/%: docs/man/%.md docs/man/md2man.py
+	@mkdir -p $(dir $@)
+	$(PYTHON3) docs/man/md2man.py --version $(VERSION) $< $@
+
+man: $(MAN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -99,10 +114,18 @@ install: all
 	@# the DKMS-compatible command, opt-in and never over a real dkms (docs/dkms-compat.md)
 	install -d $(DESTDIR)$(DKMSCOMPATDIR)
 	ln -sfn $(SBINDIR)/dkm-hook $(DESTDIR)$(DKMSCOMPATDIR)/dkms
+	@# man pages (section from the name), shell completion, the JSON schemas
+	for m in $(MAN); do \
+		install -Dm0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
+	install -Dm0644 completion/dkm-hook.bash $(DESTDIR)$(BASHCOMPDIR)/dkm-hook
+	install -Dm0644 completion/_dkm-hook $(DESTDIR)$(ZSHCOMPDIR)/_dkm-hook
+	install -Dm0644 docs/json.md $(DESTDIR)$(DOCDIR)/json.md
+	install -Dm0644 -t $(DESTDIR)$(DOCDIR)/schema docs/schema/*.schema.json
 
 clean:
 	rm -rf $(B)
 
 .SECONDARY:
-.PHONY: all check check-boot check-unit demo install clean deps-build deps-check deps-demo
+.PHONY: all man check check-boot check-unit demo install clean deps-build deps-check deps-demo
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
