@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,30 @@ static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
 	return 0;
 }
 
+/* The build user owns the build dir and may leave anything there for the privileged parent to
+ * trip over: a symlink to a file it cannot read, a FIFO that blocks the reader forever, a
+ * directory symlinked elsewhere. A built module must be a regular file inside the build dir.
+ * NULL if it is, else why not. */
+static const char *built_file_problem(const char *build, const char *ko)
+{
+	char real_build[PATH_MAX], real_ko[PATH_MAX];
+	struct stat st;
+	size_t n;
+
+	if (lstat(ko, &st) < 0)
+		return "was not produced";
+	if (S_ISLNK(st.st_mode))
+		return "is a symlink";
+	if (!S_ISREG(st.st_mode))
+		return "is not a regular file";
+	if (!realpath(build, real_build) || !realpath(ko, real_ko))
+		return "cannot be resolved";
+	n = strlen(real_build);
+	if (!strneq(real_ko, real_build, n) || real_ko[n] != '/')
+		return "resolves to a place outside the build dir";
+	return NULL;
+}
+
 int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		  const struct dkm_conf *conf, const struct dkm_finish *fin)
 {
@@ -558,12 +583,23 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 						    isempty(m->built_location) ? "" : "/",
 						    m->built_name);
 
+		const char *why;
+
 		if (!path_exists(ko)) {
 			log_line(rn.log_fd, "# expected module not found: %s", ko);
 			r = dkm_err(ctx, -ENOENT,
 				    "build of %s/%s for %s failed: make succeeded but '%s' (BUILT_MODULE_NAME[%zu]='%s', BUILT_MODULE_LOCATION[%zu]='%s') was not produced; log: '%s'",
 				    pkg->name, pkg->version, k->kver, ko, i, m->built_name, i,
 				    m->built_location, rn.log);
+			goto out;
+		}
+		why = built_file_problem(rn.build, ko);
+		if (why) {
+			log_line(rn.log_fd, "# built module %s: %s", why, ko);
+			r = dkm_err(ctx, -EPERM,
+				    "build of %s/%s for %s failed: '%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir; log: '%s'",
+				    pkg->name, pkg->version, k->kver, ko, i, m->built_name, why,
+				    rn.log);
 			goto out;
 		}
 	}
@@ -659,26 +695,42 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		size_t len, out_len;
 		char sha[65];
 
+		const char *why = built_file_problem(build, ko);
+
+		if (why)
+			return dkm_err(ctx, -EPERM,
+				       "'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
+				       ko, i, m->built_name, why);
 		(void)unlink(tmp);
 		r = copy_file(ko, tmp, 0644);
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot copy '%s': %s", ko, strerror(-r));
-		if (m->strip) {
-			r = strip_module(ctx, tmp);
-			if (r < 0)
-				return r;
-		}
+		/* a kernel module at all? (before strip, which has its own idea of a bad file) */
 		r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
 		r = dkm_elf_module_parse(ctx, ko, data, len, &em);
 		if (r < 0)
 			return r;
+		if (m->strip) {
+			dkm_elf_module_done(&em);
+			r = strip_module(ctx, tmp);
+			if (r < 0)
+				return r;
+			free(data);
+			data = NULL;
+			r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
+			if (r < 0)
+				return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
+			r = dkm_elf_module_parse(ctx, ko, data, len, &em);
+			if (r < 0)
+				return r;
+		}
 		if (!em.vermagic || !startswith(em.vermagic, k->kver) ||
 		    (em.vermagic[strlen(k->kver)] != ' ' && em.vermagic[strlen(k->kver)] != 0)) {
 			r = dkm_err(ctx, -ENOEXEC,
-				    "'%s' was built for another kernel: vermagic '%s' does not start with '%s'",
-				    ko, strempty(em.vermagic), k->kver);
+				    "'%s' was built for another kernel: vermagic '%s' does not start with '%s': its Makefile must build against $kernel_source_dir ('%s'), not the running kernel",
+				    ko, strempty(em.vermagic), k->kver, k->source_dir);
 			dkm_elf_module_done(&em);
 			return r;
 		}

@@ -192,13 +192,17 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	size_t len = 0, cap = 0;
 	struct stat st;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO nobody writes to must not hang us in open() (a hostile source or
+	 * build dir can hold one); reads block again as usual */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
+	if (!S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return -errno;
 	if (S_ISREG(st.st_mode) && (size_t)st.st_size > max)
 		return -EFBIG;
 	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
@@ -357,9 +361,16 @@ int copy_file(const char *src, const char *dst, mode_t mode)
 	char buf[65536];
 	int r = 0;
 
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+
+	/* only a regular file: not a symlink, and never block on a FIFO planted by a build */
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (in < 0)
 		return -errno;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (out < 0)
 		return -errno;
@@ -412,7 +423,35 @@ static bool symlink_stays_inside(const char *rel_dir, const char *target)
 	return depth >= 0;
 }
 
-static int copy_tree_rel(const char *src, const char *dst, const char *rel, char **ret_bad)
+/* Is real (a resolved path) top itself or below it? */
+static bool real_is_inside(const char *top, const char *real)
+{
+	size_t n = strlen(top);
+
+	return strneq(real, top, n) && (real[n] == '\0' || real[n] == '/' || streq(top, "/"));
+}
+
+/* The lexical check alone is not enough: with `d -> .`, `d/d/../../x` looks balanced but
+ * leaves the tree. Resolve what exists of the target as the kernel does (realpath) and
+ * require that to be inside top; the part that does not exist (yet: a file the build
+ * generates) must not climb with '..'. */
+static bool symlink_resolves_inside(const char *top_real, const char *link_dir, const char *target)
+{
+	_cleanup_free_ char *full = path_join(link_dir, target);
+	char real[PATH_MAX];
+
+	while (!realpath(full, real)) {
+		char *slash = strrchr(full, '/');
+
+		if (errno != ENOENT || !slash || slash == full || streq(slash + 1, ".."))
+			return false;
+		*slash = '\0';
+	}
+	return real_is_inside(top_real, real);
+}
+
+static int copy_tree_rel(const char *src, const char *src_real, const char *dst, const char *rel,
+			 char **ret_bad)
 {
 	_cleanup_free_ char *s = rel[0] ? path_join(src, rel) : xstrdup(src);
 	_cleanup_free_ char *d = rel[0] ? path_join(dst, rel) : xstrdup(dst);
@@ -441,7 +480,7 @@ static int copy_tree_rel(const char *src, const char *dst, const char *rel, char
 			break;
 		}
 		if (S_ISDIR(st.st_mode))
-			r = copy_tree_rel(src, dst, crel, ret_bad);
+			r = copy_tree_rel(src, src_real, dst, crel, ret_bad);
 		else if (S_ISREG(st.st_mode))
 			r = copy_file(cs, cd, st.st_mode & 07777);
 		else if (S_ISLNK(st.st_mode)) {
@@ -453,7 +492,8 @@ static int copy_tree_rel(const char *src, const char *dst, const char *rel, char
 				break;
 			}
 			target[k] = 0;
-			if (!symlink_stays_inside(rel[0] ? rel : ".", target)) {
+			if (!symlink_stays_inside(rel[0] ? rel : ".", target) ||
+			    !symlink_resolves_inside(src_real, s, target)) {
 				if (ret_bad)
 					*ret_bad = xasprintf("%s -> %s", crel, target);
 				r = -ELOOP;
@@ -470,7 +510,11 @@ static int copy_tree_rel(const char *src, const char *dst, const char *rel, char
 
 int copy_tree(const char *src, const char *dst, char **ret_bad)
 {
-	return copy_tree_rel(src, dst, "", ret_bad);
+	char src_real[PATH_MAX];
+
+	if (!realpath(src, src_real))
+		return -errno;
+	return copy_tree_rel(src, src_real, dst, "", ret_bad);
 }
 
 bool path_exists(const char *path)

@@ -46,9 +46,11 @@ int mkdir_parents(const char *path, mode_t mode); /* mkdir -p of dirname(path) *
 int rm_rf(const char *path);
 int fsync_parent(const char *path);
 /* Copy a directory tree (regular files, dirs, symlinks that stay inside src). Refuses
- * symlinks that point outside src (returns -ELOOP, names the entry in *ret_bad). */
+ * symlinks that point outside src, by their text or once resolved (returns -ELOOP, names the
+ * entry in *ret_bad). */
 int copy_tree(const char *src, const char *dst, char **ret_bad);
-/* Copy one regular file to dst (created, mode kept). */
+/* Copy one regular file to dst (created, mode kept). A symlink is -ELOOP, anything else that
+ * is not a regular file (a FIFO would block) -EINVAL. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
