@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,6 +125,35 @@ static int invalid(struct dkm_ctx *ctx, const char *path, const char *fmt, ...)
 			       line + strlen("x[0]="));
 	}
 	return dkm_err(ctx, -EINVAL, "invalid dkms.conf: '%s': %s", path, msg);
+}
+
+/* A package's dkms.conf is read as root before its source is copied or checked: it must be a
+ * regular file, and a symlink must not lead out of the file's own directory (a source that
+ * ships `dkms.conf -> /etc/shadow` would have root read that file and show parts of it in
+ * the error). A FIFO would read as empty (or block): refused too. */
+static int check_file(struct dkm_ctx *ctx, const char *path)
+{
+	char rdir[PATH_MAX], rfile[PATH_MAX], target[PATH_MAX];
+	_cleanup_free_ char *dir = path_dirname(path);
+	struct stat st;
+	size_t n;
+	ssize_t k;
+
+	if (lstat(path, &st) < 0)
+		return 0; /* read_text() says why it cannot be read */
+	if (S_ISLNK(st.st_mode) && realpath(path, rfile)) {
+		n = realpath(dir, rdir) ? strlen(rdir) : 0;
+		if (n == 0 || !strneq(rfile, rdir, n) || rfile[n] != '/') {
+			k = readlink(path, target, sizeof(target) - 1);
+			target[k < 0 ? 0 : k] = '\0';
+			return invalid(ctx, path,
+				       "is a symlink to '%s', outside its directory: must be a regular file inside the package",
+				       target);
+		}
+	}
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return invalid(ctx, path, "is not a regular file (a FIFO, socket or device): must be a text file");
+	return 0;
 }
 
 /* Read the file, refuse what is not a text file we want to evaluate, and turn CRLF line ends
@@ -270,6 +300,9 @@ int dkm_conf_read_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_c
 	struct dkm_shvars_status st;
 	int r;
 
+	r = check_file(ctx, path);
+	if (r < 0)
+		return r;
 	r = read_text(ctx, path, &text);
 	if (r < 0)
 		return r;
