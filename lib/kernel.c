@@ -10,6 +10,7 @@
 
 #include "ctx.h"
 #include "kernel.h"
+#include "shvars.h"
 #include "util.h"
 
 const char *dkm_host_arch(void)
@@ -103,8 +104,16 @@ int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		{ "MODULE_COMPRESS_NONE", "none" },
 	};
 
-	if (!name_is_valid(kver))
-		return dkm_err(ctx, -EINVAL, "invalid kernel version '%s'", kver);
+	if (!name_is_valid(kver)) {
+		/* shown escaped: it may hold a newline */
+		_cleanup_free_ char *shown = dkm_shvars_format("k", 0, kver);
+		_cleanup_free_ char *example = dkm_kernel_default(ctx);
+
+		return dkm_err(ctx, -EINVAL,
+			       "invalid kernel version '%s': must be the name of a kernel's directory under '%s', e.g. '%s' (not empty, no '/', '..' or control characters)",
+			       shown + strlen("k[0]="), ctx->module_dir,
+			       example ? example : "6.1.0-18-amd64");
+	}
 	k = xcalloc(1, sizeof(*k));
 	k->kver = xstrdup(kver);
 	k->arch = xstrdup(arch ? arch : dkm_host_arch());
