@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The Debian package: `dpkg-buildpackage -us -uc -b` on a copy of the tree (the .deb lands
+# next to it, never in the checkout's parent), lintian without errors, then installed into a
+# scratch root with `dpkg --root --force-script-chrootless` (the maintainer scripts act on
+# $DPKG_ROOT): the files are there, the build user exists, and removal takes out every module
+# dkm-hook installed (restoring the ones it displaced), purge the state. Takes about a minute.
+
+load lib/common
+
+setup_file() {
+	# debhelper and lintian are installed here, not with the build dependencies
+	"$TOP/tests/deps" package
+	export PKG=$BATS_FILE_TMPDIR/pkg
+	local src=$PKG/dkm-hook-src
+	mkdir -p "$src"
+	# the working tree as it is (tracked and new files), without build output
+	(cd "$TOP" && git ls-files -z -co --exclude-standard | xargs -0 cp --parents -a -t "$src")
+	(cd "$src" && dpkg-buildpackage -us -uc -b) > "$PKG/build.log" 2>&1 || {
+		tail -30 "$PKG/build.log" >&3
+		return 1
+	}
+}
+
+# a scratch system with an empty dpkg database and the account files useradd needs
+dpkg_root() {
+	R=$BATS_TEST_TMPDIR/sys
+	mkdir -p "$R/etc" "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/triggers"
+	touch "$R/var/lib/dpkg/status"
+	printf 'root:x:0:0:root:/root:/bin/bash\n' > "$R/etc/passwd"
+	printf 'root:x:0:\n' > "$R/etc/group"
+	printf 'root:*::0:99999:7:::\n' > "$R/etc/shadow"
+	printf 'root:*::\n' > "$R/etc/gshadow"
+	chmod 0640 "$R/etc/shadow" "$R/etc/gshadow"
+}
+
+deb() {
+	ls "$PKG"/dkm-hook_*_"$(dpkg --print-architecture)".deb
+}
+
+dpkg_r() {
+	dpkg --root="$R" --force-script-chrootless "$@"
+}
+
+@test "dpkg-buildpackage builds the package, and lintian reports no error" {
+	[ -f "$(deb)" ]
+	[ "$(dpkg-deb -f "$(deb)" Package)" = dkm-hook ]
+	grep -q "dh_auto_test" "$PKG/build.log"
+	run lintian --fail-on error "$PKG"/dkm-hook_*.changes
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"E: "* ]]
+}
+
+@test "dpkg --root installs the program, plugin, kernel hooks, dracut module, man pages, completions, and the build user" {
+	dpkg_root
+	run dpkg_r --force-depends -i "$(deb)"
+	[ "$status" -eq 0 ]
+	dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status}\n' dkm-hook | grep -qx 'install ok installed'
+	for f in usr/sbin/dkm-hook usr/lib/kernel/install.d/40-dkm-hook.install \
+		etc/kernel/postinst.d/dkm-hook etc/kernel/prerm.d/dkm-hook etc/kernel/header_postinst.d/dkm-hook \
+		usr/lib/dracut/modules.d/50dkm-hook/module-setup.sh; do
+		[ -x "$R/$f" ] || { echo "missing or not executable: $f" >&2; return 1; }
+	done
+	for f in usr/share/man/man8/dkm-hook.8.gz usr/share/man/man5/dkm-hook.conf.5.gz \
+		usr/share/man/man5/dkm-hook-dkms.conf.5.gz usr/share/bash-completion/completions/dkm-hook \
+		usr/share/zsh/vendor-completions/_dkm-hook usr/share/doc/dkm-hook/copyright \
+		usr/share/doc/dkm-hook/schema/status.schema.json; do
+		[ -f "$R/$f" ] || { echo "missing: $f" >&2; return 1; }
+	done
+	[ "$(readlink -f "$R/usr/lib/dkm-hook/dkms")" = "$R/usr/sbin/dkm-hook" ]
+	# the kernel hooks are conffiles
+	grep -qx /etc/kernel/postinst.d/dkm-hook "$R/var/lib/dpkg/info/dkm-hook.conffiles"
+	# the installed program runs, and its man page renders
+	"$R/usr/sbin/dkm-hook" --version | grep -qx "dkm-hook [0-9.]*"
+	MANWIDTH=80 man -l "$R/usr/share/man/man8/dkm-hook.8.gz" | grep -q '^SYNOPSIS'
+	# the build user: a system account without a login, with its own group
+	run grep '^dkm-hook:' "$R/etc/passwd"
+	IFS=: read -r _ _ uid gid _ home shell <<<"$output"
+	[ "$uid" -lt 1000 ] && [ "$uid" -gt 0 ]
+	[ "$home" = /nonexistent ] && [ "$shell" = /usr/sbin/nologin ]
+	grep -q "^dkm-hook:x:$gid:" "$R/etc/group"
+	# configuring again (dpkg-reconfigure, upgrade) keeps that user
+	run dpkg_r --force-depends -i "$(deb)"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^dkm-hook:' "$R/etc/passwd")" -eq 1 ]
+}
+
+@test "removal takes our modules out of every kernel and restores displaced ones; purge removes the state" {
+	require_headers
+	dpkg_root
+	dpkg_r --force-depends -i "$(deb)" >/dev/null 2>&1
+	# the installed dkm-hook at work on that system: a package installed for a kernel,
+	# displacing a module the kernel ships in an unusual place
+	ROOT=$R
+	mkdir -p "$R/lib/modules/$KVER"
+	ln -sfn "$(readlink -f "/lib/modules/$KVER/build")" "$R/lib/modules/$KVER/build"
+	d=$R
+	while [[ "$d" == "$BATS_RUN_TMPDIR"* ]]; do chmod o+x "$d"; d=$(dirname "$d"); done
+	printf 'ID=debian\n' > "$R/etc/os-release"
+	"$R/usr/sbin/dkm-hook" --root "$R" add "$(fixture module-test)" >/dev/null
+	"$R/usr/sbin/dkm-hook" --root "$R" build module-test/0.1 -k "$KVER" >/dev/null
+	mkdir -p "$R/lib/modules/$KVER/ethercat"
+	orig=$R/lib/modules/$KVER/ethercat/dkms_test.ko
+	cp "$R/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)/modules/dkms_test.ko" "$orig"
+	printf 'shipped with the kernel' >> "$orig"
+	sum=$(sha256sum < "$orig")
+	depmod -b "$R" -C "$R/etc/depmod.d" "$KVER"
+	run "$R/usr/sbin/dkm-hook" --root "$R" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[ -f "$R/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
+	[ ! -e "$R/lib/modules/$KVER/ethercat/dkms_test.ko" ]
+	[ -d "$R/usr/src/module-test-0.1" ]
+
+	run dpkg_r -r dkm-hook
+	[ "$status" -eq 0 ]
+	[ -z "$(find "$R/lib/modules/$KVER" -path '*/updates/*' -name 'dkms_test.ko*')" ]
+	[ "$(sha256sum < "$orig")" = "$sum" ]
+	grep -q '^ethercat/dkms_test.ko:' "$R/lib/modules/$KVER/modules.dep"
+	! grep -q updates/dkms "$R/lib/modules/$KVER/modules.dep"
+	[ ! -e "$R/usr/sbin/dkm-hook" ]
+	# removed, not purged: the registration and the conffiles stay
+	[ -f "$R/var/lib/dkm-hook/packages/module-test/0.1/package" ]
+	[ -f "$R/etc/kernel/postinst.d/dkm-hook" ]
+
+	run dpkg_r --purge dkm-hook
+	[ "$status" -eq 0 ]
+	[ ! -e "$R/var/lib/dkm-hook" ]
+	[ ! -e "$R/usr/src/module-test-0.1" ]
+	[ ! -e "$R/etc/kernel/postinst.d/dkm-hook" ]
+	run dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status}' dkm-hook
+	[[ "$output" != *installed* ]]
+}
