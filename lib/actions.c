@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -146,12 +147,32 @@ static void run_done(struct run *rn)
 		close(rn->lock_fd);
 }
 
+/* A previous command was interrupted (power cut, SIGKILL): finish or roll back what it was
+ * doing to each kernel's module tree, and run the depmod it owed. */
+static int recover(struct run *rn)
+{
+	_cleanup_free_ char *dir = dkm_ctx_pathf(rn->ctx, "%s/kernels", rn->ctx->state_dir);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int r = 0;
+
+	if (!d)
+		return 0;
+	while (r >= 0 && (de = readdir(d)))
+		if (de->d_name[0] != '.' && name_is_valid(de->d_name))
+			r = dkm_install_recover(rn->ctx, de->d_name, !rn->o->no_depmod);
+	closedir(d);
+	return r < 0 ? r : 0;
+}
+
 static int run_lock(struct run *rn)
 {
 	if (rn->lock_fd >= 0)
 		return 0;
 	rn->lock_fd = dkm_lock_take(rn->ctx);
-	return rn->lock_fd < 0 ? rn->lock_fd : 0;
+	if (rn->lock_fd < 0)
+		return rn->lock_fd;
+	return recover(rn);
 }
 
 static int load_key(struct run *rn)

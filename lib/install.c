@@ -147,8 +147,8 @@ static char *other_owner(struct dkm_ctx *ctx, const struct dkm_pkg *self, const 
 		_cleanup_free_ char *mp = NULL;
 		_cleanup_kv_ struct dkm_kv kv = { 0 };
 
-		if (streq(l[i]->name, self->name) && streq(l[i]->version, self->version))
-			continue;
+		if (streq(l[i]->name, self->name))
+			continue; /* another version of ours is replaced by the install */
 		mp = manifest_path(ctx, l[i], k);
 		if (dkm_kv_read(mp, &kv) < 0)
 			continue;
@@ -162,9 +162,11 @@ static char *other_owner(struct dkm_ctx *ctx, const struct dkm_pkg *self, const 
 	return owner;
 }
 
-/* Archive a module shipped in the tree that ours displaces, recording its exact path. */
-static int archive_original(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
-			    const struct dkm_kernel *k, const char *module, const char *rel)
+/* Archive a module shipped in the tree that ours displaces, recording its exact path.
+ * Idempotent, so an interrupted install can be finished: a record whose file already moved
+ * is done; a record whose file is still in place (same sha256) completes the move. */
+static int archive_original(struct dkm_ctx *ctx, const char *owner, const struct dkm_kernel *k,
+			    const char *module, const char *rel)
 {
 	_cleanup_free_ char *odir = originals_dir(ctx, k->kver);
 	_cleanup_free_ char *norm = normalize(module);
@@ -172,34 +174,43 @@ static int archive_original(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	_cleanup_free_ char *file = xasprintf("%s/%s.file", odir, norm);
 	_cleanup_free_ char *full = path_join(k->moddir, rel);
 	_cleanup_free_ char *logical = xasprintf("%s/%s", k->moddir_logical, rel);
-	_cleanup_free_ char *owner = xasprintf("%s/%s", pkg->name, pkg->version);
 	_cleanup_kv_ struct dkm_kv kv = { 0 };
 	char sha[65];
 	int r;
 
-	if (path_exists(rec))
-		return dkm_err(ctx, -EEXIST,
-			       "cannot archive '%s': an original of module '%s' is already archived in '%s' (run 'dkm-hook fsck')",
-			       full, module, rec);
-	r = sha256_file(full, sha);
-	if (r < 0)
-		return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
-	r = mkdir_p(odir, 0755);
-	if (r < 0)
-		return dkm_err(ctx, r, "cannot create '%s': %s", odir, strerror(-r));
-	dkm_kv_set(&kv, "module", norm);
-	dkm_kv_set(&kv, "path", logical);
-	dkm_kv_set(&kv, "sha256", sha);
-	dkm_kv_set(&kv, "displaced_by", owner);
-	/* record first: a crash after this leaves the file where it was, which restore accepts */
-	r = dkm_kv_write(rec, &kv);
-	if (r < 0)
-		return dkm_err(ctx, r, "cannot write '%s': %s", rec, strerror(-r));
-	r = move_file(full, file);
-	if (r < 0) {
-		(void)unlink(rec);
-		return dkm_err(ctx, r, "cannot archive '%s' to '%s': %s", full, file, strerror(-r));
+	if (dkm_kv_read(rec, &kv) == 0) {
+		const char *p = dkm_kv_get(&kv, "path"), *want = dkm_kv_get(&kv, "sha256");
+
+		if (!p || !streq(p, logical))
+			return dkm_err(ctx, -EEXIST,
+				       "cannot archive '%s': another original of module '%s' ('%s') is already archived in '%s': run 'dkm-hook fsck'",
+				       full, module, strempty(p), rec);
+		if (!path_exists(full))
+			return 0; /* moved already */
+		if (path_exists(file) || sha256_file(full, sha) < 0 || !streq(sha, strempty(want)))
+			return dkm_err(ctx, -EEXIST,
+				       "cannot archive '%s': the archive of module '%s' in '%s' does not match it: run 'dkm-hook fsck'",
+				       full, module, rec);
+	} else {
+		r = sha256_file(full, sha);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
+		r = mkdir_p(odir, 0755);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot create '%s': %s", odir, strerror(-r));
+		dkm_kv_set(&kv, "module", norm);
+		dkm_kv_set(&kv, "path", logical);
+		dkm_kv_set(&kv, "sha256", sha);
+		dkm_kv_set(&kv, "displaced_by", owner);
+		/* record first: a crash after this leaves the file where it was, which the
+		 * next run accepts (above) */
+		r = dkm_kv_write(rec, &kv);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot write '%s': %s", rec, strerror(-r));
 	}
+	r = move_file(full, file);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot archive '%s' to '%s': %s", full, file, strerror(-r));
 	(void)fsync_parent(full);
 	dkm_notice(ctx, "  %s: original module '%s' archived (restored on uninstall)", module,
 		   logical);
@@ -286,7 +297,51 @@ static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const 
 	return 1;
 }
 
-int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+/* The journal of the kernel's module tree: what the running transaction changes, so that an
+ * interrupted one (power cut, SIGKILL) is finished or rolled back by the next command. */
+static char *journal_path(struct dkm_ctx *ctx, const char *kver)
+{
+	return dkm_ctx_pathf(ctx, "%s/kernels/%s/journal", ctx->state_dir, kver);
+}
+
+static char *depmod_marker(struct dkm_ctx *ctx, const char *kver)
+{
+	return dkm_ctx_pathf(ctx, "%s/kernels/%s/depmod-pending", ctx->state_dir, kver);
+}
+
+static int journal_write(struct dkm_ctx *ctx, const char *kver, struct dkm_kv *kv)
+{
+	_cleanup_free_ char *j = journal_path(ctx, kver);
+	_cleanup_free_ char *m = depmod_marker(ctx, kver);
+	int r;
+
+	/* the tree is about to change: depmod is owed until it ran */
+	r = dkm_kv_write(m, &(struct dkm_kv){ 0 });
+	if (r >= 0)
+		r = dkm_kv_write(j, kv);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot write journal '%s': %s", j, strerror(-r));
+	return 0;
+}
+
+static void journal_remove(struct dkm_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *j = journal_path(ctx, kver);
+
+	if (unlink(j) == 0)
+		(void)fsync_parent(j);
+}
+
+bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *m = depmod_marker(ctx, kver);
+	_cleanup_free_ char *j = journal_path(ctx, kver);
+
+	return path_exists(m) || path_exists(j);
+}
+
+static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+			   const struct dkm_kernel *k)
 {
 	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
 	_cleanup_kv_ struct dkm_kv man = { 0 };
@@ -330,29 +385,178 @@ int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 	return 1 | changed;
 }
 
-/* Only one version of a package is installed for a kernel at a time: the new one replaces. */
-static int uninstall_other_versions(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
-				    const struct dkm_kernel *k)
+
+int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
 {
-	_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, pkg->name);
+	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
+	_cleanup_kv_ struct dkm_kv j = { 0 };
 	int r;
 
-	for (size_t i = 0; vers[i]; i++) {
-		_cleanup_pkg_ struct dkm_pkg *other = NULL;
-		_cleanup_free_ char *mp = NULL;
+	if (!path_exists(mp))
+		return uninstall_apply(ctx, pkg, k);
+	dkm_kv_set(&j, "op", "uninstall");
+	dkm_kv_set(&j, "package", pkg->name);
+	dkm_kv_set(&j, "version", pkg->version);
+	dkm_kv_set(&j, "arch", k->arch);
+	r = journal_write(ctx, k->kver, &j);
+	if (r < 0)
+		return r;
+	r = uninstall_apply(ctx, pkg, k);
+	if (r >= 0)
+		journal_remove(ctx, k->kver);
+	return r;
+}
 
-		if (streq(vers[i], pkg->version) || dkm_pkg_load(ctx, pkg->name, vers[i], &other) < 0)
+/* Only one version of a package is installed for a kernel at a time: the version that is
+ * (other than pkg's), if any, with its manifest. The install replaces it in one transaction. */
+static int installed_other_version(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+				   const struct dkm_kernel *k, char **ret_version,
+				   struct dkm_kv *ret_manifest)
+{
+	_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, pkg->name);
+
+	for (size_t i = 0; vers[i]; i++) {
+		_cleanup_free_ char *mp = NULL;
+		struct dkm_pkg other = { .name = pkg->name, .version = vers[i] };
+
+		if (streq(vers[i], pkg->version))
 			continue;
-		mp = manifest_path(ctx, other, k);
-		if (!path_exists(mp))
+		mp = manifest_path(ctx, &other, k);
+		if (dkm_kv_read(mp, ret_manifest) < 0)
 			continue;
-		dkm_notice(ctx, "%s/%s replaces %s/%s for %s", pkg->name, pkg->version, other->name,
-			   other->version, k->kver);
-		r = dkm_uninstall_pkg(ctx, other, k);
-		if (r < 0)
-			return r;
+		*ret_version = xstrdup(vers[i]);
+		return 1;
 	}
 	return 0;
+}
+
+/* Phase 2 of an install, also what recovery re-runs: archive displaced originals, rename the
+ * staged files into place (or place them again from the artefacts if a staged file is gone),
+ * drop our previous twins, record the manifest and the state. Every step is idempotent. */
+static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struct dkm_kv *plan)
+{
+	const char *name = dkm_kv_get(plan, "package"), *ver = dkm_kv_get(plan, "version");
+	_cleanup_free_ char *owner = xasprintf("%s/%s", strempty(name), strempty(ver));
+	_cleanup_strv_free_ char **mods = strv_split(strempty(dkm_kv_get(plan, "modules")), " ");
+	_cleanup_kv_ struct dkm_kv man = { 0 };
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_free_ char *mp = NULL;
+	int r;
+
+	if (!name || !ver)
+		return dkm_err(ctx, -EINVAL, "corrupt journal for %s: no package", k->kver);
+	mp = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/%s/manifest", ctx->state_dir, name,
+			   ver, k->kver, k->arch);
+	dkm_kv_set(&man, "modules", strempty(dkm_kv_get(plan, "modules")));
+	for (size_t i = 0; mods[i]; i++) {
+		const char *m = mods[i];
+		_cleanup_free_ char *kk = NULL;
+		const char *src, *logical, *sha, *stage, *old, *oldsha, *displace;
+		_cleanup_free_ char *target = NULL;
+		_cleanup_strv_free_ char **disp = NULL;
+		char cur[65];
+
+#define PLAN(field) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_get(plan, kk))
+		src = PLAN("src");
+		logical = PLAN("path");
+		sha = PLAN("sha256");
+		stage = PLAN("stage");
+		old = PLAN("old");
+		oldsha = PLAN("oldsha");
+		displace = PLAN("displace");
+#undef PLAN
+		if (isempty(src) || isempty(logical) || isempty(sha) || isempty(stage))
+			return dkm_err(ctx, -EINVAL, "corrupt journal for %s: module '%s'", k->kver, m);
+		target = dkm_ctx_path(ctx, logical);
+
+		disp = strv_split(strempty(displace), " ");
+		for (size_t j = 0; disp[j]; j++) {
+			r = archive_original(ctx, owner, k, m, disp[j]);
+			if (r < 0)
+				return r;
+		}
+		if (path_exists(stage)) {
+			if (rename(stage, target) < 0)
+				return dkm_err(ctx, errno, "cannot install '%s': %s", target,
+					       strerror(errno));
+			(void)fsync_parent(target);
+		} else if (sha256_file(target, cur) < 0 || !streq(cur, sha)) {
+			r = place_file(src, target);
+			if (r < 0)
+				return dkm_err(ctx, r, "cannot install '%s': %s", target,
+					       strerror(-r));
+		}
+		/* our previous file under another name (other compression): the twin goes */
+		if (!isempty(old) && !streq(old, logical)) {
+			_cleanup_free_ char *of = dkm_ctx_path(ctx, old);
+
+			if (sha256_file(of, cur) == 0 && streq(cur, strempty(oldsha))) {
+				(void)unlink(of);
+				prune_dirs(k, of);
+			}
+		}
+		free(kk);
+		kk = xasprintf("module.%s.path", m);
+		dkm_kv_set(&man, kk, logical);
+		free(kk);
+		kk = xasprintf("module.%s.sha256", m);
+		dkm_kv_set(&man, kk, sha);
+		dkm_notice(ctx, "  %s: installed '%s'", m, target);
+	}
+	/* modules of the replaced version that this one does not have: gone, originals back */
+	{
+		_cleanup_strv_free_ char **drops = strv_split(strempty(dkm_kv_get(plan, "drops")), " ");
+
+		for (size_t i = 0; drops[i]; i++) {
+			_cleanup_free_ char *kp = xasprintf("drop.%s.path", drops[i]);
+			_cleanup_free_ char *ks = xasprintf("drop.%s.sha256", drops[i]);
+
+			r = remove_placed(ctx, k, drops[i], dkm_kv_get(plan, kp), dkm_kv_get(plan, ks));
+			if (r >= 0)
+				r = restore_original(ctx, k, drops[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+	r = dkm_kv_write(mp, &man);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot write manifest '%s': %s", mp, strerror(-r));
+	if (!isempty(dkm_kv_get(plan, "replaces"))) {
+		const char *pv = dkm_kv_get(plan, "replaces");
+		_cleanup_free_ char *pmp = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/%s/manifest",
+						       ctx->state_dir, name, pv, k->kver, k->arch);
+		_cleanup_inst_ struct dkm_inst pinst = { 0 };
+
+		(void)unlink(pmp);
+		if (dkm_inst_load(ctx, name, pv, k->kver, k->arch, &pinst) > 0 && pinst.state &&
+		    streq(pinst.state, "installed")) {
+			free(pinst.state);
+			pinst.state = xstrdup("built");
+			(void)dkm_inst_save(ctx, name, pv, k->kver, k->arch, &pinst);
+		}
+	}
+	r = dkm_inst_load(ctx, name, ver, k->kver, k->arch, &inst);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read state of %s for %s", owner, k->kver);
+	free(inst.state);
+	inst.state = xstrdup("installed");
+	r = dkm_inst_save(ctx, name, ver, k->kver, k->arch, &inst);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot record state of %s for %s", owner, k->kver);
+	return 1;
+}
+
+static void install_unstage(struct dkm_kv *plan)
+{
+	_cleanup_strv_free_ char **mods = strv_split(strempty(dkm_kv_get(plan, "modules")), " ");
+
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kk = xasprintf("module.%s.stage", mods[i]);
+		const char *stage = dkm_kv_get(plan, kk);
+
+		if (!isempty(stage))
+			(void)unlink(stage);
+	}
 }
 
 int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
@@ -360,8 +564,9 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
 	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
-	_cleanup_kv_ struct dkm_kv old = { 0 }, man = { 0 };
+	_cleanup_kv_ struct dkm_kv old = { 0 }, plan = { 0 };
 	_cleanup_strv_free_ char **mods = NULL;
+	_cleanup_free_ char *prev_version = NULL;
 	int r;
 
 	r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
@@ -371,31 +576,64 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
 		return dkm_err(ctx, -ENOENT, "%s/%s is not built for %s", pkg->name, pkg->version,
 			       k->kver);
-	r = uninstall_other_versions(ctx, pkg, k);
-	if (r < 0)
-		return r;
-	(void)dkm_kv_read(mp, &old);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
+	if (dkm_kv_read(mp, &old) < 0) {
+		/* another version installed: its files are our "previous" ones, replaced in
+		 * this transaction (never removed before the new ones are in place) */
+		dkm_kv_done(&old);
+		if (installed_other_version(ctx, pkg, k, &prev_version, &old) > 0) {
+			_cleanup_strv_free_ char **pmods =
+				strv_split(strempty(dkm_kv_get(&old, "modules")), " ");
+			_cleanup_strv_free_ char **drops = xcalloc(1, sizeof(char *));
+
+			dkm_notice(ctx, "%s/%s replaces %s/%s for %s", pkg->name, pkg->version,
+				   pkg->name, prev_version, k->kver);
+			for (size_t i = 0; pmods[i]; i++) {
+				_cleanup_free_ char *kp = xasprintf("module.%s.path", pmods[i]);
+				_cleanup_free_ char *ks = xasprintf("module.%s.sha256", pmods[i]);
+				_cleanup_free_ char *dp = xasprintf("drop.%s.path", pmods[i]);
+				_cleanup_free_ char *ds = xasprintf("drop.%s.sha256", pmods[i]);
+
+				if (strv_contains(mods, pmods[i]))
+					continue;
+				strv_extend(&drops, pmods[i]);
+				dkm_kv_set(&plan, dp, strempty(dkm_kv_get(&old, kp)));
+				dkm_kv_set(&plan, ds, strempty(dkm_kv_get(&old, ks)));
+			}
+			{
+				_cleanup_free_ char *dl = strv_join(drops, " ");
+
+				dkm_kv_set(&plan, "drops", dl);
+			}
+			dkm_kv_set(&plan, "replaces", prev_version);
+		}
+	}
 
 	/* nothing to do if every file we placed is still there and identical to the artefact */
-	if (streq(inst.state, "installed") && old.n > 0) {
+	if (streq(inst.state, "installed") && old.n > 0 && !prev_version) {
 		bool same = true;
 
 		for (size_t i = 0; mods[i] && same; i++) {
 			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
 			_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-			const char *p = dkm_kv_get(&old, kp), *s = dkm_kv_get(&old, ks);
+			const char *p = dkm_kv_get(&old, kp), *s2 = dkm_kv_get(&old, ks);
 			_cleanup_free_ char *full = p ? dkm_ctx_path(ctx, p) : NULL;
 			char cur[65];
 
-			same = p && s && streq(strempty(dkm_kv_get(&inst.kv, ks)), s) &&
-			       sha256_file(full, cur) == 0 && streq(cur, s);
+			same = p && s2 && streq(strempty(dkm_kv_get(&inst.kv, ks)), s2) &&
+			       sha256_file(full, cur) == 0 && streq(cur, s2);
 		}
 		if (same)
 			return 0;
 	}
 
-	dkm_kv_set(&man, "modules", strempty(dkm_kv_get(&inst.kv, "modules")));
+	/* plan: what goes where, what is displaced; refuse conflicts before touching anything */
+	dkm_kv_set(&plan, "op", "install");
+	dkm_kv_set(&plan, "package", pkg->name);
+	dkm_kv_set(&plan, "version", pkg->version);
+	dkm_kv_set(&plan, "arch", k->arch);
+	dkm_kv_set(&plan, "phase", "stage");
+	dkm_kv_set(&plan, "modules", strempty(dkm_kv_get(&inst.kv, "modules")));
 	for (size_t i = 0; mods[i]; i++) {
 		const char *m = mods[i];
 		_cleanup_free_ char *kf = xasprintf("module.%s.file", m);
@@ -405,7 +643,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
 		const char *oldpath = dkm_kv_get(&old, kp);
 		_cleanup_free_ char *src = NULL, *logical = NULL, *target = NULL, *owner = NULL;
-		_cleanup_strv_free_ char **existing = NULL;
+		_cleanup_free_ char *stage = NULL, *displace = NULL, *kk = NULL, *tdir = NULL;
+		_cleanup_strv_free_ char **existing = NULL, **disp = NULL;
 
 		if (isempty(file) || isempty(loc))
 			return dkm_err(ctx, -EINVAL, "corrupt state of %s/%s for %s: module '%s'",
@@ -413,6 +652,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		src = xasprintf("%s/modules/%s", instdir, file);
 		logical = xasprintf("%s%s/%s", k->moddir_logical, loc, file);
 		target = dkm_ctx_path(ctx, logical);
+		tdir = path_dirname(target);
+		stage = xasprintf("%s/.%s.dkm-hook-new", tdir, file);
 		owner = other_owner(ctx, pkg, k, logical);
 		if (owner)
 			return dkm_err(ctx, -EBUSY,
@@ -425,14 +666,15 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 			/* also files at our target dir with another suffix, even if not indexed */
 			static const char *const sfx[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
 
-			for (size_t s = 0; s < ELEMENTSOF(sfx); s++) {
-				_cleanup_free_ char *rel = xasprintf("%s/%s%s", loc + 1, m, sfx[s]);
+			for (size_t x = 0; x < ELEMENTSOF(sfx); x++) {
+				_cleanup_free_ char *rel = xasprintf("%s/%s%s", loc + 1, m, sfx[x]);
 				_cleanup_free_ char *full = path_join(k->moddir, rel);
 
 				if (path_exists(full) && !strv_contains(existing, rel))
 					strv_extend(&existing, rel);
 			}
 		}
+		disp = xcalloc(1, sizeof(char *));
 		for (size_t j = 0; existing[j]; j++) {
 			_cleanup_free_ char *el = xasprintf("%s/%s", k->moddir_logical, existing[j]);
 			_cleanup_free_ char *ef = path_join(k->moddir, existing[j]);
@@ -447,35 +689,131 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 				return dkm_err(ctx, -EBUSY,
 					       "cannot install %s/%s for %s: module '%s' is installed by %s at '%s': uninstall it first ('dkm-hook uninstall %s -k %s')",
 					       pkg->name, pkg->version, k->kver, m, eo, ef, eo, k->kver);
-			r = archive_original(ctx, pkg, k, m, existing[j]);
-			if (r < 0)
-				return r;
+			if (strchr(existing[j], ' '))
+				return dkm_err(ctx, -EINVAL,
+					       "cannot displace '%s': a space in a module path is not supported",
+					       ef);
+			strv_extend(&disp, existing[j]);
 		}
+		displace = strv_join(disp, " ");
+#define SET(field, value) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_set(&plan, kk, (value)))
+		SET("src", src);
+		SET("path", logical);
+		SET("sha256", strempty(dkm_kv_get(&inst.kv, ks)));
+		SET("stage", stage);
+		SET("old", strempty(oldpath));
+		{
+			_cleanup_free_ char *oks = xasprintf("module.%s.sha256", m);
 
-		r = place_file(src, target);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot install '%s': %s", target, strerror(-r));
-		/* our previous file under another name (other compression): the twin goes */
-		if (oldpath && !streq(oldpath, logical)) {
-			_cleanup_free_ char *of = dkm_ctx_path(ctx, oldpath);
-
-			(void)unlink(of);
-			prune_dirs(k, of);
+			SET("oldsha", strempty(dkm_kv_get(&old, oks)));
 		}
-		dkm_kv_set(&man, kp, logical);
-		dkm_kv_set(&man, ks, strempty(dkm_kv_get(&inst.kv, ks)));
-		dkm_notice(ctx, "  %s: installed '%s'", m, target);
+		SET("displace", displace);
+#undef SET
 	}
-	r = dkm_kv_write(mp, &man);
+
+	/* phase 1: stage every new file next to its target; nothing visible changes, and a
+	 * failure here (ENOSPC, EIO) leaves the tree exactly as it was */
+	r = journal_write(ctx, k->kver, &plan);
 	if (r < 0)
-		return dkm_err(ctx, r, "cannot write manifest '%s': %s", mp, strerror(-r));
-	free(inst.state);
-	inst.state = xstrdup("installed");
-	r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+		return r;
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *ksrc = xasprintf("module.%s.src", mods[i]);
+		_cleanup_free_ char *kst = xasprintf("module.%s.stage", mods[i]);
+		const char *stage = dkm_kv_get(&plan, kst);
+
+		r = place_file(dkm_kv_get(&plan, ksrc), stage);
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot install %s/%s for %s: writing '%s' failed: %s; nothing was changed",
+				pkg->name, pkg->version, k->kver, stage, strerror(-r));
+			install_unstage(&plan);
+			journal_remove(ctx, k->kver);
+			return r;
+		}
+	}
+	/* phase 2: from here on the next run finishes what we started */
+	dkm_kv_set(&plan, "phase", "commit");
+	r = journal_write(ctx, k->kver, &plan);
+	if (r < 0) {
+		install_unstage(&plan);
+		journal_remove(ctx, k->kver);
+		return r;
+	}
+	r = install_commit(ctx, k, &plan);
 	if (r < 0)
-		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name, pkg->version,
-			       k->kver);
+		return r;
+	journal_remove(ctx, k->kver);
 	return 1;
+}
+
+static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *j = journal_path(ctx, k->kver);
+	_cleanup_kv_ struct dkm_kv plan = { 0 };
+	const char *op, *phase;
+	int r;
+
+	r = dkm_kv_read(j, &plan);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read journal '%s': %s", j, strerror(-r));
+	op = strempty(dkm_kv_get(&plan, "op"));
+	phase = strempty(dkm_kv_get(&plan, "phase"));
+	if (streq(op, "install") && streq(phase, "stage")) {
+		dkm_notice(ctx, "%s: rolling back an interrupted install of %s/%s", k->kver,
+			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
+		install_unstage(&plan);
+		r = 0;
+	} else if (streq(op, "install")) {
+		dkm_notice(ctx, "%s: finishing an interrupted install of %s/%s", k->kver,
+			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
+		r = install_commit(ctx, k, &plan);
+	} else if (streq(op, "uninstall")) {
+		struct dkm_pkg p = { .name = (char *)dkm_kv_get(&plan, "package"),
+				     .version = (char *)dkm_kv_get(&plan, "version") };
+
+		if (!p.name || !p.version)
+			return dkm_err(ctx, -EINVAL, "corrupt journal '%s'", j);
+		dkm_notice(ctx, "%s: finishing an interrupted uninstall of %s/%s", k->kver, p.name,
+			   p.version);
+		r = uninstall_apply(ctx, &p, k);
+	} else
+		return dkm_err(ctx, -EINVAL, "corrupt journal '%s': op='%s'", j, op);
+	if (r < 0)
+		return r;
+	journal_remove(ctx, k->kver);
+	return 1;
+}
+
+int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod)
+{
+	_cleanup_free_ char *j = journal_path(ctx, kver);
+	_cleanup_kv_ struct dkm_kv plan = { 0 };
+	struct dkm_kernel *k = NULL;
+	int r;
+
+	if (!dkm_depmod_pending(ctx, kver))
+		return 0;
+	(void)dkm_kv_read(j, &plan);
+	r = dkm_kernel_probe(ctx, kver, dkm_kv_get(&plan, "arch"), NULL, &k);
+	if (r < 0)
+		return r;
+	if (!is_dir(k->moddir)) {
+		/* the kernel is gone: nothing to finish in its tree */
+		_cleanup_free_ char *m = depmod_marker(ctx, kver);
+
+		journal_remove(ctx, kver);
+		(void)unlink(m);
+		dkm_kernel_free(k);
+		return 0;
+	}
+	r = recover_journal(ctx, k);
+	if (r >= 0 && run_depmod) {
+		dkm_notice(ctx, "depmod %s (owed by an interrupted command)", kver);
+		r = dkm_depmod(ctx, k);
+	}
+	dkm_kernel_free(k);
+	return r < 0 ? r : 1;
 }
 
 static int stat_ino(const char *path, struct stat *st)
@@ -586,5 +924,11 @@ int dkm_depmod(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 				     : "it exited 0",
 			       dep, buf[0] ? ": " : "", strstrip(buf));
 	}
-	return check_index(ctx, k);
+	r = check_index(ctx, k);
+	if (r >= 0) {
+		_cleanup_free_ char *m = depmod_marker(ctx, k->kver);
+
+		(void)unlink(m);
+	}
+	return r;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 struct dkm_ctx;
 struct dkm_pkg;
 struct dkm_kernel;
@@ -21,3 +23,13 @@ int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
  * check that it really wrote modules.dep and that every module we installed resolves to our
  * file. */
 int dkm_depmod(struct dkm_ctx *ctx, const struct dkm_kernel *k);
+
+/* Finish or roll back a transaction on the kernel's module tree that a previous command did
+ * not complete (journal in <state>/kernels/<kver>/journal): a staged install is rolled back,
+ * a committing install or an uninstall is finished; then the depmod it owed (run_depmod).
+ * Returns 1 if something was done, 0 if there was nothing, -errno on failure. Call with the
+ * lock held. */
+int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod);
+
+/* Does the kernel's module tree still owe a depmod (a change not yet indexed)? */
+bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver);

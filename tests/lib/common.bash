@@ -85,3 +85,28 @@ ship_module() { # ship_module <relative path under lib/modules/KVER> <module fix
 	cp "$2" "$ROOT/lib/modules/$KVER/$rel"
 	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER"
 }
+
+# A second kernel for tests that need two: a symlink copy of the real headers whose release
+# string is <name> (so modules built against it carry that vermagic), and its module dir.
+second_kernel() { # second_kernel <name>
+	local name=$1 h=$BATS_TEST_TMPDIR/headers-$1 real
+	real=$(readlink -f "/lib/modules/$KVER/build")
+	cp -as "$real" "$h"
+	rm -f "$h/include/generated/utsrelease.h" "$h/include/config/kernel.release"
+	echo "#define UTS_RELEASE \"$name\"" > "$h/include/generated/utsrelease.h"
+	echo "$name" > "$h/include/config/kernel.release"
+	mkdir -p "$ROOT/lib/modules/$name"
+	ln -sfn "$h" "$ROOT/lib/modules/$name/build"
+	local d=$BATS_TEST_TMPDIR
+	chmod o+rx "$h"
+}
+
+# a copy of a fixture package with another version (and a description saying so)
+fixture_version() { # fixture_version <fixture> <old version> <new version>
+	local dst=${BATS_TEST_TMPDIR}/src/$1-$3
+	mkdir -p "${BATS_TEST_TMPDIR}/src"
+	cp -a "$FIXTURES/$1" "$dst"
+	sed -i "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$3\"/" "$dst/dkms.conf"
+	find "$dst" -name '*.c' -exec sed -i "s/MODULE_LICENSE(\"GPL\");/MODULE_LICENSE(\"GPL\");\nMODULE_VERSION(\"$3\");/" {} +
+	echo "$dst"
+}

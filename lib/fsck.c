@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `fsck [--repair]`: compare the state tree, the manifests (path, sha256) and the module tree;
+ * report, and with --repair fix: interrupted transactions, missing or changed installed files,
+ * orphaned staging files, a displaced original that nothing displaces any more, a depmod
+ * that is owed. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "ctx.h"
+#include "install.h"
+#include "kernel.h"
+#include "lock.h"
+#include "registry.h"
+#include "util.h"
+
+struct fsck {
+	struct dkm_ctx *ctx;
+	bool repair;
+	unsigned problems;
+	unsigned repaired;
+	char **dirty; /* kernels needing depmod after repair */
+};
+
+static void problem(struct fsck *f, bool fixed, const char *fmt, ...) _printf_(3, 4);
+static void problem(struct fsck *f, bool fixed, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	f->problems++;
+	if (fixed)
+		f->repaired++;
+	printf("%s: %s\n", fixed ? "repaired" : "problem", msg);
+}
+
+static void mark_dirty(struct fsck *f, const char *kver)
+{
+	if (!strv_contains(f->dirty, kver))
+		strv_extend(&f->dirty, kver);
+}
+
+/* orphaned staging files left by an interrupted write: ".<file>.dkm-hook-new", ".#<file>XXXXXX" */
+static struct fsck *walk_fsck;
+
+static int orphan_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	const char *b = path + ftw->base;
+
+	if (type != FTW_F)
+		return 0;
+	if (!(b[0] == '.' && (endswith(b, ".dkm-hook-new") || b[1] == '#')))
+		return 0;
+	problem(walk_fsck, walk_fsck->repair && unlink(path) == 0, "orphaned staging file '%s'",
+		path);
+	return 0;
+}
+
+static void check_kernel_tree(struct fsck *f, const char *kver)
+{
+	_cleanup_free_ char *moddir = dkm_ctx_pathf(f->ctx, "%s/%s", f->ctx->module_dir, kver);
+
+	walk_fsck = f;
+	if (is_dir(moddir))
+		(void)nftw(moddir, orphan_cb, 16, FTW_PHYS);
+}
+
+static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *kver,
+			   const char *arch)
+{
+	struct dkm_ctx *ctx = f->ctx;
+	_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
+	_cleanup_free_ char *mp = path_join(dir, "manifest");
+	_cleanup_kv_ struct dkm_kv man = { 0 };
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_strv_free_ char **mods = NULL;
+	int r;
+
+	r = dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst);
+	if (r < 0) {
+		problem(f, false, "%s/%s, %s: state file unreadable in '%s': %s", p->name,
+			p->version, kver, dir, strerror(-r));
+		return;
+	}
+	if (dkm_kv_read(mp, &man) < 0) {
+		if (inst.state && streq(inst.state, "installed"))
+			problem(f, false,
+				"%s/%s, %s: state says installed but the manifest '%s' is missing: run 'dkm-hook install %s/%s -k %s --force'",
+				p->name, p->version, kver, mp, p->name, p->version, kver);
+		return;
+	}
+	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
+		const char *logical = dkm_kv_get(&man, kp), *sha = dkm_kv_get(&man, ks);
+		const char *file = dkm_kv_get(&inst.kv, kf);
+		const char *art_sha = dkm_kv_get(&inst.kv, ks);
+		_cleanup_free_ char *full = NULL, *art = NULL;
+		char cur[65];
+		bool can_fix;
+
+		if (isempty(logical) || isempty(sha)) {
+			problem(f, false, "%s/%s, %s: manifest '%s' has no path for module '%s'",
+				p->name, p->version, kver, mp, mods[i]);
+			continue;
+		}
+		full = dkm_ctx_path(ctx, logical);
+		r = sha256_file(full, cur);
+		if (r >= 0 && streq(cur, sha))
+			continue;
+		/* the artefact in the state tree is what we installed: put it back */
+		art = file ? xasprintf("%s/modules/%s", dir, file) : NULL;
+		can_fix = f->repair && art && art_sha && streq(art_sha, sha) &&
+			  sha256_file(art, cur) == 0 && streq(cur, sha);
+		if (can_fix) {
+			_cleanup_free_ char *data = NULL;
+			size_t len;
+
+			can_fix = read_full_file(art, (size_t)1 << 30, &data, &len) == 0 &&
+				  mkdir_parents(full, 0755) == 0 &&
+				  write_file_atomic(full, data, len, 0644) == 0;
+			if (can_fix)
+				mark_dirty(f, kver);
+		}
+		problem(f, can_fix, "%s/%s, %s: installed module %s: '%s'", p->name, p->version,
+			kver, r == -ENOENT ? "is missing" : "differs from what dkm-hook installed",
+			full);
+	}
+}
+
+/* an archived original whose module no package of ours installs any more goes back */
+static void check_originals(struct fsck *f, const char *kver)
+{
+	struct dkm_ctx *ctx = f->ctx;
+	_cleanup_free_ char *odir = dkm_ctx_pathf(ctx, "%s/kernels/%s/originals", ctx->state_dir,
+						  kver);
+	struct dirent *de;
+	DIR *d = opendir(odir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *rec = NULL, *file = NULL, *target = NULL, *mod = NULL;
+		_cleanup_kv_ struct dkm_kv kv = { 0 };
+		_cleanup_strv_free_ char **owners = NULL;
+		bool displaced = false;
+		const char *logical;
+
+		if (!endswith(de->d_name, ".record"))
+			continue;
+		mod = xstrndup(de->d_name, strlen(de->d_name) - strlen(".record"));
+		rec = path_join(odir, de->d_name);
+		file = xasprintf("%s/%s.file", odir, mod);
+		if (dkm_kv_read(rec, &kv) < 0 || isempty(dkm_kv_get(&kv, "path"))) {
+			problem(f, false, "unreadable record of a displaced module: '%s'", rec);
+			continue;
+		}
+		logical = dkm_kv_get(&kv, "path");
+		target = dkm_ctx_path(ctx, logical);
+		owners = dkm_pkg_owners_of_module(ctx, mod);
+		for (size_t i = 0; owners[i] && !displaced; i++) {
+			_cleanup_free_ char *name = xstrndup(owners[i], strcspn(owners[i], "/"));
+			const char *ver = strchr(owners[i], '/') + 1;
+			_cleanup_strv_free_ char **insts = dkm_inst_list(ctx, name, ver);
+
+			for (size_t j = 0; insts[j]; j++) {
+				_cleanup_free_ char *kv2 = xstrndup(insts[j], strcspn(insts[j], "\t"));
+				_cleanup_free_ char *idir = NULL, *man = NULL;
+
+				if (!streq(kv2, kver))
+					continue;
+				idir = dkm_inst_dir(ctx, name, ver, kver, strchr(insts[j], '\t') + 1);
+				man = path_join(idir, "manifest");
+				displaced = displaced || path_exists(man);
+			}
+		}
+		if (displaced)
+			continue;
+		if (!path_exists(file)) {
+			if (path_exists(target)) {
+				problem(f, f->repair && unlink(rec) == 0,
+					"stale record of displaced module '%s' (the original is in place): '%s'",
+					mod, rec);
+			} else
+				problem(f, false,
+					"the displaced original of '%s' is lost: '%s' and its archive '%s' are both missing",
+					mod, target, file);
+			continue;
+		}
+		{
+			bool fixed = false;
+
+			if (f->repair && !path_exists(target) && mkdir_parents(target, 0755) == 0 &&
+			    rename(file, target) == 0) {
+				(void)unlink(rec);
+				mark_dirty(f, kver);
+				fixed = true;
+			}
+			problem(f, fixed, "displaced original of '%s' not restored to '%s'", mod,
+				target);
+		}
+	}
+	closedir(d);
+}
+
+int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
+{
+	struct fsck f = { .ctx = ctx, .repair = repair };
+	_cleanup_free_ char *kdir = dkm_ctx_pathf(ctx, "%s/kernels", ctx->state_dir);
+	_cleanup_free_ char *lockp = dkm_ctx_pathf(ctx, "%s/lock", ctx->state_dir);
+	_cleanup_strv_free_ char **kvers = NULL;
+	struct dkm_pkg **l = NULL;
+	_cleanup_close_ int lock_fd = -1;
+	size_t n = 0;
+	int r;
+
+	if (repair) {
+		lock_fd = dkm_lock_take(ctx);
+		if (lock_fd < 0)
+			return DKM_EXIT_FAILURE;
+	} else {
+		/* report only: never block, but say if someone is working right now */
+		_cleanup_close_ int fd = open(lockp, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+			printf("note: another dkm-hook command holds '%s': what follows may be in flux\n",
+			       lockp);
+	}
+	/* kernels we know of: the module trees, and the state tree's per-kernel dirs */
+	kvers = dkm_kernel_list(ctx);
+	{
+		struct dirent *de;
+		DIR *d = opendir(kdir);
+
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.' && name_is_valid(de->d_name) &&
+			    !strv_contains(kvers, de->d_name))
+				strv_extend(&kvers, de->d_name);
+		if (d)
+			closedir(d);
+	}
+	for (size_t i = 0; kvers[i]; i++) {
+		if (dkm_depmod_pending(ctx, kvers[i])) {
+			if (repair) {
+				r = dkm_install_recover(ctx, kvers[i], false);
+				problem(&f, r >= 0, "%s: an interrupted transaction or a depmod is pending",
+					kvers[i]);
+				if (r >= 0)
+					mark_dirty(&f, kvers[i]);
+			} else
+				problem(&f, false,
+					"%s: an interrupted transaction or a depmod is pending: run 'dkm-hook fsck --repair'",
+					kvers[i]);
+		}
+		check_kernel_tree(&f, kvers[i]);
+	}
+	dkm_pkg_list(ctx, &l, &n);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_strv_free_ char **insts = dkm_inst_list(ctx, l[i]->name, l[i]->version);
+		_cleanup_free_ char *src = dkm_ctx_path(ctx, l[i]->source);
+
+		if (!is_dir(src))
+			problem(&f, false, "%s/%s: source '%s' is missing (state broken)", l[i]->name,
+				l[i]->version, src);
+		for (size_t j = 0; insts[j]; j++) {
+			_cleanup_free_ char *kv = xstrndup(insts[j], strcspn(insts[j], "\t"));
+
+			check_instance(&f, l[i], kv, strchr(insts[j], '\t') + 1);
+		}
+	}
+	dkm_pkg_list_free(l, n);
+	for (size_t i = 0; kvers[i]; i++)
+		check_originals(&f, kvers[i]);
+	for (size_t i = 0; repair && f.dirty && f.dirty[i]; i++) {
+		struct dkm_kernel *k = NULL;
+
+		if (dkm_kernel_probe(ctx, f.dirty[i], o->arch, NULL, &k) >= 0) {
+			if (is_dir(k->moddir) && dkm_depmod(ctx, k) >= 0)
+				printf("repaired: %s: depmod ran\n", f.dirty[i]);
+			dkm_kernel_free(k);
+		}
+	}
+	strv_free(f.dirty);
+	if (f.problems == 0)
+		printf("fsck: no problems found\n");
+	else
+		printf("fsck: %u problem%s, %u repaired\n", f.problems, f.problems == 1 ? "" : "s",
+		       f.repaired);
+	return f.problems == f.repaired ? DKM_EXIT_OK : DKM_EXIT_FAILURE;
+}

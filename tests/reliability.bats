@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Reliability: a SIGKILL at any moment, concurrent commands, a full disk — each must leave a
+# module tree that is either the complete old state or the complete new one.
+
+load lib/common
+
+CHECK=$TOP/tests/lib/check-tree.py
+
+setup() {
+	require_headers
+	make_root
+	export DKM KVER
+}
+
+# module-test, two-modules, dep-base in two versions each, all built; a shipped dkms_test.ko
+# in ethercat/ that module-test displaces
+three_packages_two_versions() {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" add "$(fixture_version module-test 0.1 0.2)" >/dev/null
+	"$DKM" add "$(fixture two-modules)" >/dev/null
+	"$DKM" add "$(fixture_version two-modules 2.0 2.1)" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	"$DKM" add "$(fixture_version dep-base 1.0 1.1)" >/dev/null
+	for p in module-test/0.1 module-test/0.2 two-modules/2.0 two-modules/2.1 dep-base/1.0 dep-base/1.1; do
+		"$DKM" build "$p" -k "$KVER" >/dev/null
+	done
+	mkdir -p "$ROOT/lib/modules/$KVER/ethercat"
+	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko \
+		"$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
+	echo shipped >> "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
+	SHIPPED="ethercat/dkms_test.ko=$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)"
+	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER"
+}
+
+@test "kill test: 50 SIGKILLs at random moments of install/upgrade; every file complete, original in place, index matches" {
+	three_packages_two_versions
+	python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	repaired=0
+	for i in $(seq 1 50); do
+		if [ $((i % 2)) -eq 1 ]; then set -- module-test/0.1 two-modules/2.0 dep-base/1.0
+		else set -- module-test/0.2 two-modules/2.1 dep-base/1.1; fi
+		# every third round also uninstalls, so the original goes back and forth
+		[ $((i % 3)) -eq 0 ] && set -- "$@" uninstall:module-test/0.1 uninstall:module-test/0.2
+		setsid bash -c '
+			for p in "$@"; do
+				case $p in
+				uninstall:*) "$DKM" uninstall "${p#uninstall:}" -k "$KVER" ;;
+				*) "$DKM" install "$p" -k "$KVER" ;;
+				esac
+			done' bash "$@" >/dev/null 2>&1 &
+		pid=$!
+		sleep "0.$(printf '%03d' $((RANDOM % 400)))"
+		kill -9 -- "-$pid" 2>/dev/null || true
+		wait "$pid" || true
+		run "$DKM" fsck --repair
+		[ "$status" -eq 0 ] || { echo "round $i: fsck: $output"; false; }
+		[[ "$output" == *"repaired:"* ]] && repaired=$((repaired + 1))
+		run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+		[ "$status" -eq 0 ] || { echo "round $i: $output"; false; }
+	done
+	# the kills did land inside transactions (else this test proves nothing)
+	echo "# rounds that needed a repair: $repaired/50" >&3
+	[ "$repaired" -ge 5 ]
+	# and the tree is still usable: a clean install afterwards works and shows the module
+	"$DKM" install module-test/0.2 -k "$KVER"
+	[ "$(modinfo_field dkms_test version)" = "0.2" ]
+}
+
+@test "an interrupted install is finished by the next command, not only by fsck" {
+	three_packages_two_versions
+	"$DKM" install module-test/0.1 -k "$KVER"
+	# simulate a crash in the commit phase: a journal that says commit, the staged file there
+	j=$ROOT/var/lib/dkm-hook/kernels/$KVER/journal
+	setsid bash -c '"$DKM" install module-test/0.2 -k "$KVER"' >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 200); do grep -q '^phase=commit' "$j" 2>/dev/null && break; sleep 0.005; done
+	kill -9 -- "-$pid" 2>/dev/null || true
+	wait "$pid" || true
+	interrupted=no
+	[ -e "$j" ] && interrupted=yes
+	run "$DKM" status module-test # status never recovers or blocks: read-only
+	[ "$status" -eq 0 ]
+	[ "$interrupted" = no ] || [ -e "$j" ]
+	run "$DKM" install dep-base/1.0 -k "$KVER"
+	[ "$status" -eq 0 ]
+	if [ "$interrupted" = yes ]; then
+		[[ "$output" == *"$KVER: finishing an interrupted install of module-test/0.2"* ]]
+		[[ "$output" == *"depmod $KVER (owed by an interrupted command)"* ]]
+	fi
+	[ ! -e "$j" ]
+	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
+	three_packages_two_versions
+	"$DKM" install module-test/0.1 -k "$KVER"
+	"$DKM" install two-modules/2.0 -k "$KVER"
+	run "$DKM" fsck
+	[ "$status" -eq 0 ]
+	[ "$output" = "fsck: no problems found" ]
+	rm "$ROOT/lib/modules/$KVER/extra/mod_a.ko"
+	echo tampered >> "$ROOT/lib/modules/$KVER/extra/two/mod_b_renamed.ko"
+	touch "$ROOT/lib/modules/$KVER/extra/.mod_a.ko.dkm-hook-new"
+	# module-test's registration vanishes behind our back: its original is not restored
+	rm "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)/manifest"
+	rm "$ROOT"/lib/modules/"$KVER"/updates/dkms/dkms_test.ko
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: two-modules/2.0, $KVER: installed module is missing: '$ROOT/lib/modules/$KVER/extra/mod_a.ko'"* ]]
+	[[ "$output" == *"problem: two-modules/2.0, $KVER: installed module differs from what dkm-hook installed: '$ROOT/lib/modules/$KVER/extra/two/mod_b_renamed.ko'"* ]]
+	[[ "$output" == *"problem: orphaned staging file '$ROOT/lib/modules/$KVER/extra/.mod_a.ko.dkm-hook-new'"* ]]
+	[[ "$output" == *"problem: displaced original of 'dkms_test' not restored to '$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko'"* ]]
+	[[ "$output" == *"problem: module-test/0.1, $KVER: state says installed but the manifest"* ]]
+	run "$DKM" fsck --repair
+	[[ "$output" == *"repaired: two-modules/2.0, $KVER: installed module is missing"* ]]
+	[[ "$output" == *"repaired: displaced original of 'dkms_test' not restored"* ]]
+	[ -f "$ROOT/lib/modules/$KVER/extra/mod_a.ko" ]
+	[ ! -e "$ROOT/lib/modules/$KVER/extra/.mod_a.ko.dkm-hook-new" ]
+	[ "$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)" = "${SHIPPED#*=}" ]
+	[ "$(modinfo_field dkms_test filename)" = "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" ]
+}
+
+@test "concurrency: 4 commands at once on overlapping packages and two kernels, 20 rounds; same end state as sequential" {
+	second_kernel "$KVER+second"
+	K2="$KVER+second"
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" add "$(fixture two-modules)" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	for p in module-test/0.1 two-modules/2.0 dep-base/1.0; do
+		"$DKM" build "$p" -k "$KVER" -k "$K2" >/dev/null
+	done
+	for round in $(seq 1 20); do
+		if [ $((round % 2)) -eq 1 ]; then
+			cmds=("install module-test/0.1 -k $KVER -k $K2" "rebuild $K2" "install two-modules/2.0 -k $KVER" "install dep-base/1.0 -k $KVER")
+		else
+			cmds=("uninstall module-test/0.1 -k $KVER -k $K2" "uninstall two-modules/2.0 -k $KVER -k $K2" "uninstall dep-base/1.0 -k $K2" "uninstall dep-base/1.0 -k $KVER")
+		fi
+		pids=()
+		for c in "${cmds[@]}"; do
+			# shellcheck disable=SC2086
+			"$DKM" $c > "$BATS_TEST_TMPDIR/out.$round.${#pids[@]}" 2>&1 &
+			pids+=($!)
+		done
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}" || { echo "round $round: '${cmds[$i]}' failed:"; cat "$BATS_TEST_TMPDIR/out.$round.$i"; false; }
+			! grep -v 'waiting for another dkm-hook' "$BATS_TEST_TMPDIR/out.$round.$i" | grep -q 'error'
+		done
+		run "$DKM" status
+		if [ $((round % 2)) -eq 1 ]; then
+			want=installed
+		else
+			want=built
+		fi
+		[ "$(grep -c ": $want " <<<"$output")" -eq 6 ] || { echo "round $round: $output"; false; }
+		for k in "$KVER" "$K2"; do
+			run python3 "$CHECK" "$ROOT" "$k"
+			[ "$status" -eq 0 ] || { echo "round $round, $k: $output"; false; }
+		done
+	done
+}
+
+@test "a full disk while writing a module: clear error, the previous module still installed and intact" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a small tmpfs"
+	debian_root
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" add "$(fixture_version module-test 0.1 0.2)" >/dev/null
+	"$DKM" build module-test/0.2 -k "$KVER" >/dev/null
+	# an upgrade must not remove the old version before the new one is in place
+	d=$ROOT/lib/modules/$KVER/updates/dkms
+	mkdir -p "$d"
+	size=$(stat -c %s "$ROOT"/var/lib/dkm-hook/packages/module-test/0.2/kernels/"$KVER"/*/modules/dkms_test.ko)
+	pages=$(( (size + 4095) / 4096 ))
+	mount -t tmpfs -o size=$(( (2 * pages - 1) * 4096 )) dkm-hook-test "$d"
+	TMPFS=$d
+	"$DKM" install module-test/0.1 -k "$KVER"
+	good=$(sha256sum < "$d/dkms_test.ko")
+	run "$DKM" install module-test/0.2 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot install module-test/0.2 for $KVER: writing '$d/.dkms_test.ko.dkm-hook-new' failed: No space left on device; nothing was changed"* ]]
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal" ]
+	[ "$(sha256sum < "$d/dkms_test.ko")" = "$good" ]
+	[ "$(ls -A "$d")" = "dkms_test.ko" ]
+	umount "$d"; TMPFS=
+	run "$DKM" status module-test
+	[[ "$output" == *"module-test/0.1, $KVER, $(uname -m): installed"* ]]
+	[[ "$output" == *"module-test/0.2, $KVER, $(uname -m): built"* ]]
+}
+
+teardown() {
+	if [ -n "${TMPFS:-}" ]; then umount "$TMPFS" || true; fi
+}
