@@ -874,7 +874,7 @@ static int check_index(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 int dkm_depmod(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 {
 	_cleanup_free_ char *dep = path_join(k->moddir, "modules.dep");
-	_cleanup_strv_free_ char **argv = NULL, **env = xcalloc(1, sizeof(char *));
+	_cleanup_strv_free_ char **argv = NULL;
 	_cleanup_close_ int out = -1;
 	struct stat before, after;
 	struct dkm_spawn s = { .stdin_fd = -1, .stderr_fd = -3 };
@@ -901,10 +901,6 @@ int dkm_depmod(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 	}
 	strv_extend(&argv, k->kver);
 	out = memfd_create("depmod-output", MFD_CLOEXEC);
-	/* the caller's PATH, like kernel-install's 50-depmod.install (a wrapper there is seen) */
-	strv_push(&env, xasprintf("PATH=%s", getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin"));
-	strv_extend(&env, "LC_ALL=C");
-	s.envp = env;
 	s.argv = argv;
 	s.stdout_fd = out >= 0 ? out : -1;
 	dkm_info(ctx, "running depmod for %s", k->kver);
