@@ -42,6 +42,7 @@ depends() {
     return 0
 }
 
+# shellcheck disable=SC2154 # $kernel and $srcmods are set by dracut
 installkernel() {
     local root list rc=0 mod state n=0
     root=$(_dkm_root)

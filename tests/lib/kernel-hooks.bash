@@ -4,6 +4,7 @@
 # "shipped with the kernel" to be displaced, a private mount namespace in which /lib/modules
 # is the scratch root's. Nothing here writes to the host's /lib/modules.
 
+# shellcheck disable=SC2034 # PLUGIN, ORIG, ORIG_SHA are for the suites that load this file
 PLUGIN=${DKM_HOOK_PLUGIN:-$(dirname "$DKM")/40-dkm-hook.install}
 
 # hook_path — $HOOKBIN first on PATH: `dkm-hook` (the built binary) and a `depmod` that logs
@@ -42,6 +43,7 @@ depmod_runs() {
 # tree. The bind mount dies with the namespace.
 in_modules_ns() {
 	touch "$ROOT/lib/modules/.dkm-test-scratch"
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	unshare --mount --propagation private -- \
 		sh -c 'mount --bind "$1" /lib/modules && shift && exec "$@"' sh "$ROOT/lib/modules" "$@"
 }
@@ -60,6 +62,7 @@ original_module() {
 }
 
 # ship_original — put it at kernel/drivers/misc/dkms_test.ko in the root, index the tree
+# shellcheck disable=SC2034
 ship_original() {
 	ORIG=$ROOT/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko
 	mkdir -p "${ORIG%/*}" "$ROOT/etc/depmod.d"
