@@ -505,7 +505,7 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	r = copy_tree(src, rn.build, &bad);
 	if (r == -ELOOP) {
 		r = dkm_err(ctx, -ELOOP,
-			    "refusing to build %s/%s: '%s/%s' is a symlink that points outside the source",
+			    "refusing to build %s/%s: '%s/%s' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it",
 			    pkg->name, pkg->version, src, bad);
 		log_line(rn.log_fd, "# symlink outside the source: %s", bad);
 		goto out;

@@ -161,8 +161,8 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 	size_t n = 0;
 	bool probed = false;
 
-	if (!name_is_valid(kver))
-		return dkm_err(ctx, -EINVAL, "invalid kernel version '%s'", kver);
+	if (dkm_kver_check(ctx, kver) < 0)
+		return -EINVAL;
 	if (!arch)
 		arch = dkm_host_arch();
 	dkm_pkg_list(ctx, &l, &n);

@@ -90,11 +90,26 @@ static char *compression_from_modules_dep(const char *moddir)
 	return count[best] ? xstrdup(names[best]) : NULL;
 }
 
+int dkm_kver_check(struct dkm_ctx *ctx, const char *kver)
+{
+	/* shown escaped: it may hold a newline */
+	_cleanup_free_ char *shown = NULL, *example = NULL;
+
+	if (name_is_valid(kver))
+		return 0;
+	shown = dkm_shvars_format("k", 0, kver);
+	example = dkm_kernel_default(ctx);
+	return dkm_err(ctx, -EINVAL,
+		       "invalid kernel version '%s': must be the name of a kernel's directory under '%s', e.g. '%s' (not empty, no '/', '..' or control characters)",
+		       shown + strlen("k[0]="), ctx->module_dir, example ? example : "6.1.0-18-amd64");
+}
+
 int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		     const char *source_dir, struct dkm_kernel **ret)
 {
 	struct dkm_kernel *k;
 	_cleanup_free_ char *mk = NULL, *cfg = NULL, *sig = NULL;
+	int r;
 	static const struct {
 		const char *opt, *name;
 	} comp[] = {
@@ -104,16 +119,9 @@ int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		{ "MODULE_COMPRESS_NONE", "none" },
 	};
 
-	if (!name_is_valid(kver)) {
-		/* shown escaped: it may hold a newline */
-		_cleanup_free_ char *shown = dkm_shvars_format("k", 0, kver);
-		_cleanup_free_ char *example = dkm_kernel_default(ctx);
-
-		return dkm_err(ctx, -EINVAL,
-			       "invalid kernel version '%s': must be the name of a kernel's directory under '%s', e.g. '%s' (not empty, no '/', '..' or control characters)",
-			       shown + strlen("k[0]="), ctx->module_dir,
-			       example ? example : "6.1.0-18-amd64");
-	}
+	r = dkm_kver_check(ctx, kver);
+	if (r < 0)
+		return r;
 	k = xcalloc(1, sizeof(*k));
 	k->kver = xstrdup(kver);
 	k->arch = xstrdup(arch ? arch : dkm_host_arch());

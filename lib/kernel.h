@@ -21,6 +21,9 @@ struct dkm_kernel {
 	char fingerprint[65]; /* lazily: sha256 of .config, Module.symvers, compiler */
 };
 
+/* Is kver usable as a kernel version (a directory name: not empty, no '/', '..' or control
+ * characters)? 0, or -EINVAL after logging what a valid one looks like. */
+int dkm_kver_check(struct dkm_ctx *ctx, const char *kver);
 int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		     const char *source_dir, struct dkm_kernel **ret);
 struct dkm_kernel *dkm_kernel_free(struct dkm_kernel *k);
