@@ -125,6 +125,14 @@ int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, str
 	r = dkm_kv_read(path, &kv);
 	if (r < 0)
 		return r;
+	/* dkm_pkg_save() always writes these: without them the file is truncated or garbage */
+	if (!streq(strempty(dkm_kv_get(&kv, "name")), name) ||
+	    !streq(strempty(dkm_kv_get(&kv, "version")), version) || !dkm_kv_get(&kv, "source")) {
+		dkm_warn(ctx,
+			 "registration of %s/%s is damaged: '%s' lacks its name=, version= or source= line: skipped; remove '%s' and add the package again",
+			 name, version, path, dir);
+		return -EBADMSG;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->name = xstrdup(name);
 	p->version = xstrdup(version);
@@ -133,6 +141,18 @@ int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, str
 	p->autoinstall = yes(dkm_kv_get(&kv, "autoinstall"));
 	p->remake_initrd = yes(dkm_kv_get(&kv, "remake_initrd"));
 	p->copied_source = yes(dkm_kv_get(&kv, "copied_source"));
+	if (p->copied_source) {
+		/* add copies a source to <source_tree>/<name>-<version>, nowhere else: a
+		 * registration claiming to own another directory must not make remove delete it */
+		_cleanup_free_ char *own = xasprintf("%s/%s-%s", ctx->source_tree, name, version);
+
+		if (!streq(p->source, own)) {
+			dkm_warn(ctx,
+				 "registration of %s/%s is damaged: '%s' says copied_source=yes for '%s', not '%s': that source will not be deleted",
+				 name, version, path, p->source, own);
+			p->copied_source = false;
+		}
+	}
 	p->binary = yes(dkm_kv_get(&kv, "binary"));
 	*ret = p;
 	return 0;

@@ -37,6 +37,38 @@ static void json_strv(FILE *f, char *const *l)
 	fputc(']', f);
 }
 
+/* A state file dkm-hook wrote names one of these; anything else (truncated, garbage, edited)
+ * is reported as damaged, with the file, instead of being shown as a state. */
+static bool state_is_known(const char *st)
+{
+	static const char *const known[] = { "built", "installed", "failed", "excluded" };
+
+	for (size_t i = 0; st && i < ELEMENTSOF(known); i++)
+		if (streq(st, known[i]))
+			return true;
+	return false;
+}
+
+static char *state_file(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
+			const char *arch)
+{
+	_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
+
+	return path_join(dir, "state");
+}
+
+static void print_damaged_text(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
+			       const char *arch)
+{
+	_cleanup_free_ char *f = state_file(ctx, p, kver, arch);
+
+	printf("%s/%s, %s, %s: damaged (state file '%s' has no valid state= line)\n", p->name,
+	       p->version, kver, arch, f);
+	dkm_warn(ctx,
+		 "state of %s/%s for %s is damaged: '%s': rebuild it with 'dkm-hook build %s/%s -k %s --force'",
+		 p->name, p->version, kver, f, p->name, p->version, kver);
+}
+
 static void print_inst_text(const struct dkm_pkg *p, const char *kver, const char *arch,
 			    const struct dkm_inst *inst)
 {
@@ -106,6 +138,14 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 		json_str(stdout, kver);
 		printf(",\"arch\":");
 		json_str(stdout, arch);
+		if (!state_is_known(inst.state)) {
+			_cleanup_free_ char *f = state_file(ctx, p, kver, arch);
+
+			printf(",\"state\":\"damaged\",\"damaged_file\":");
+			json_str(stdout, f);
+			printf("}");
+			continue;
+		}
 		printf(",\"state\":");
 		json_str(stdout, inst.state);
 		mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -169,7 +209,10 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 				continue;
 			if (dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst) <= 0)
 				continue;
-			print_inst_text(p, kver, arch, &inst);
+			if (!state_is_known(inst.state))
+				print_damaged_text(ctx, p, kver, arch);
+			else
+				print_inst_text(p, kver, arch, &inst);
 			any = true;
 		}
 		if (broken)
