@@ -1,0 +1,658 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Hostile and broken inputs: third-party sources, sloppy or malicious dkms.conf files and
+# Makefiles, damaged state, bad arguments and configuration. Every case asserts the message
+# (it names the file, the directive or setting and what is expected) and that the root is
+# byte for byte unchanged outside the state dir; a refused `add` leaves no registration and
+# no copy in <root>/usr/src. docs/security.md says what each defence is.
+
+load lib/common
+
+setup() {
+	require_headers
+	make_root
+	SRC=$(fixture module-test)
+	CONF=$SRC/dkms.conf
+	PKGDIR=$ROOT/var/lib/dkm-hook/packages/module-test
+	INST=$PKGDIR/0.1/kernels/$KVER/$(uname -m)
+}
+
+teardown() {
+	# a hung build of one test must never outlive it
+	pkill -KILL -f "sleep 98765" 2>/dev/null || true
+}
+
+# ---- helpers ----
+
+# The fixture's dkms.conf with extra lines (later assignments win).
+conf() {
+	printf '%s\n' 'PACKAGE_NAME="module-test"' 'PACKAGE_VERSION="0.1"' \
+		'MAKE[0]="make KERNDIR=${kernel_source_dir} all"' 'BUILT_MODULE_NAME[0]="dkms_test"' \
+		'DEST_MODULE_LOCATION[0]="/updates/dkms"' "$@" > "$CONF"
+}
+
+# The one line of output that must be there, exactly.
+has_line() {
+	grep -qxF -- "$1" <<<"$output" || { printf 'missing line: %s\noutput:\n%s\n' "$1" "$output" >&2; return 1; }
+}
+
+nothing_added() {
+	[ ! -e "$PKGDIR" ]
+	[ -z "$(ls -A "$ROOT/usr/src")" ]
+}
+
+# add must fail with <status> and <exact error line>, and change nothing
+refuse_add() { # refuse_add <status> <line>
+	local before
+	before=$(snapshot)
+	run "$DKM" add "$SRC"
+	echo "$output"
+	[ "$status" -eq "$1" ]
+	has_line "$2"
+	nothing_added
+	diff <(echo "$before") <(snapshot)
+}
+
+invalid() { # the line for a refused dkms.conf
+	echo "dkm-hook: error: invalid dkms.conf: '$CONF': $1"
+}
+
+# add (which copies the source into the root), then snapshot: a build must change nothing
+# outside the state dir from there on
+add_ok() {
+	"$DKM" add "$SRC" >/dev/null
+	BEFORE=$(snapshot)
+}
+
+unchanged() {
+	diff <(echo "$BEFORE") <(snapshot)
+}
+
+build_fails() { # build_fails <status>: build for KVER, expect failure and an unchanged root
+	run "$DKM" build module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -eq "$1" ]
+	unchanged
+}
+
+state_of() { sed -n 's/^state=//p' "$INST/state"; }
+
+# ---- paths in dkms.conf directives ----
+
+@test "BUILT_MODULE_NAME with ../../etc/passwd is refused" {
+	conf 'BUILT_MODULE_NAME[0]="../../etc/passwd"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_NAME[0]='../../etc/passwd': must be a name without '/', '..', blanks or control characters, such as 'mymod'")"
+}
+
+@test "BUILT_MODULE_LOCATION ../../etc is refused" {
+	conf 'BUILT_MODULE_LOCATION[0]="../../etc"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_LOCATION[0]='../../etc': must be a relative directory inside the build dir, without '..', e.g. \"src/\"")"
+}
+
+@test "BUILT_MODULE_LOCATION /etc/x (absolute) is refused" {
+	conf 'BUILT_MODULE_LOCATION[0]="/etc/x"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_LOCATION[0]='/etc/x': must be a relative directory inside the build dir, without '..', e.g. \"src/\"")"
+}
+
+@test "BUILT_MODULE_LOCATION a/../../b (climbs out after a step in) is refused" {
+	conf 'BUILT_MODULE_LOCATION[0]="a/../../b"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_LOCATION[0]='a/../../b': must be a relative directory inside the build dir, without '..', e.g. \"src/\"")"
+}
+
+@test "DEST_MODULE_NAME with a path is refused" {
+	conf 'DEST_MODULE_NAME[0]="../../../boot/vmlinuz"'
+	refuse_add 5 "$(invalid "DEST_MODULE_NAME[0]='../../../boot/vmlinuz': must be a name without '/', '..', blanks or control characters, such as 'dkms_test'")"
+}
+
+@test "DEST_MODULE_LOCATION /updates/../../../etc is refused" {
+	conf 'DEST_MODULE_LOCATION[0]="/updates/../../../etc"'
+	refuse_add 5 "$(invalid "DEST_MODULE_LOCATION[0]='/updates/../../../etc': must start with /kernel, /updates or /extra and not contain '..'")"
+}
+
+@test "DEST_MODULE_LOCATION /etc/x (outside the module dirs) is refused" {
+	conf 'DEST_MODULE_LOCATION[0]="/etc/x"'
+	refuse_add 5 "$(invalid "DEST_MODULE_LOCATION[0]='/etc/x': must start with /kernel, /updates or /extra and not contain '..'")"
+}
+
+@test "PATCH ../../etc/passwd is refused" {
+	conf 'PATCH[0]="../../etc/passwd"'
+	refuse_add 5 "$(invalid "PATCH[0]='../../etc/passwd': must be a name without '/', '..', blanks or control characters, such as 'fix-build.patch'")"
+}
+
+@test "PATCH /etc/x.patch (absolute) is refused" {
+	conf 'PATCH[0]="/etc/x.patch"'
+	refuse_add 5 "$(invalid "PATCH[0]='/etc/x.patch': must be a name without '/', '..', blanks or control characters, such as 'fix-build.patch'")"
+}
+
+script_msg() { # script_msg <directive> <value>
+	invalid "$1[0]='$2': must name a script inside the package, relative and without '..', e.g. \"./configure\""
+}
+
+@test "PRE_BUILD ../../x.sh is refused" {
+	conf 'PRE_BUILD="../../x.sh"'
+	refuse_add 5 "$(script_msg PRE_BUILD ../../x.sh)"
+}
+
+@test "POST_BUILD '/bin/sh -c id' (absolute) is refused" {
+	conf 'POST_BUILD="/bin/sh -c id"'
+	refuse_add 5 "$(script_msg POST_BUILD '/bin/sh -c id')"
+}
+
+@test "POST_ADD a/../../b.sh is refused" {
+	conf 'POST_ADD="a/../../b.sh"'
+	refuse_add 5 "$(script_msg POST_ADD a/../../b.sh)"
+}
+
+@test "PRE_INSTALL /tmp/x (absolute) is refused" {
+	conf 'PRE_INSTALL="/tmp/x"'
+	refuse_add 5 "$(script_msg PRE_INSTALL /tmp/x)"
+}
+
+@test "POST_INSTALL ../x is refused" {
+	conf 'POST_INSTALL="../x"'
+	refuse_add 5 "$(script_msg POST_INSTALL ../x)"
+}
+
+@test "POST_REMOVE /x (absolute) is refused" {
+	conf 'POST_REMOVE="/x"'
+	refuse_add 5 "$(script_msg POST_REMOVE /x)"
+}
+
+# ---- PACKAGE_NAME and PACKAGE_VERSION ----
+
+name_msg() { # name_msg <directive> <shown value> <example>
+	invalid "$1[0]='$2': must be a name without '/', '..', blanks or control characters, such as '$3'"
+}
+
+@test "PACKAGE_NAME with '/' is refused" {
+	conf 'PACKAGE_NAME="evil/../../etc"'
+	refuse_add 5 "$(name_msg PACKAGE_NAME 'evil/../../etc' mydriver)"
+}
+
+@test "PACKAGE_NAME '..' is refused" {
+	conf 'PACKAGE_NAME=".."'
+	refuse_add 5 "$(name_msg PACKAGE_NAME .. mydriver)"
+}
+
+@test "PACKAGE_NAME with a space is refused" {
+	conf 'PACKAGE_NAME="my driver"'
+	refuse_add 5 "$(name_msg PACKAGE_NAME 'my driver' mydriver)"
+}
+
+@test "PACKAGE_NAME with a newline is refused, shown escaped on one line" {
+	conf 'PACKAGE_NAME="a' 'b"'
+	refuse_add 5 "$(name_msg PACKAGE_NAME 'a\nb' mydriver)"
+}
+
+@test "PACKAGE_NAME with a control character is refused, shown escaped" {
+	conf "PACKAGE_NAME=\"a$(printf '\033')[31mb\""
+	refuse_add 5 "$(name_msg PACKAGE_NAME 'a\x1b[31mb' mydriver)"
+}
+
+@test "an empty PACKAGE_NAME is refused" {
+	conf 'PACKAGE_NAME=""'
+	refuse_add 5 "$(invalid 'PACKAGE_NAME is not set: it must name the package, e.g. PACKAGE_NAME="mydriver"')"
+}
+
+@test "PACKAGE_VERSION ../1 is refused" {
+	conf 'PACKAGE_VERSION="../1"'
+	refuse_add 5 "$(name_msg PACKAGE_VERSION ../1 1.0)"
+}
+
+@test "an empty PACKAGE_VERSION is refused" {
+	conf 'PACKAGE_VERSION=""'
+	refuse_add 5 "$(invalid 'PACKAGE_VERSION is not set: it must give the version, e.g. PACKAGE_VERSION="1.0"')"
+}
+
+@test "a PACKAGE_NAME computed by the shell is validated like a literal one" {
+	conf 'PACKAGE_NAME=$(echo x/../../y)'
+	refuse_add 5 "$(name_msg PACKAGE_NAME 'x/../../y' mydriver)"
+}
+
+# ---- symlinks in the source ----
+
+symlink_msg() { # symlink_msg <entry -> target>
+	echo "dkm-hook: error: cannot add '$SRC': '$1' is a symlink that points outside the source"
+}
+
+@test "a symlink to an absolute path outside the source is refused" {
+	ln -s /etc/passwd "$SRC/passwd.h"
+	refuse_add 1 "$(symlink_msg 'passwd.h -> /etc/passwd')"
+}
+
+@test "a relative ../.. symlink leaving the source is refused" {
+	mkdir "$SRC/include"
+	ln -s ../../../../etc "$SRC/include/etc"
+	refuse_add 1 "$(symlink_msg 'include/etc -> ../../../../etc')"
+}
+
+@test "a symlink that only leaves the source once resolved (d -> ., d/d/../..) is refused" {
+	ln -s . "$SRC/d"
+	ln -s d/d/d/d/d/d/d/d/d/d/../../../../../../../../../../etc "$SRC/patches"
+	[ -e "$SRC/patches/passwd" ] # it does reach /etc
+	refuse_add 1 "$(symlink_msg 'patches -> d/d/d/d/d/d/d/d/d/d/../../../../../../../../../../etc')"
+}
+
+@test "symlinks that stay inside (also dangling ones to generated files) are kept" {
+	ln -s . "$SRC/d"
+	ln -s d/d/Makefile "$SRC/Makefile.link"
+	mkdir "$SRC/include"
+	ln -s ../generated.h "$SRC/include/generated.h"
+	run "$DKM" add "$SRC"
+	[ "$status" -eq 0 ]
+	[ "$(readlink "$ROOT/usr/src/module-test-0.1/include/generated.h")" = ../generated.h ]
+	[ "$(readlink "$ROOT/usr/src/module-test-0.1/Makefile.link")" = d/d/Makefile ]
+}
+
+@test "a dkms.conf that is a symlink to a file outside the source is not even read" {
+	cp "$CONF" "$BATS_TEST_TMPDIR/outside.conf"
+	ln -sf "$BATS_TEST_TMPDIR/outside.conf" "$CONF"
+	refuse_add 5 "$(invalid "is a symlink to '$BATS_TEST_TMPDIR/outside.conf', outside its directory: must be a regular file inside the package")"
+}
+
+@test "a symlink that appears in a source registered in place is refused at build time" {
+	cp -a "$SRC" "$ROOT/usr/src/module-test-0.1"
+	"$DKM" add module-test/0.1 >/dev/null
+	ln -s /etc "$ROOT/usr/src/module-test-0.1/patches"
+	BEFORE=$(snapshot)
+	build_fails 4
+	has_line "dkm-hook: error: refusing to build module-test/0.1: '$ROOT/usr/src/module-test-0.1/patches -> /etc' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it"
+	grep -qx "# symlink outside the source: patches -> /etc" "$INST/build.log"
+	[ "$(state_of)" = failed ]
+}
+
+# ---- Makefiles that misbehave (writes to /etc, /tmp, the module tree: tests/privilege.bats) ----
+
+@test "a MAKE that writes into its own source tree (/usr/src/<pkg>-<ver>) fails; the source is unchanged" {
+	conf 'MAKE[0]="echo pwned > $source_tree/module-test-0.1/dkms_test.c && make KERNDIR=${kernel_source_dir} all"'
+	add_ok
+	build_fails 4
+	[[ "$output" == *"build of module-test/0.1 for $KVER failed: MAKE exited with status 1"* ]]
+	grep -q "$ROOT/usr/src/module-test-0.1/dkms_test.c: Read-only file system" "$INST/build.log"
+	grep -q MODULE_LICENSE "$ROOT/usr/src/module-test-0.1/dkms_test.c"
+	[ "$(state_of)" = failed ]
+}
+
+@test "a MAKE that writes into the state dir (its registration, the key dir) fails; the state is unchanged" {
+	conf "MAKE[0]=\"echo source=/ >> $PKGDIR/0.1/package; touch $ROOT/var/lib/dkm-hook/planted; make KERNDIR=\${kernel_source_dir} all\""
+	add_ok
+	cp "$PKGDIR/0.1/package" "$BATS_TEST_TMPDIR/package.before"
+	run "$DKM" build module-test/0.1 -k "$KVER"
+	echo "$output"
+	# the writes failed, the build itself went on and succeeded
+	[ "$status" -eq 0 ]
+	grep -q "$PKGDIR/0.1/package: \(Read-only file system\|Permission denied\)" "$INST/build.log"
+	grep -q "planted.*\(Read-only file system\|Permission denied\)" "$INST/build.log"
+	[ ! -e "$ROOT/var/lib/dkm-hook/planted" ]
+	cmp "$PKGDIR/0.1/package" "$BATS_TEST_TMPDIR/package.before"
+	unchanged
+}
+
+@test "a MAKE that hangs is killed after build_timeout, with its whole process group" {
+	mkdir -p "$ROOT/etc/dkm-hook"
+	echo "build_timeout=2" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
+	# a background child in the same group, and a foreground one
+	conf 'MAKE[0]="sleep 98765 & sleep 98765; true"'
+	add_ok
+	SECONDS=0
+	build_fails 4
+	[ "$SECONDS" -lt 30 ]
+	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: MAKE timed out after 2 s (build_timeout); log: '$INST/build.log'"
+	grep -qx "# MAKE: timed out after 2 s (build_timeout)" "$INST/build.log"
+	[ "$(state_of)" = failed ]
+	! pgrep -f "sleep 98765"
+}
+
+@test "a source without a Makefile fails to build and says so" {
+	rm "$SRC/Makefile"
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: MAKE exited with status 2; log: '$INST/build.log'"
+	grep -q "No rule to make target 'all'" "$INST/build.log"
+	[ "$(state_of)" = failed ]
+}
+
+@test "a build that produces no .ko names the module it expected" {
+	conf 'MAKE[0]="true"'
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: make succeeded but '$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1/build/dkms_test.ko' (BUILT_MODULE_NAME[0]='dkms_test', BUILT_MODULE_LOCATION[0]='') was not produced; log: '$INST/build.log'"
+	[ "$(state_of)" = failed ]
+}
+
+ko_path() { echo "$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1/build/${1:-}dkms_test.ko"; }
+
+@test "a .ko that is a text file is not a kernel module" {
+	conf 'MAKE[0]="echo not a module > dkms_test.ko"'
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: '$(ko_path)' is not a kernel module: no ELF magic"
+	[ "$(state_of)" = failed ]
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+}
+
+@test "a .ko that is a userspace program is not a kernel module" {
+	conf 'MAKE[0]="cp /bin/true dkms_test.ko"'
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: '$(ko_path)' is not a kernel module: a shared object, not a relocatable object"
+	[ "$(state_of)" = failed ]
+}
+
+@test "a .ko that is an object file, not a linked module, is refused" {
+	conf 'MAKE[0]="make KERNDIR=${kernel_source_dir} all && cp dkms_test.o dkms_test.ko"'
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: '$(ko_path)' is not a kernel module: no .gnu.linkonce.this_module section (an object file, not a linked module?)"
+	[ "$(state_of)" = failed ]
+}
+
+@test "a module whose vermagic names another kernel is refused" {
+	# same length, so the ELF stays intact: 6.1.0-… becomes 9.1.0-…
+	conf "MAKE[0]=\"make KERNDIR=\${kernel_source_dir} all && perl -pi -e 's/vermagic=\\\\d/vermagic=9/' dkms_test.ko\""
+	add_ok
+	build_fails 4
+	[[ "$output" == *"dkm-hook: error: '$(ko_path)' was built for another kernel: vermagic '9${KVER:1} "*"' does not start with '$KVER': its Makefile must build against \$kernel_source_dir ("* ]]
+	[ "$(state_of)" = failed ]
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+}
+
+@test "a .ko left as a FIFO by the build does not hang the privileged parent" {
+	conf 'MAKE[0]="mkfifo dkms_test.ko"'
+	add_ok
+	SECONDS=0
+	build_fails 4
+	[ "$SECONDS" -lt 60 ]
+	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: '$(ko_path)' (BUILT_MODULE_NAME[0]='dkms_test') is not a regular file: it must be a regular file the build wrote inside its build dir; log: '$INST/build.log'"
+}
+
+@test "a .ko left as a symlink (to a file root could read) is refused" {
+	conf 'MAKE[0]="ln -s /etc/shadow dkms_test.ko"'
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: '$(ko_path)' (BUILT_MODULE_NAME[0]='dkms_test') is a symlink: it must be a regular file the build wrote inside its build dir; log: '$INST/build.log'"
+}
+
+@test "a BUILT_MODULE_LOCATION the build turned into a symlink out of the build dir is refused" {
+	mkdir "$BATS_TEST_TMPDIR/elsewhere"
+	cp /bin/true "$BATS_TEST_TMPDIR/elsewhere/dkms_test.ko"
+	conf "MAKE[0]=\"ln -s $BATS_TEST_TMPDIR/elsewhere out\"" 'BUILT_MODULE_LOCATION[0]="out"'
+	add_ok
+	build_fails 4
+	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: '$(ko_path out/)' (BUILT_MODULE_NAME[0]='dkms_test') resolves to a place outside the build dir: it must be a regular file the build wrote inside its build dir; log: '$INST/build.log'"
+}
+
+# ---- dkms.conf evaluated by the sandboxed shell ----
+
+@test "a dkms.conf that waits forever is stopped after 10 s" {
+	conf 'X=$(sleep 98765)'
+	SECONDS=0
+	refuse_add 5 "$(invalid 'evaluating it took longer than 10 s: must not wait for anything')"
+	[ "$SECONDS" -lt 30 ]
+	! pgrep -f "sleep 98765"
+}
+
+@test "a dkms.conf whose shell code writes files cannot: the sandbox is read-only" {
+	conf "X=\$(echo pwned > $ROOT/usr/src/pwned; echo pwned > $ROOT/etc/pwned; echo pwned > /etc/dkm-hook-pwned-\$\$)"
+	BEFORE=$(snapshot)
+	DKM_HOOK_DEBUG=1 run "$DKM" add "$SRC"
+	echo "$output"
+	# the writes failed (the first one is reported in the debug output), nothing else did
+	[[ "$output" == *"printed on stderr: "*"$ROOT/usr/src/pwned: Read-only file system"* ]]
+	[ ! -e "$ROOT/usr/src/pwned" ]
+	[ ! -e "$ROOT/etc/pwned" ]
+	[ -z "$(ls /etc/dkm-hook-pwned-* 2>/dev/null)" ]
+	[ "$status" -eq 0 ]
+	diff <(echo "$BEFORE") <(snapshot | grep -v '^./usr/src/module-test-0.1')
+}
+
+# ---- the file itself ----
+
+@test "a dkms.conf over 1 MiB is refused before anything reads it as shell" {
+	conf
+	head -c 1100000 /dev/zero | tr '\0' '#' >> "$CONF"
+	refuse_add 5 "$(invalid 'file is larger than 1024 KiB: a dkms.conf is a short text')"
+}
+
+@test "a binary dkms.conf (NUL bytes) is refused with the line" {
+	conf
+	printf 'X="a\0b"\n' >> "$CONF"
+	refuse_add 5 "$(invalid 'line 6: contains a NUL byte: must be a text file')"
+}
+
+@test "a value that is not UTF-8 is refused with the line" {
+	conf
+	printf 'X="\xff\xfe"\n' >> "$CONF"
+	refuse_add 5 "$(invalid 'line 6: not valid UTF-8: must be a UTF-8 text file')"
+}
+
+@test "a variable name that is not UTF-8 is refused with the line" {
+	conf 'A=1'
+	printf '\xe9T=1\n' >> "$CONF"
+	refuse_add 5 "$(invalid 'line 7: not valid UTF-8: must be a UTF-8 text file')"
+}
+
+@test "the same module listed twice is refused" {
+	conf 'BUILT_MODULE_NAME[1]="dkms_test"' 'DEST_MODULE_LOCATION[1]="/extra"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_NAME[1]='dkms_test': same module as BUILT_MODULE_NAME[0]: each module must be listed once")"
+}
+
+@test "two modules installed under one name are refused" {
+	conf 'BUILT_MODULE_NAME[1]="other"' 'DEST_MODULE_NAME[1]="dkms_test"' 'DEST_MODULE_LOCATION[1]="/extra"'
+	refuse_add 5 "$(invalid "DEST_MODULE_NAME[1]='dkms_test': same installed name as module 0: installed names must be unique")"
+}
+
+@test "AUTOINSTALL that is neither yes nor no is refused" {
+	conf 'AUTOINSTALL="maybe"'
+	refuse_add 5 "$(invalid "AUTOINSTALL[0]='maybe': must be yes or no")"
+}
+
+@test "an invalid regex in MAKE_MATCH is refused" {
+	conf 'MAKE_MATCH[1]="(("' 'MAKE[1]="make"'
+	refuse_add 5 "$(invalid "MAKE_MATCH[1]='((': invalid extended regular expression (Unmatched ( or \\(): must be a POSIX ERE such as '^6\\.'")"
+}
+
+@test "an invalid regex in BUILD_EXCLUSIVE_KERNEL is refused" {
+	conf 'BUILD_EXCLUSIVE_KERNEL="^6\.[0-"'
+	refuse_add 5 "$(invalid "BUILD_EXCLUSIVE_KERNEL[0]='^6\\.[0-': invalid extended regular expression (Unmatched [, [^, [:, [., or [=): must be a POSIX ERE such as '^6\\.'")"
+}
+
+@test "a dkms.conf that is a directory is refused" {
+	rm "$CONF"
+	mkdir "$CONF"
+	refuse_add 5 "$(invalid 'is a directory, not a dkms.conf file')"
+}
+
+@test "a dkms.conf that is a FIFO is refused without waiting for a writer" {
+	rm "$CONF"
+	mkfifo "$CONF"
+	SECONDS=0
+	refuse_add 5 "$(invalid 'is not a regular file (a FIFO, socket or device): must be a text file')"
+	[ "$SECONDS" -lt 10 ]
+}
+
+@test "a dkms.conf that cannot be read (dangling symlink) says why" {
+	rm "$CONF"
+	ln -s missing.conf "$CONF"
+	refuse_add 3 "dkm-hook: error: cannot read dkms.conf: '$CONF': No such file or directory"
+}
+
+@test "a source dir without a dkms.conf is not a package" {
+	rm "$CONF"
+	refuse_add 3 "dkm-hook: error: no dkms.conf in '$SRC': expected a module source directory or <package>/<version> under '/usr/src'"
+}
+
+@test "add of a path that does not exist" {
+	SRC=$BATS_TEST_TMPDIR/no/such/dir
+	refuse_add 3 "dkm-hook: error: no dkms.conf in '$SRC': expected a module source directory or <package>/<version> under '/usr/src'"
+}
+
+# ---- arguments ----
+
+kver_msg() {
+	echo "dkm-hook: error: invalid kernel version '$1': must be the name of a kernel's directory under '/lib/modules', e.g. '$KVER' (not empty, no '/', '..' or control characters)"
+}
+
+@test "-k ../.. is refused" {
+	add_ok
+	run "$DKM" build module-test/0.1 -k ../..
+	[ "$status" -eq 5 ]
+	has_line "$(kver_msg ../..)"
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+@test "an empty -k is refused" {
+	add_ok
+	run "$DKM" install module-test/0.1 -k ''
+	[ "$status" -eq 5 ]
+	has_line "$(kver_msg '')"
+	unchanged
+}
+
+@test "a -k with a newline is refused and shown on one line" {
+	add_ok
+	run "$DKM" build module-test/0.1 -k "$(printf '6.1\n../..')"
+	[ "$status" -eq 5 ]
+	has_line "$(kver_msg '6.1\n../..')"
+	unchanged
+}
+
+@test "a package argument ../x/1 is refused" {
+	add_ok
+	run "$DKM" build ../x/1 -k "$KVER"
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: invalid package '../x/1': expected <package>/<version>"
+	unchanged
+}
+
+@test "a package argument a/b/c is refused" {
+	add_ok
+	run "$DKM" remove a/b/c --all
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: invalid package 'a/b/c': expected <package>/<version>"
+	unchanged
+}
+
+# ---- damaged state ----
+
+installed() {
+	"$DKM" add "$SRC" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	[ "$(state_of)" = installed ]
+	BEFORE=$(snapshot)
+}
+
+@test "a truncated state file: status names it as damaged and does not crash" {
+	installed
+	head -c 20 "$INST/state" > "$INST/state.tmp" && mv "$INST/state.tmp" "$INST/state"
+	run "$DKM" status
+	echo "$output"
+	[ "$status" -eq 0 ]
+	has_line "module-test/0.1, $KVER, $(uname -m): damaged (state file '$INST/state' has no valid state= line)"
+	has_line "dkm-hook: warning: state of module-test/0.1 for $KVER is damaged: '$INST/state': rebuild it with 'dkm-hook build module-test/0.1 -k $KVER --force'"
+	unchanged
+}
+
+@test "a state file of random bytes: status and status --json report it as damaged" {
+	installed
+	head -c 4096 /dev/urandom | tr -d '\n' > "$INST/state"
+	run "$DKM" status
+	[ "$status" -eq 0 ]
+	has_line "module-test/0.1, $KVER, $(uname -m): damaged (state file '$INST/state' has no valid state= line)"
+	"$DKM" status --json 2>/dev/null > "$BATS_TEST_TMPDIR/s.json"
+	python3 - "$BATS_TEST_TMPDIR/s.json" "$INST/state" <<-'EOF'
+	import json, sys
+	k = json.load(open(sys.argv[1]))["packages"][0]["kernels"][0]
+	assert k["state"] == "damaged" and k["damaged_file"] == sys.argv[2], k
+	EOF
+	unchanged
+}
+
+@test "an unknown state value is damaged, not shown as a state" {
+	installed
+	sed -i 's/^state=.*/state=pwned/' "$INST/state"
+	run "$DKM" status module-test
+	has_line "module-test/0.1, $KVER, $(uname -m): damaged (state file '$INST/state' has no valid state= line)"
+	[[ "$output" != *pwned* ]]
+}
+
+@test "a truncated registration is named and skipped, not trusted" {
+	installed
+	: > "$PKGDIR/0.1/package"
+	run "$DKM" status
+	echo "$output"
+	[ "$status" -eq 0 ]
+	has_line "dkm-hook: warning: registration of module-test/0.1 is damaged: '$PKGDIR/0.1/package' lacks its name=, version= or source= line: skipped; remove '$PKGDIR/0.1' and add the package again"
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"registration of module-test/0.1 is damaged"* ]]
+	unchanged
+}
+
+@test "a registration that claims to own another directory never makes remove delete it" {
+	"$DKM" add "$SRC" >/dev/null
+	mkdir -p "$ROOT/srv/precious"
+	echo keep > "$ROOT/srv/precious/data"
+	sed -i "s|^source=.*|source=/srv/precious|" "$PKGDIR/0.1/package"
+	BEFORE=$(snapshot)
+	run "$DKM" remove module-test/0.1 --all
+	echo "$output"
+	has_line "dkm-hook: warning: registration of module-test/0.1 is damaged: '$PKGDIR/0.1/package' says copied_source=yes for '/srv/precious', not '/usr/src/module-test-0.1': that source will not be deleted"
+	[ "$(cat "$ROOT/srv/precious/data")" = keep ]
+	# only our own copy in /usr/src may go; /srv is untouched
+	diff <(echo "$BEFORE" | grep -v '^./usr/src/module-test-0.1') <(snapshot | grep -v '^./usr/src/module-test-0.1')
+}
+
+# ---- dkm-hook.conf ----
+
+config() { # config <line>: the file has a comment on line 1, the setting on line 2
+	mkdir -p "$ROOT/etc/dkm-hook"
+	printf '# dkm-hook.conf\n%s\n' "$1" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
+	BEFORE=$(snapshot)
+}
+
+config_msg() {
+	echo "dkm-hook: error: invalid configuration: '$ROOT/etc/dkm-hook/dkm-hook.conf':2: $1"
+}
+
+@test "an unknown key in dkm-hook.conf names the file, the line and the key" {
+	config 'sign_keyfile=/x'
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "$(config_msg "unknown key 'sign_keyfile'")"
+	unchanged
+}
+
+@test "a bad value in dkm-hook.conf names the key and what it may be" {
+	config 'compress=lzma'
+	run "$DKM" add "$SRC"
+	[ "$status" -eq 5 ]
+	has_line "$(config_msg "compress='lzma': expected one of auto, none, xz, zstd, gzip")"
+	nothing_added
+	unchanged
+}
+
+@test "a relative sign_key in dkm-hook.conf is refused" {
+	config 'sign_key=keys/mok.key'
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "$(config_msg "sign_key='keys/mok.key': expected an absolute path")"
+	unchanged
+}
+
+@test "a build_timeout that is not a number is refused" {
+	config 'build_timeout=2m'
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "$(config_msg "build_timeout='2m': expected a whole number")"
+	unchanged
+}
+
+@test "a line without '=' in dkm-hook.conf is refused" {
+	config 'sign yes'
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "$(config_msg "'sign yes': expected key=value")"
+	unchanged
+}
