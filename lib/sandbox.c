@@ -46,6 +46,12 @@ int dkm_sandbox_enter(const struct dkm_sandbox *sb)
 	/* /dev/null, /dev/tty and friends stay usable (devices on a read-only mount are still
 	 * writable, but the pty/shm mounts want to be as they were) */
 	(void)setattr_recursive("/dev", 0, MOUNT_ATTR_RDONLY);
+	/* ... but /dev/shm is a world-writable tmpfs: what a build left there would outlive it
+	 * on the host. It gets a private, empty one that goes away with the namespace. */
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+	    mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=1777,size=64m") < 0)
+		return -errno;
 	for (size_t i = 0; sb->hide && sb->hide[i]; i++) {
 		if (stat(sb->hide[i], &st) < 0)
 			continue;

@@ -288,6 +288,17 @@ symlink_msg() { # symlink_msg <entry -> target>
 	unchanged
 }
 
+@test "a MAKE that leaves a file in /dev/shm (world-writable on the host) leaves nothing behind" {
+	conf 'MAKE[0]="echo planted > /dev/shm/dkm-hook-planted-$$ && ls /dev/shm/dkm-hook-planted-* && make KERNDIR=${kernel_source_dir} all"'
+	add_ok
+	run "$DKM" build module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	# the write worked inside (a private tmpfs), and did not reach the host
+	grep -q "^/dev/shm/dkm-hook-planted-" "$INST/build.log"
+	[ -z "$(ls /dev/shm/dkm-hook-planted-* 2>/dev/null)" ]
+	unchanged
+}
+
 @test "a MAKE that hangs is killed after build_timeout, with its whole process group" {
 	mkdir -p "$ROOT/etc/dkm-hook"
 	echo "build_timeout=2" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
