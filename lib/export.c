@@ -138,7 +138,7 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
 		return dkm_err(ctx, -ENOENT,
 			       "%s/%s is not built for %s (%s, state %s): run 'dkm-hook build %s/%s -k %s' first",
-			       b->pkg->name, b->pkg->version, kver, arch, strempty(inst.state) ?: "none",
+			       b->pkg->name, b->pkg->version, kver, arch, inst.state ? inst.state : "none",
 			       b->pkg->name, b->pkg->version, kver);
 	dir = dkm_inst_dir(ctx, b->pkg->name, b->pkg->version, kver, arch);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
