@@ -135,6 +135,8 @@ struct run {
 	size_t n_ks;
 	struct dkm_sign_key *key;
 	int lock_fd;
+	int kernel_locks[16];
+	size_t n_kernel_locks;
 };
 
 static void run_done(struct run *rn)
@@ -143,6 +145,8 @@ static void run_done(struct run *rn)
 		dkm_kernel_free(rn->ks[i].k);
 	free(rn->ks);
 	dkm_sign_key_free(rn->key);
+	for (size_t i = 0; i < rn->n_kernel_locks; i++)
+		close(rn->kernel_locks[i]);
 	if (rn->lock_fd >= 0)
 		close(rn->lock_fd);
 }
@@ -163,6 +167,43 @@ static int recover(struct run *rn)
 			r = dkm_install_recover(rn->ctx, de->d_name, !rn->o->no_depmod);
 	closedir(d);
 	return r < 0 ? r : 0;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Commands on kernels: the registry shared, each kernel exclusive (in name order, so two
+ * commands never wait for each other crosswise); then finish what an interrupted command
+ * left in those kernels. */
+static int run_lock_kernels(struct run *rn, char *const *kvers)
+{
+	_cleanup_strv_free_ char **sorted = NULL;
+	int r, fd;
+
+	if (rn->lock_fd >= 0)
+		return 0;
+	for (size_t i = 0; kvers && kvers[i]; i++)
+		if (!strv_contains(sorted, kvers[i]))
+			strv_extend(&sorted, kvers[i]);
+	if (strv_length(sorted) > ELEMENTSOF(rn->kernel_locks))
+		return dkm_err(rn->ctx, -E2BIG, "too many kernels in one command (at most %zu)",
+			       ELEMENTSOF(rn->kernel_locks));
+	rn->lock_fd = dkm_lock_take_registry(rn->ctx, true);
+	if (rn->lock_fd < 0)
+		return rn->lock_fd;
+	qsort(sorted, strv_length(sorted), sizeof(char *), cmp_strp);
+	for (size_t i = 0; sorted && sorted[i]; i++) {
+		fd = dkm_lock_take_kernel(rn->ctx, sorted[i]);
+		if (fd < 0)
+			return fd;
+		rn->kernel_locks[rn->n_kernel_locks++] = fd;
+		r = dkm_install_recover(rn->ctx, sorted[i], !rn->o->no_depmod);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int run_lock(struct run *rn)
@@ -466,7 +507,7 @@ static int for_each_kernel(struct run *rn, const char *arg,
 		return exit_code(dkm_err(rn->ctx, -ENOENT,
 					 "no kernel found under '%s%s': name one with -k <kernel>",
 					 rn->ctx->root, rn->ctx->module_dir));
-	r = run_lock(rn);
+	r = run_lock_kernels(rn, kvers);
 	if (r < 0)
 		return exit_code(r);
 	for (size_t i = 0; kvers[i]; i++) {
@@ -682,8 +723,9 @@ int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct
 	struct dkm_pkg **l = NULL;
 	size_t n = 0;
 	int r, worst = 0;
+	char *const one[] = { (char *)kver, NULL };
 
-	r = run_lock(&rn);
+	r = run_lock_kernels(&rn, one);
 	if (r < 0)
 		goto out;
 	dkm_pkg_list(ctx, &l, &n);
@@ -785,9 +827,10 @@ int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_o
 	_cleanup_strv_free_ char **selected = NULL, **changed = xcalloc(1, sizeof(char *));
 	struct kstate *ks;
 	uint64_t t0 = now_usec();
+	char *const one[] = { (char *)kver, NULL };
 	int r;
 
-	r = run_lock(&rn);
+	r = run_lock_kernels(&rn, one);
 	if (r < 0)
 		goto out;
 	r = get_kernel(&rn, kver, &ks);

@@ -7,24 +7,24 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "kernel.h"
 #include "lock.h"
 #include "util.h"
 
-int dkm_lock_take(struct dkm_ctx *ctx)
+static int lock_path(struct dkm_ctx *ctx, const char *path, bool shared)
 {
-	_cleanup_free_ char *dir = dkm_ctx_path(ctx, ctx->state_dir);
-	_cleanup_free_ char *path = path_join(dir, "lock");
 	_cleanup_close_ int fd = -1;
+	int op = shared ? LOCK_SH : LOCK_EX;
 	char buf[32];
 	int r;
 
-	r = mkdir_p(dir, 0755);
+	r = mkdir_parents(path, 0755);
 	if (r < 0)
-		return dkm_err(ctx, r, "cannot create state directory: '%s': %s", dir, strerror(-r));
+		return dkm_err(ctx, r, "cannot create the directory of '%s': %s", path, strerror(-r));
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return dkm_err(ctx, errno, "cannot open lock: '%s': %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock(fd, op | LOCK_NB) < 0) {
 		ssize_t k;
 
 		if (errno != EWOULDBLOCK)
@@ -33,14 +33,38 @@ int dkm_lock_take(struct dkm_ctx *ctx)
 		buf[k > 0 ? k : 0] = 0;
 		dkm_notice(ctx, "waiting for another dkm-hook command (pid %s) that holds '%s'",
 			   k > 0 ? strstrip(buf) : "unknown", path);
-		while (flock(fd, LOCK_EX) < 0)
+		while (flock(fd, op) < 0)
 			if (errno != EINTR)
 				return dkm_err(ctx, errno, "cannot lock: '%s': %s", path,
 					       strerror(errno));
 	}
-	/* record the holder for the message above; content is informational only */
-	r = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) == 0)
-		(void)!pwrite(fd, buf, (size_t)r, 0);
+	if (!shared) {
+		/* record the holder for the message above; informational only */
+		r = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+		if (ftruncate(fd, 0) == 0)
+			(void)!pwrite(fd, buf, (size_t)r, 0);
+	}
 	return TAKE_FD(fd);
+}
+
+int dkm_lock_take_registry(struct dkm_ctx *ctx, bool shared)
+{
+	_cleanup_free_ char *path = dkm_ctx_pathf(ctx, "%s/lock", ctx->state_dir);
+
+	return lock_path(ctx, path, shared);
+}
+
+int dkm_lock_take(struct dkm_ctx *ctx)
+{
+	return dkm_lock_take_registry(ctx, false);
+}
+
+int dkm_lock_take_kernel(struct dkm_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (dkm_kver_check(ctx, kver) < 0)
+		return -EINVAL;
+	path = dkm_ctx_pathf(ctx, "%s/kernels/%s/lock", ctx->state_dir, kver);
+	return lock_path(ctx, path, false);
 }

@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+
 struct dkm_ctx;
 
-/* Take the state dir's lock (flock on <state>/lock). If another command holds it, say so once
- * and wait. Returns the lock fd (>= 0) to be closed to release, or -errno. */
+/* Locks (flock, released when the process dies, so never stale):
+ *   <state>/lock                  the registry: exclusive for add/remove/fsck --repair, shared
+ *                                 for commands that work on kernels
+ *   <state>/kernels/<kver>/lock   one kernel's module tree and builds: exclusive
+ * so two commands on different kernels run in parallel and two on the same kernel in turn.
+ * A command that has to wait says so once. Returns the lock fd (close it to release), or
+ * -errno. */
 int dkm_lock_take(struct dkm_ctx *ctx);
+int dkm_lock_take_registry(struct dkm_ctx *ctx, bool shared);
+int dkm_lock_take_kernel(struct dkm_ctx *ctx, const char *kver);

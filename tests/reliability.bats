@@ -191,3 +191,47 @@ three_packages_two_versions() {
 teardown() {
 	if [ -n "${TMPFS:-}" ]; then umount "$TMPFS" || true; fi
 }
+
+@test "locking is per kernel: rebuilds of two kernels run at the same time, of one kernel in turn" {
+	second_kernel "$KVER+second"
+	K2="$KVER+second"
+	src=$(fixture module-test)
+	# each build waits (up to 30 s) until the other kernel's build of it has started: both
+	# succeed only if the two commands really run in parallel
+	cat > "$src/wait-for-other.sh" <<-'EOF2'
+	#!/bin/sh
+	tree=$(dirname "$(dirname "$dkms_tree")")
+	for other in "$tree"/*/; do
+		[ "$(basename "$other")" = "$kernelver" ] && continue
+		i=0
+		while [ ! -d "$other$arch/module-test/0.1/build" ] && [ $i -lt 300 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		[ -d "$other$arch/module-test/0.1/build" ] || { echo "no concurrent build of the other kernel" >&2; exit 1; }
+	done
+	EOF2
+	chmod +x "$src/wait-for-other.sh"
+	sed -i 's|^MAKE\[0\]=.*|MAKE[0]="./wait-for-other.sh \&\& make KERNDIR=${kernel_source_dir} all"|' "$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" rebuild "$KVER" > "$BATS_TEST_TMPDIR/a" 2>&1 &
+	a=$!
+	"$DKM" rebuild "$K2" > "$BATS_TEST_TMPDIR/b" 2>&1 &
+	b=$!
+	wait "$a" || { cat "$BATS_TEST_TMPDIR/a"; false; }
+	wait "$b" || { cat "$BATS_TEST_TMPDIR/b"; false; }
+	run "$DKM" status
+	[ "$(grep -c ': installed ' <<<"$output")" -eq 2 ]
+	# the same kernel: the second command waits for the first
+	flock "$ROOT/var/lib/dkm-hook/kernels/$KVER/lock" sleep 2 &
+	sleep 0.3
+	run "$DKM" rebuild "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"waiting for another dkm-hook command"*"kernels/$KVER/lock'"* ]]
+	# while another kernel is not blocked by it
+	flock "$ROOT/var/lib/dkm-hook/kernels/$KVER/lock" sleep 2 &
+	sleep 0.3
+	run "$DKM" rebuild "$K2"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"waiting"* ]]
+	wait
+}
