@@ -9,7 +9,13 @@
 #include <unistd.h>
 
 #include "actions.h"
+#include "conf.h"
 #include "ctx.h"
+#include "dkms-compat.h"
+#include "export.h"
+#include "hook.h"
+#include "initrd.h"
+#include "registry.h"
 #include "sign.h"
 #include "util.h"
 
@@ -44,11 +50,61 @@ static const struct verb verbs[] = {
 	{ "unbuild", "<pkg/ver> -k <kver>...", "uninstall and forget the build for the kernel(s)" },
 	{ "remove", "<pkg/ver> (-k <kver>... | --all)", "unbuild, and unregister when no kernel is left" },
 	{ "status", "[pkg[/ver]] [-k <kver>] [--json]", "show packages and their state per kernel" },
-	{ "rebuild", "<kver> [--force]", "build and install every AUTOINSTALL package for the kernel" },
+	{ "rebuild", "<kver> [--force] [--no-initrd]",
+	  "build and install every AUTOINSTALL package for the kernel, then its initramfs" },
+	{ "kernel-add", "<kver> [--no-initrd]",
+	  "a kernel arrived: rebuild, then fail only as fail_policy= says (the kernel hooks)" },
 	{ "kernel-remove", "<kver>", "the kernel is going away: uninstall everything for it" },
+	{ "fsck", "[--repair]", "check state, manifests and module trees; repair what can be" },
+	{ "import", "[--dkmstree DIR]", "adopt DKMS's state (/var/lib/dkms): no rebuild of what is installed" },
+	{ "initrd-modules", "<kver> [--json]",
+	  "the modules that belong in the kernel's initramfs, and why" },
 	{ "keygen", "[--force]", "create the module signing key and certificate" },
 	{ "verify", "<module-file> [--cert FILE] [--json]", "check a module's signature" },
+	{ "export", "<pkg/ver> -k <kver> [--format tar|deb] [-o FILE]",
+	  "pack the built, signed modules for one kernel as a tar or a .deb" },
+	{ "import-binary", "<file> [--force]",
+	  "install an exported tar (no compilers needed): registry, manifest, depmod" },
 };
+
+/* `--list WHAT`, for the shell completion and the documentation tests (tests/docs.bats), one
+ * item per line; not in --help. verbs: "<name>\t<arguments>"; config-keys: every key of
+ * dkm-hook.conf; dkms-conf-directives: every dkms.conf directive read; packages: "<pkg>/<ver>"
+ * from the state tree (cheap and quiet). */
+static int list(const char *what, const char *root)
+{
+	_cleanup_ctx_ struct dkm_ctx *ctx = NULL;
+	_cleanup_strv_free_ char **keys = NULL;
+	struct dkm_pkg **l = NULL;
+	size_t n = 0;
+
+	if (streq(what, "verbs")) {
+		for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+			printf("%s\t%s\n", verbs[i].name, verbs[i].args);
+	} else if (streq(what, "config-keys")) {
+		keys = dkm_ctx_config_keys();
+		for (size_t i = 0; keys[i]; i++)
+			printf("%s\n", keys[i]);
+	} else if (streq(what, "dkms-conf-directives")) {
+		for (size_t i = 0; dkm_conf_directives[i]; i++)
+			printf("%s\n", dkm_conf_directives[i]);
+	} else if (streq(what, "packages")) {
+		if (dkm_ctx_new(root, &ctx) < 0)
+			return DKM_EXIT_FAILURE;
+		ctx->log_level = -1;
+		if (dkm_ctx_load_config(ctx) < 0)
+			return DKM_EXIT_INVALID;
+		dkm_pkg_list(ctx, &l, &n);
+		for (size_t i = 0; i < n; i++)
+			printf("%s/%s\n", l[i]->name, l[i]->version);
+		dkm_pkg_list_free(l, n);
+	} else {
+		fprintf(stderr, "%s: error: --list '%s': expected verbs, config-keys, dkms-conf-directives or packages\n",
+			prog, what);
+		return DKM_EXIT_USAGE;
+	}
+	return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -59,7 +115,7 @@ static void usage(FILE *f)
 		"installed for every kernel.\n\nCommands:\n",
 		prog);
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		fprintf(f, "  %-10s %-38s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
+		fprintf(f, "  %-14s %-38s %s\n", verbs[i].name, verbs[i].args, verbs[i].help);
 	fprintf(f,
 		"\nOptions:\n"
 		"  --root DIR               operate on the system under DIR (also DKM_HOOK_ROOT)\n"
@@ -69,9 +125,13 @@ static void usage(FILE *f)
 		"      --kernel-source-dir DIR  kernel headers (default <root>/lib/modules/<kver>/build)\n"
 		"      --force              rebuild even if built / regenerate keys\n"
 		"      --all                with remove: every kernel\n"
-		"      --json               machine-readable output (status, verify)\n"
+		"      --json               machine-readable output (status, verify, initrd-modules)\n"
 		"      --no-depmod          do not run depmod\n"
+		"      --no-initrd          with rebuild, kernel-add: do not regenerate the initramfs\n"
 		"      --cert FILE          with verify: certificate to check against\n"
+		"      --format tar|deb     with export: what to write (default tar)\n"
+		"  -o, --output FILE        with export: where to write it\n"
+		"      --repair             with fsck: fix what can be fixed\n"
 		"  -v, --verbose            more output (DKM_HOOK_DEBUG=1 for everything)\n"
 		"  -h, --help               this help (also '<command> --help')\n"
 		"      --version            print the version\n"
@@ -98,6 +158,10 @@ enum {
 	OPT_NO_DEPMOD,
 	OPT_NO_INITRD,
 	OPT_CERT,
+	OPT_FORMAT,
+	OPT_LIST,
+	OPT_DKMSTREE,
+	OPT_REPAIR,
 };
 
 int main(int argc, char **argv)
@@ -114,6 +178,11 @@ int main(int argc, char **argv)
 		{ "no-depmod", no_argument, NULL, OPT_NO_DEPMOD },
 		{ "no-initrd", no_argument, NULL, OPT_NO_INITRD },
 		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "list", required_argument, NULL, OPT_LIST },
+		{ "repair", no_argument, NULL, OPT_REPAIR },
+		{ "dkmstree", required_argument, NULL, OPT_DKMSTREE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -122,13 +191,18 @@ int main(int argc, char **argv)
 	_cleanup_ctx_ struct dkm_ctx *ctx = NULL;
 	_cleanup_strv_free_ char **kernels = NULL;
 	struct dkm_opts o = { 0 };
-	const char *root = NULL, *cert = NULL, *verb_name;
+	const char *root = NULL, *cert = NULL, *dkmstree = "/var/lib/dkms", *verb_name;
+	const char *format = NULL, *output = NULL, *list_what = NULL;
 	const struct verb *verb = NULL;
 	unsigned jobs = 0, verbose = 0;
-	bool help = false;
+	bool help = false, repair = false;
 	int c, r, nargs;
 
-	while ((c = getopt_long(argc, argv, "k:a:j:vh", longopts, NULL)) >= 0) {
+	/* the same binary under the name `dkms` speaks DKMS's command line (lib/dkms-compat.c) */
+	if (argc > 0 && streq(path_basename(argv[0]), "dkms"))
+		return dkm_dkms_main(argc, argv);
+
+	while ((c = getopt_long(argc, argv, "k:a:j:o:vh", longopts, NULL)) >= 0) {
 		switch (c) {
 		case OPT_ROOT:
 			root = optarg;
@@ -172,6 +246,21 @@ int main(int argc, char **argv)
 		case OPT_CERT:
 			cert = optarg;
 			break;
+		case OPT_FORMAT:
+			format = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_LIST:
+			list_what = optarg;
+			break;
+		case OPT_REPAIR:
+			repair = true;
+			break;
+		case OPT_DKMSTREE:
+			dkmstree = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -186,6 +275,8 @@ int main(int argc, char **argv)
 			return DKM_EXIT_USAGE;
 		}
 	}
+	if (list_what)
+		return list(list_what, root);
 	if (optind >= argc) {
 		usage(help ? stdout : stderr);
 		return help ? 0 : DKM_EXIT_USAGE;
@@ -268,9 +359,25 @@ int main(int argc, char **argv)
 		NEED_ARGS(1, 1);
 		return dkm_action_rebuild(ctx, arg, &o);
 	}
+	if (streq(verb_name, "kernel-add")) {
+		NEED_ARGS(1, 1);
+		return dkm_action_kernel_add(ctx, arg, &o);
+	}
+	if (streq(verb_name, "initrd-modules")) {
+		NEED_ARGS(1, 1);
+		return dkm_cmd_initrd_modules(ctx, arg, o.arch, o.json);
+	}
+	if (streq(verb_name, "fsck")) {
+		NEED_ARGS(0, 0);
+		return dkm_action_fsck(ctx, &o, repair);
+	}
 	if (streq(verb_name, "kernel-remove")) {
 		NEED_ARGS(1, 1);
 		return dkm_action_kernel_remove(ctx, arg, &o);
+	}
+	if (streq(verb_name, "import")) {
+		NEED_ARGS(0, 0);
+		return dkm_dkms_import(ctx, dkmstree);
 	}
 	if (streq(verb_name, "keygen")) {
 		NEED_ARGS(0, 0);
@@ -279,6 +386,14 @@ int main(int argc, char **argv)
 	if (streq(verb_name, "verify")) {
 		NEED_ARGS(1, 1);
 		return dkm_cmd_verify(ctx, arg, cert, o.json);
+	}
+	if (streq(verb_name, "export")) {
+		NEED_ARGS(1, 1);
+		return dkm_cmd_export(ctx, arg, &o, format, output);
+	}
+	if (streq(verb_name, "import-binary")) {
+		NEED_ARGS(1, 1);
+		return dkm_cmd_import_binary(ctx, arg, &o);
 	}
 	return DKM_EXIT_USAGE;
 }
