@@ -48,7 +48,7 @@ static int exit_code(int r)
 /* The finished modules of one (package, version, kernel, arch), read from the state tree. */
 struct artefact {
 	char *module;
-	char *file;     /* "dkms_test.ko.xz" */
+	char *file;	/* "dkms_test.ko.xz" */
 	char *location; /* "/updates/dkms" */
 	char *sha256;
 	char *data;
@@ -61,7 +61,7 @@ struct bundle {
 	struct dkm_kv meta; /* what goes into the metadata file, in order */
 	struct artefact *mods;
 	size_t n_mods;
-	char *cert;         /* signing certificate (DER), NULL when unsigned */
+	char *cert; /* signing certificate (DER), NULL when unsigned */
 	size_t cert_size;
 };
 
@@ -96,7 +96,8 @@ static int find_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret)
 	vers = dkm_pkg_versions(ctx, name);
 	if (!vers[0])
 		return dkm_err(ctx, -ENOENT,
-			       "package '%s' is not registered: 'dkm-hook status' lists what is", name);
+			       "package '%s' is not registered: 'dkm-hook status' lists what is",
+			       name);
 	if (slash)
 		ver = xstrdup(slash + 1);
 	else if (!vers[1])
@@ -136,10 +137,11 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 		return dkm_err(ctx, r, "cannot read the state of %s/%s for %s: %s", b->pkg->name,
 			       b->pkg->version, kver, strerror(-r));
 	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
-		return dkm_err(ctx, -ENOENT,
-			       "%s/%s is not built for %s (%s, state %s): run 'dkm-hook build %s/%s -k %s' first",
-			       b->pkg->name, b->pkg->version, kver, arch, inst.state ? inst.state : "none",
-			       b->pkg->name, b->pkg->version, kver);
+		return dkm_err(
+			ctx, -ENOENT,
+			"%s/%s is not built for %s (%s, state %s): run 'dkm-hook build %s/%s -k %s' first",
+			b->pkg->name, b->pkg->version, kver, arch, inst.state ? inst.state : "none",
+			b->pkg->name, b->pkg->version, kver);
 	dir = dkm_inst_dir(ctx, b->pkg->name, b->pkg->version, kver, arch);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
 	if (!mods[0])
@@ -177,9 +179,10 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 				       strerror(-r));
 		sha256_buf(a->data, a->size, sha);
 		if (!streq(sha, a->sha256))
-			return dkm_err(ctx, -EBADMSG,
-				       "the built module '%s' changed since it was built (sha256 %s, recorded %s): rebuild it with 'dkm-hook build %s/%s -k %s --force'",
-				       path, sha, a->sha256, b->pkg->name, b->pkg->version, kver);
+			return dkm_err(
+				ctx, -EBADMSG,
+				"the built module '%s' changed since it was built (sha256 %s, recorded %s): rebuild it with 'dkm-hook build %s/%s -k %s --force'",
+				path, sha, a->sha256, b->pkg->name, b->pkg->version, kver);
 		dkm_kv_set(&b->meta, kf, a->file);
 		dkm_kv_set(&b->meta, kl, a->location);
 		dkm_kv_set(&b->meta, ks, a->sha256);
@@ -262,9 +265,9 @@ static const char *deb_arch(const char *arch)
 	static const struct {
 		const char *uname, *deb;
 	} map[] = {
-		{ "x86_64", "amd64" },   { "aarch64", "arm64" }, { "armv7l", "armhf" },
-		{ "i386", "i386" },      { "i686", "i386" },     { "ppc64le", "ppc64el" },
-		{ "s390x", "s390x" },    { "riscv64", "riscv64" }, { "mips64", "mips64el" },
+		{ "x86_64", "amd64" },	      { "aarch64", "arm64" },	{ "armv7l", "armhf" },
+		{ "i386", "i386" },	      { "i686", "i386" },	{ "ppc64le", "ppc64el" },
+		{ "s390x", "s390x" },	      { "riscv64", "riscv64" }, { "mips64", "mips64el" },
 		{ "loongarch64", "loong64" },
 	};
 
@@ -378,10 +381,11 @@ static int write_deb(struct dkm_ctx *ctx, const struct bundle *b, const char *ou
 		}
 		kib += (a->size + 1023) / 1024;
 	}
-	signer_line = signer ? xasprintf(" Signed by \"%s\" (%s): the kernel accepts them under Secure\n"
-					 " Boot once that certificate is enrolled (mokutil --import).\n",
-					 signer, strempty(dkm_kv_get(&b->meta, "sig_hash")))
-			     : xstrdup(" Not signed.\n");
+	signer_line =
+		signer ? xasprintf(" Signed by \"%s\" (%s): the kernel accepts them under Secure\n"
+				   " Boot once that certificate is enrolled (mokutil --import).\n",
+				   signer, strempty(dkm_kv_get(&b->meta, "sig_hash")))
+		       : xstrdup(" Not signed.\n");
 	control = xasprintf("Package: %s\n"
 			    "Version: %s\n"
 			    "Architecture: %s\n"
@@ -395,8 +399,8 @@ static int write_deb(struct dkm_ctx *ctx, const struct bundle *b, const char *ou
 			    " dkm-hook %s and installed into /lib/modules/%s.\n"
 			    "%s",
 			    debname, debver, debarch, kib, b->kver, b->pkg->name, b->pkg->version,
-			    b->kver, dkm_kv_get(&b->meta, "modules"), b->pkg->name, b->pkg->version, DKM_VERSION, b->kver,
-			    signer_line);
+			    b->kver, dkm_kv_get(&b->meta, "modules"), b->pkg->name, b->pkg->version,
+			    DKM_VERSION, b->kver, signer_line);
 	free(p);
 	p = xasprintf("%s/DEBIAN/control", tree);
 	r = write_text(ctx, p, control, 0644);
@@ -569,8 +573,8 @@ static int check_module(struct dkm_ctx *ctx, const char *file, const struct dkm_
 	sha256_buf(e->data, e->size, sha);
 	if (!streq(sha, strempty(dkm_kv_get(meta, ks))))
 		return dkm_err(ctx, -EBADMSG,
-			       "'%s': member '%s' is damaged: sha256 %s, the metadata says %s", file,
-			       e->name, sha, strempty(dkm_kv_get(meta, ks)));
+			       "'%s': member '%s' is damaged: sha256 %s, the metadata says %s",
+			       file, e->name, sha, strempty(dkm_kv_get(meta, ks)));
 	r = dkm_decompress(ctx, e->data, e->size, &plain, &plain_len, &c);
 	if (r < 0)
 		return r;
@@ -579,10 +583,11 @@ static int check_module(struct dkm_ctx *ctx, const char *file, const struct dkm_
 
 		if (!streq(dkm_compression_name(c), strempty(dkm_kv_get(meta, "compression"))) ||
 		    !streq(mname, want))
-			return dkm_err(ctx, -EBADMSG,
-				       "'%s': member '%s' is %s data, the metadata says compression=%s",
-				       file, e->name, dkm_compression_name(c),
-				       strempty(dkm_kv_get(meta, "compression")));
+			return dkm_err(
+				ctx, -EBADMSG,
+				"'%s': member '%s' is %s data, the metadata says compression=%s",
+				file, e->name, dkm_compression_name(c),
+				strempty(dkm_kv_get(meta, "compression")));
 	}
 	r = dkm_elf_module_parse(ctx, e->name, plain, plain_len, &m);
 	if (r < 0)
@@ -590,17 +595,19 @@ static int check_module(struct dkm_ctx *ctx, const char *file, const struct dkm_
 	machine = dkm_elf_machine_name(m.machine);
 	if (!m.vermagic || !startswith(m.vermagic, kver) ||
 	    (m.vermagic[strlen(kver)] != ' ' && m.vermagic[strlen(kver)] != 0))
-		r = dkm_err(ctx, -EINVAL,
-			    "'%s': module '%s' was built for another kernel: vermagic '%s' does not start with '%s'",
-			    file, mname, strempty(m.vermagic), kver);
+		r = dkm_err(
+			ctx, -EINVAL,
+			"'%s': module '%s' was built for another kernel: vermagic '%s' does not start with '%s'",
+			file, mname, strempty(m.vermagic), kver);
 	else if (machine && !streq(machine, arch))
 		r = dkm_err(ctx, -EINVAL, "'%s': module '%s' is for %s, the metadata says %s", file,
 			    mname, machine, arch);
 	else if (streq(strempty(dkm_kv_get(meta, "signed")), "yes") &&
 		 dkm_modsig_parse(plain, plain_len, &off, &soff, &slen) != 1)
-		r = dkm_err(ctx, -EBADMSG,
-			    "'%s': module '%s' carries no signature, the metadata says it is signed",
-			    file, mname);
+		r = dkm_err(
+			ctx, -EBADMSG,
+			"'%s': module '%s' carries no signature, the metadata says it is signed",
+			file, mname);
 	dkm_elf_module_done(&m);
 	return r;
 }
@@ -610,20 +617,22 @@ static int check_module(struct dkm_ctx *ctx, const char *file, const struct dkm_
 static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm_tar_entry *l,
 			 size_t n, const struct dkm_kv *meta)
 {
-	static const char *const required[] = { "package", "version", "kernel", "arch",
+	static const char *const required[] = { "package", "version",	  "kernel", "arch",
 						"modules", "compression", "signed" };
 	_cleanup_strv_free_ char **mods = NULL;
 	int r;
 
 	if (!streq(strempty(dkm_kv_get(meta, "format")), BINARY_FORMAT))
-		return dkm_err(ctx, -EBADMSG, "'%s': unknown format '%s' (this dkm-hook reads '%s')",
-			       file, strempty(dkm_kv_get(meta, "format")), BINARY_FORMAT);
+		return dkm_err(ctx, -EBADMSG,
+			       "'%s': unknown format '%s' (this dkm-hook reads '%s')", file,
+			       strempty(dkm_kv_get(meta, "format")), BINARY_FORMAT);
 	for (size_t i = 0; i < ELEMENTSOF(required); i++) {
 		const char *v = dkm_kv_get(meta, required[i]);
 
 		if (isempty(v) || (i < 4 && !name_is_valid(v)))
-			return dkm_err(ctx, -EBADMSG, "'%s': metadata %s='%s' is missing or invalid",
-				       file, required[i], strempty(v));
+			return dkm_err(ctx, -EBADMSG,
+				       "'%s': metadata %s='%s' is missing or invalid", file,
+				       required[i], strempty(v));
 	}
 	mods = strv_split(dkm_kv_get(meta, "modules"), " ");
 	for (size_t i = 0; mods[i]; i++) {
@@ -633,10 +642,12 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 		const char *f = dkm_kv_get(meta, kf), *loc = dkm_kv_get(meta, kl);
 		const struct dkm_tar_entry *e;
 
-		if (!name_is_valid(mods[i]) || !name_is_valid(strempty(f)) || !location_is_valid(loc))
-			return dkm_err(ctx, -EBADMSG,
-				       "'%s': metadata of module '%s' is invalid (file '%s', location '%s')",
-				       file, mods[i], strempty(f), strempty(loc));
+		if (!name_is_valid(mods[i]) || !name_is_valid(strempty(f)) ||
+		    !location_is_valid(loc))
+			return dkm_err(
+				ctx, -EBADMSG,
+				"'%s': metadata of module '%s' is invalid (file '%s', location '%s')",
+				file, mods[i], strempty(f), strempty(loc));
 		member = xasprintf("modules/%s", f);
 		e = tar_find(l, n, member);
 		if (!e)
@@ -655,7 +666,8 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 			known = streq(member, l[i].name);
 		}
 		if (!known)
-			return dkm_err(ctx, -EBADMSG, "'%s': unexpected member '%s'", file, l[i].name);
+			return dkm_err(ctx, -EBADMSG, "'%s': unexpected member '%s'", file,
+				       l[i].name);
 	}
 	return 0;
 }
@@ -739,9 +751,10 @@ static int register_binary(struct dkm_ctx *ctx, const struct dkm_kv *meta, bool 
 
 	if (dkm_pkg_load(ctx, name, ver, &existing) == 0) {
 		if (!existing->binary && !force)
-			return dkm_err(ctx, -EEXIST,
-				       "%s/%s is registered here from its source: install it with 'dkm-hook install %s/%s -k %s', or pass --force to install the imported build instead",
-				       name, ver, name, ver, dkm_kv_get(meta, "kernel"));
+			return dkm_err(
+				ctx, -EEXIST,
+				"%s/%s is registered here from its source: install it with 'dkm-hook install %s/%s -k %s', or pass --force to install the imported build instead",
+				name, ver, name, ver, dkm_kv_get(meta, "kernel"));
 		p = TAKE_PTR(existing);
 	} else {
 		p = xcalloc(1, sizeof(*p));
@@ -754,7 +767,8 @@ static int register_binary(struct dkm_ctx *ctx, const struct dkm_kv *meta, bool 
 		r = dkm_pkg_save(ctx, p);
 		if (r < 0) {
 			dkm_pkg_free(p);
-			return dkm_err(ctx, r, "cannot register %s/%s: %s", name, ver, strerror(-r));
+			return dkm_err(ctx, r, "cannot register %s/%s: %s", name, ver,
+				       strerror(-r));
 		}
 		dkm_notice(ctx, "registered %s/%s (binary: built elsewhere, no source here)", name,
 			   ver);
@@ -805,9 +819,10 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 	n = (size_t)r;
 	e = tar_find(l, n, META_NAME);
 	if (!e) {
-		r = dkm_err(ctx, -EBADMSG,
-			    "'%s' is not a dkm-hook binary package: no '%s' member (make one with 'dkm-hook export')",
-			    file, META_NAME);
+		r = dkm_err(
+			ctx, -EBADMSG,
+			"'%s' is not a dkm-hook binary package: no '%s' member (make one with 'dkm-hook export')",
+			file, META_NAME);
 		goto out;
 	}
 	kv_parse(e->data, e->size, &meta);
@@ -820,9 +835,10 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 	if (r < 0)
 		goto out;
 	if (!is_dir(k->moddir)) {
-		r = dkm_err(ctx, -ENOENT,
-			    "kernel %s is not installed: '%s' does not exist: install linux-image-%s first",
-			    kver, k->moddir, kver);
+		r = dkm_err(
+			ctx, -ENOENT,
+			"kernel %s is not installed: '%s' does not exist: install linux-image-%s first",
+			kver, k->moddir, kver);
 		goto out;
 	}
 	lock = dkm_lock_take(ctx);
@@ -852,9 +868,10 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 	if (!isempty(dkm_kv_get(&meta, "signer"))) {
 		_cleanup_free_ char *dir = dkm_pkg_dir(ctx, pkg->name, pkg->version);
 
-		dkm_notice(ctx,
-			   "%s/%s: modules signed by '%s': under Secure Boot the kernel loads them once that certificate is enrolled: 'mokutil --import %s/%s'",
-			   pkg->name, pkg->version, dkm_kv_get(&meta, "signer"), dir, CERT_NAME);
+		dkm_notice(
+			ctx,
+			"%s/%s: modules signed by '%s': under Secure Boot the kernel loads them once that certificate is enrolled: 'mokutil --import %s/%s'",
+			pkg->name, pkg->version, dkm_kv_get(&meta, "signer"), dir, CERT_NAME);
 	}
 	r = 0;
 out:

@@ -140,7 +140,8 @@ static bool all_zero(const unsigned char *p, size_t n)
 /* "./a//b/" -> "a/b"; NULL if absolute, empty, or with a ".." component */
 static char *normalise_name(const char *prefix, const char *name)
 {
-	_cleanup_free_ char *full = isempty(prefix) ? xstrdup(name) : xasprintf("%s/%s", prefix, name);
+	_cleanup_free_ char *full =
+		isempty(prefix) ? xstrdup(name) : xasprintf("%s/%s", prefix, name);
 	_cleanup_strv_free_ char **parts = NULL;
 	char **kept = xcalloc(1, sizeof(char *));
 	char *out;
@@ -183,7 +184,7 @@ int dkm_tar_parse(const void *buf, size_t len, struct dkm_tar_entry **ret, const
 			goto fail;
 		}
 		if (all_zero(p + off, BLOCK))
-			break; /* end of archive (a second zero block may follow; we need not look) */
+			break; /* the end (a second zero block may follow) */
 		h = (const struct ustar_header *)(p + off);
 		posix = memcmp(h->magic, "ustar", 6) == 0 && memcmp(h->version, "00", 2) == 0;
 		if (!posix && memcmp(h->magic, "ustar  ", 8) != 0) {

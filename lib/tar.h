@@ -18,7 +18,7 @@ void dkm_tar_add(char **buf, size_t *len, const char *name, const void *data, si
 void dkm_tar_finish(char **buf, size_t *len);
 
 struct dkm_tar_entry {
-	char *name;       /* normalised: no "./" prefix, no trailing "/" */
+	char *name;	  /* normalised: no "./" prefix, no trailing "/" */
 	const void *data; /* points into the archive buffer */
 	size_t size;
 };
