@@ -26,7 +26,10 @@ int dkm_sandbox_enter(const struct dkm_sandbox *sb)
 {
 	struct stat st;
 
-	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) < 0)
+	/* CLONE_NEWPID: the caller's next child is the init of a new PID namespace (spawn.c),
+	 * so nothing the build starts, not even what escaped its process group with setsid(),
+	 * survives it; nor can it signal processes outside */
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID) < 0)
 		return -errno;
 	/* nothing we do here propagates back to the host */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

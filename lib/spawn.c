@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +88,39 @@ static int move_fd(int from, int to)
 	return dup2(from, to);
 }
 
+/* After dkm_sandbox_enter() the next child is the init of a new PID namespace: when it exits,
+ * the kernel kills everything else in there, also what left the process group with setsid().
+ * This process stays behind as the one the caller waits for and signals, and passes the
+ * status on. Returns 0 in the child (which goes on to exec), never in the waiter. */
+static int sandbox_fork(int errpipe_w)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		return 0;
+	close(errpipe_w); /* the child reports a failed exec itself */
+	/* a signal to the process group reaches the child too (an init only dies of SIGKILL
+	 * from outside: the time limit sends that after SIGTERM); the waiter waits */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(127);
+	if (WIFSIGNALED(status)) {
+		struct rlimit no_core = { 0, 0 };
+
+		(void)setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
 int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_pid)
 {
 	int keep[64];
@@ -151,7 +185,7 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 		for (size_t i = 0; i < nkeep; i++)
 			fcntl(keep[i], F_SETFD, 0);
 		/* the sandbox first: a cwd taken before it would stay on the old mounts */
-		if (s->sandbox && dkm_sandbox_enter(s->sandbox) < 0)
+		if (s->sandbox && (dkm_sandbox_enter(s->sandbox) < 0 || sandbox_fork(errpipe[1]) < 0))
 			goto fail;
 		if (s->cwd && chdir(s->cwd) < 0)
 			goto fail;
