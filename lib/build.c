@@ -646,19 +646,38 @@ char *dkm_dest_location(struct dkm_ctx *ctx, const char *conf_location)
 }
 
 /* strip --strip-debug a copy of the module, like DKMS's `strip -g` and kbuild's
- * INSTALL_MOD_STRIP=1. */
-static int strip_module(struct dkm_ctx *ctx, const char *path)
+ * INSTALL_MOD_STRIP=1. The file came out of an untrusted build: binutils parses it as the build
+ * user, in the build's sandbox (only the build dir writable), never as root. What it leaves
+ * behind is checked again like a built module. */
+static int strip_module(struct dkm_ctx *ctx, const char *build, const char *path)
 {
 	char *const argv[] = { (char *)"strip", (char *)"--strip-debug", (char *)path, NULL };
 	struct dkm_spawn s = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2 };
+	_cleanup_free_ char *key = dkm_ctx_path(ctx, ctx->sign_key);
+	char *hide[2] = { key, NULL };
+	struct dkm_sandbox sb = { .rw_dir = build, .hide = hide };
+	const char *why;
 	int status = 0, r;
 	char desc[64];
 
+	r = dkm_build_identity(ctx, &s.uid, &s.gid, &s.run_as);
+	if (r < 0)
+		return r;
+	if (s.run_as && chown(path, s.uid, s.gid) < 0)
+		return dkm_err(ctx, -errno, "cannot hand '%s' to the build user: %s", path,
+			       strerror(errno));
+	if (geteuid() == 0)
+		s.sandbox = &sb;
 	r = dkm_spawn_run(ctx, &s, &status);
 	if (r > 0)
 		return dkm_err(ctx, -EIO, "strip --strip-debug '%s' %s", path,
 			       dkm_spawn_describe(status, desc, sizeof(desc)));
-	return r;
+	if (r < 0)
+		return r;
+	why = built_file_problem(build, path);
+	if (why)
+		return dkm_err(ctx, -EPERM, "'%s' %s after strip: refusing it", path, why);
+	return 0;
 }
 
 int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
@@ -714,7 +733,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 			return r;
 		if (m->strip) {
 			dkm_elf_module_done(&em);
-			r = strip_module(ctx, tmp);
+			r = strip_module(ctx, build, tmp);
 			if (r < 0)
 				return r;
 			free(data);
