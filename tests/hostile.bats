@@ -299,6 +299,19 @@ symlink_msg() { # symlink_msg <entry -> target>
 	unchanged
 }
 
+@test "a MAKE that escapes its process group (setsid) does not outlive the build" {
+	conf 'MAKE[0]="setsid sleep 98765 </dev/null >/dev/null 2>&1 & echo build pid $$; make KERNDIR=${kernel_source_dir} all"'
+	add_ok
+	run "$DKM" build module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	# its own PID namespace: the build is pid 1 there, and everything in it dies with it
+	grep -qx "build pid 1" "$INST/build.log"
+	sleep 1
+	run pgrep -f "sleep 98765"
+	[ "$status" -ne 0 ]
+	unchanged
+}
+
 @test "a MAKE that hangs is killed after build_timeout, with its whole process group" {
 	mkdir -p "$ROOT/etc/dkm-hook"
 	echo "build_timeout=2" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
@@ -311,7 +324,8 @@ symlink_msg() { # symlink_msg <entry -> target>
 	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: MAKE timed out after 2 s (build_timeout); log: '$INST/build.log'"
 	grep -qx "# MAKE: timed out after 2 s (build_timeout)" "$INST/build.log"
 	[ "$(state_of)" = failed ]
-	! pgrep -f "sleep 98765"
+	run pgrep -f "sleep 98765"
+	[ "$status" -ne 0 ]
 }
 
 @test "a source without a Makefile fails to build and says so" {
@@ -331,7 +345,11 @@ symlink_msg() { # symlink_msg <entry -> target>
 	[ "$(state_of)" = failed ]
 }
 
-ko_path() { echo "$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1/build/${1:-}dkms_test.ko"; }
+ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.ko by default
+	local b
+	b=$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1/build
+	case ${1:-} in *.ko) echo "$b/$1" ;; *) echo "$b/${1:-}dkms_test.ko" ;; esac
+}
 
 @test "a .ko that is a text file is not a kernel module" {
 	conf 'MAKE[0]="echo not a module > dkms_test.ko"'
@@ -393,6 +411,31 @@ ko_path() { echo "$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1
 	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: '$(ko_path out/)' (BUILT_MODULE_NAME[0]='dkms_test') resolves to a place outside the build dir: it must be a regular file the build wrote inside its build dir; log: '$INST/build.log'"
 }
 
+@test "strip reads the untrusted module as the build user, in the sandbox, never as root" {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\necho "strip stub: uid $(id -u)" >&2\nexec /usr/bin/strip "$@"\n' > "$BATS_TEST_TMPDIR/bin/strip"
+	chmod 755 "$BATS_TEST_TMPDIR/bin/strip"
+	add_ok
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run "$DKM" build module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	has_line "strip stub: uid $(id -u nobody)"
+	unchanged
+}
+
+@test "what strip leaves behind is checked again (a symlink is refused)" {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\nfor a; do f=$a; done\nrm -f "$f" && ln -s /etc/shadow "$f"\n' > "$BATS_TEST_TMPDIR/bin/strip"
+	chmod 755 "$BATS_TEST_TMPDIR/bin/strip"
+	add_ok
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run "$DKM" build module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	has_line "dkm-hook: error: '$(ko_path .dkm-hook-strip-0.ko)' is a symlink after strip: refusing it"
+	[ "$(state_of)" = failed ]
+	unchanged
+}
+
 # ---- dkms.conf evaluated by the sandboxed shell ----
 
 @test "a dkms.conf that waits forever is stopped after 10 s" {
@@ -400,7 +443,8 @@ ko_path() { echo "$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1
 	SECONDS=0
 	refuse_add 5 "$(invalid 'evaluating it took longer than 10 s: must not wait for anything')"
 	[ "$SECONDS" -lt 30 ]
-	! pgrep -f "sleep 98765"
+	run pgrep -f "sleep 98765"
+	[ "$status" -ne 0 ]
 }
 
 @test "a dkms.conf whose shell code writes files cannot: the sandbox is read-only" {
