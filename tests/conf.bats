@@ -368,7 +368,9 @@ bad_check() {
 }
 
 @test "refused: a file that does not finish within the time limit is killed" {
-	printf 'PACKAGE_NAME=foo\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION[0]=/extra\nsleep 60\n' \
+	# a duration nothing else on the machine sleeps, so pgrep below finds only ours
+	local nap="60.$$"
+	printf 'PACKAGE_NAME=foo\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION[0]=/extra\nsleep %s\n' "$nap" \
 		>"${WORK}/dkms.conf"
 	SECONDS=0
 	run --separate-stderr "$DUMP" "${WORK}/dkms.conf" "$KVER" "$ARCH"
@@ -376,7 +378,7 @@ bad_check() {
 	[[ $stderr == *"evaluating it took longer than 10 s"* ]]
 	[ "$SECONDS" -lt 30 ]
 	# the whole process group went with it
-	run pgrep -f "^sleep 60$"
+	run pgrep -f "^sleep $nap$"
 	[ "$status" -ne 0 ]
 }
 
