@@ -6,6 +6,7 @@ PREFIX ?= /usr
 SBINDIR ?= $(PREFIX)/sbin
 LIBDIR_KI ?= $(PREFIX)/lib/kernel/install.d
 DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
+INITRAMFSTOOLSDIR ?= $(PREFIX)/share/initramfs-tools
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR ?=
@@ -111,6 +112,7 @@ install: all
 		$(DESTDIR)$(KERNELHOOKDIR)/header_postinst.d/dkm-hook
 	install -Dm0755 dracut-module/50dkm-hook/module-setup.sh \
 		$(DESTDIR)$(DRACUTDIR)/50dkm-hook/module-setup.sh
+	install -Dm0755 hooks/initramfs-tools/dkm-hook $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/dkm-hook
 	@# the DKMS-compatible command, opt-in and never over a real dkms (docs/dkms-compat.md)
 	install -d $(DESTDIR)$(DKMSCOMPATDIR)
 	ln -sfn $(SBINDIR)/dkm-hook $(DESTDIR)$(DKMSCOMPATDIR)/dkms

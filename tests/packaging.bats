@@ -52,14 +52,15 @@ dpkg_r() {
 	[[ "$output" != *"E: "* ]]
 }
 
-@test "dpkg --root installs the program, plugin, kernel hooks, dracut module, man pages, completions, and the build user" {
+@test "dpkg --root installs the program, plugin, kernel hooks, dracut module, initramfs-tools hook, man pages, completions, and the build user" {
 	dpkg_root
 	run dpkg_r --force-depends -i "$(deb)"
 	[ "$status" -eq 0 ]
 	dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status}\n' dkm-hook | grep -qx 'install ok installed'
 	for f in usr/sbin/dkm-hook usr/lib/kernel/install.d/40-dkm-hook.install \
 		etc/kernel/postinst.d/dkm-hook etc/kernel/prerm.d/dkm-hook etc/kernel/header_postinst.d/dkm-hook \
-		usr/lib/dracut/modules.d/50dkm-hook/module-setup.sh; do
+		usr/lib/dracut/modules.d/50dkm-hook/module-setup.sh \
+		usr/share/initramfs-tools/hooks/dkm-hook; do
 		[ -x "$R/$f" ] || { echo "missing or not executable: $f" >&2; return 1; }
 	done
 	for f in usr/share/man/man8/dkm-hook.8.gz usr/share/man/man5/dkm-hook.conf.5.gz \
