@@ -156,8 +156,8 @@ static int parse(int argc, char **argv, struct cli *c)
 		} else if (streq(a, "--quiet") || streq(a, "-q")) {
 			c->quiet = true;
 		} else if (streq(a, "--version") || streq(a, "-V")) {
-			printf("dkms-%s\n(dkm-hook %s, DKMS-compatible command)\n", DKM_DKMS_VERSION,
-			       DKM_VERSION);
+			printf("dkms-%s\n(dkm-hook %s, DKMS-compatible command)\n",
+			       DKM_DKMS_VERSION, DKM_VERSION);
 			return -1;
 		} else if (streq(a, "--no-initrd")) {
 			c->no_initrd = true;
@@ -176,7 +176,8 @@ static int parse(int argc, char **argv, struct cli *c)
 		} else if (streq(a, "--verbose") || streq(a, "--debug")) {
 			c->verbose = true;
 		} else if (streq(a, "--rpm_safe_upgrade")) {
-			fprintf(stderr, "Warning: --rpm_safe_upgrade is for RPM upgrades only: ignored\n");
+			fprintf(stderr,
+				"Warning: --rpm_safe_upgrade is for RPM upgrades only: ignored\n");
 		} else if (opt_is(a, "--dkmstree", true)) {
 			ARG();
 			c->dkms_tree = v;
@@ -187,7 +188,8 @@ static int parse(int argc, char **argv, struct cli *c)
 			ARG();
 			c->install_tree = v;
 		} else if (streq(a, "--symlink-modules") || streq(a, "--modprobe-on-install")) {
-			fprintf(stderr, "Warning: %s is not supported: modules are copied into the module tree and not loaded\n",
+			fprintf(stderr,
+				"Warning: %s is not supported: modules are copied into the module tree and not loaded\n",
 				a);
 		} else if (opt_is(a, "--config", true)) {
 			ARG();
@@ -352,9 +354,12 @@ static int read_pkginfo(struct dkms *d, const char *dir, char **ret_name, char *
 		kver = xstrdup(uname(&u) == 0 ? u.release : "unknown");
 	}
 	ksrc = dkm_ctx_pathf(ctx, "%s/%s/build", ctx->module_dir, kver);
-	env = (struct dkm_conf_env){ .kernelver = kver, .arch = dkm_host_arch(),
-				     .kernel_source_dir = ksrc, .dkms_tree = tree,
-				     .source_tree = src, .install_tree = inst };
+	env = (struct dkm_conf_env){ .kernelver = kver,
+				     .arch = dkm_host_arch(),
+				     .kernel_source_dir = ksrc,
+				     .dkms_tree = tree,
+				     .source_tree = src,
+				     .install_tree = inst };
 	r = dkm_conf_read_vars(ctx, conf, &env, &vars, NULL);
 	if (r < 0)
 		return r;
@@ -400,11 +405,11 @@ static int do_add(struct dkms *d)
 	if (c->archive && !c->module)
 		goto tarball;
 	if (c->source_dir_arg && !c->module && !c->version) {
-		/* "dkms add <dir>" or "dkms add <dir>/dkms.conf" (host path, else under the root) */
-		_cleanup_free_ char *dir = endswith(c->source_dir_arg, "dkms.conf") &&
-							   !is_dir(c->source_dir_arg)
-						   ? path_dirname(c->source_dir_arg)
-						   : xstrdup(c->source_dir_arg);
+		/* "dkms add <dir>" or "dkms add <dir>/dkms.conf" */
+		_cleanup_free_ char *dir =
+			endswith(c->source_dir_arg, "dkms.conf") && !is_dir(c->source_dir_arg)
+				? path_dirname(c->source_dir_arg)
+				: xstrdup(c->source_dir_arg);
 
 		r = read_pkginfo(d, dir, &c->module, &c->version);
 		if (r < 0)
@@ -510,7 +515,8 @@ static int build_or_install(struct dkms *d, bool install)
 				return map_exit(r, false);
 		}
 		if (install) {
-			_cleanup_free_ char *kd = dkm_ctx_pathf(d->ctx, "%s/%s", d->ctx->module_dir, k);
+			_cleanup_free_ char *kd =
+				dkm_ctx_pathf(d->ctx, "%s/%s", d->ctx->module_dir, k);
 
 			if (!is_dir(kd)) {
 				fprintf(stderr,
@@ -614,9 +620,9 @@ static int do_remove(struct dkms *d)
 
 static bool has_headers(struct dkm_ctx *ctx, const char *kver, const char *ksrc)
 {
-	_cleanup_free_ char *inc = ksrc ? path_join(ksrc, "include")
-					: dkm_ctx_pathf(ctx, "%s/%s/build/include",
-							ctx->module_dir, kver);
+	_cleanup_free_ char *inc =
+		ksrc ? path_join(ksrc, "include")
+		     : dkm_ctx_pathf(ctx, "%s/%s/build/include", ctx->module_dir, kver);
 
 	return path_exists(inc);
 }
@@ -697,15 +703,18 @@ static int do_match(struct dkms *d)
 	int r = 0;
 
 	if (!c->template_kernel) {
-		fprintf(stderr, "Error! Invalid number of parameters passed.\nUsage: match --templatekernel=<kernel-version> -k <kernel-version>\n");
+		fprintf(stderr,
+			"Error! Invalid number of parameters passed.\nUsage: match --templatekernel=<kernel-version> -k <kernel-version>\n");
 		return DKM_DKMS_EXIT_FAILURE;
 	}
 	if (strv_length(c->kernels) != 1) {
-		fprintf(stderr, "Error! The action match does not support multiple kernel version parameters on the command line.\n");
+		fprintf(stderr,
+			"Error! The action match does not support multiple kernel version parameters on the command line.\n");
 		return 4;
 	}
 	if (streq(c->template_kernel, c->kernels[0])) {
-		fprintf(stderr, "Error! The templatekernel and the specified kernel version are the same.\n");
+		fprintf(stderr,
+			"Error! The templatekernel and the specified kernel version are the same.\n");
 		return DKM_DKMS_EXIT_USAGE;
 	}
 	printf("\nMatching modules in kernel: %s (%s)\nto the configuration of kernel: %s (%s)\n",
@@ -739,19 +748,23 @@ static int run(struct dkms *d)
 	const char *act = c->action;
 
 	if (c->binaries_only && c->source_only) {
-		fprintf(stderr, "Error! You have specified both --binaries-only and --source-only.\n");
+		fprintf(stderr,
+			"Error! You have specified both --binaries-only and --source-only.\n");
 		return DKM_DKMS_EXIT_BAD_CONF;
 	}
 	if (strv_length(c->kernels) != strv_length(c->arches) && strv_length(c->arches) > 1) {
-		fprintf(stderr, "Error! If more than one arch is specified on the command line, then there\nmust be an equal number of kernel versions also specified (1:1 relationship).\n");
+		fprintf(stderr,
+			"Error! If more than one arch is specified on the command line, then there\nmust be an equal number of kernel versions also specified (1:1 relationship).\n");
 		return DKM_DKMS_EXIT_FAILURE;
 	}
 	if (c->kernels && c->all) {
-		fprintf(stderr, "Error! You cannot specify a kernel version and also specify\n--all on the command line.\n");
+		fprintf(stderr,
+			"Error! You cannot specify a kernel version and also specify\n--all on the command line.\n");
 		return 2;
 	}
 	if (c->arches && c->all) {
-		fprintf(stderr, "Error! You cannot specify an arch and also specify\n--all on the command line.\n");
+		fprintf(stderr,
+			"Error! You cannot specify an arch and also specify\n--all on the command line.\n");
 		return 3;
 	}
 	if (!act) {
@@ -760,12 +773,14 @@ static int run(struct dkms *d)
 		return DKM_DKMS_EXIT_USAGE;
 	}
 	if (c->directives || c->kernel_config) {
-		fprintf(stderr, "Error! not supported: %s: dkm-hook builds from the dkms.conf as registered and the .config of the kernel's headers (see docs/dkms-compat.md)\n",
+		fprintf(stderr,
+			"Error! not supported: %s: dkm-hook builds from the dkms.conf as registered and the .config of the kernel's headers (see docs/dkms-compat.md)\n",
 			c->directives ? "--directive" : "--config");
 		return DKM_DKMS_EXIT_FAILURE;
 	}
 	if (streq(act, "mktarball") || streq(act, "ldtarball")) {
-		fprintf(stderr, "Error! not supported: %s: DKMS binary/source archives are not used by dkm-hook, which builds every kernel's modules from the registered source (see docs/dkms-compat.md)\n",
+		fprintf(stderr,
+			"Error! not supported: %s: DKMS binary/source archives are not used by dkm-hook, which builds every kernel's modules from the registered source (see docs/dkms-compat.md)\n",
 			act);
 		return DKM_DKMS_EXIT_FAILURE;
 	}
@@ -799,7 +814,8 @@ static int run(struct dkms *d)
 	if (!c->kernels)
 		c->kernels = xcalloc(1, sizeof(char *));
 	if ((streq(act, "add") || streq(act, "build") || streq(act, "install")) && c->all) {
-		fprintf(stderr, "Error! The action %s does not support the --all parameter.\n", act);
+		fprintf(stderr, "Error! The action %s does not support the --all parameter.\n",
+			act);
 		return 5;
 	}
 	if (c->conf && !streq(act, "add") && (!check_module_args(c) || !conf_arg_ok(d)))

@@ -14,22 +14,22 @@ struct dkm_ctx;
 /* Exit codes of DKMS 3.0.10 (read from its source: `die <n>` per situation). */
 enum {
 	DKM_DKMS_EXIT_OK = 0,
-	DKM_DKMS_EXIT_FAILURE = 1,   /* generic; also missing kernel headers (3.1 uses 21) */
-	DKM_DKMS_EXIT_USAGE = 2,     /* unknown option; source dir missing at add */
-	DKM_DKMS_EXIT_NOT_ADDED = 3, /* module/version not in the tree; already added */
-	DKM_DKMS_EXIT_INSTALL = 6,   /* installation failed / kernel dir missing */
-	DKM_DKMS_EXIT_BAD_CONF = 8,  /* invalid dkms.conf */
-	DKM_DKMS_EXIT_BUILD = 10,    /* bad return status of the module build */
+	DKM_DKMS_EXIT_FAILURE = 1,	/* generic; also missing kernel headers (3.1 uses 21) */
+	DKM_DKMS_EXIT_USAGE = 2,	/* unknown option; source dir missing at add */
+	DKM_DKMS_EXIT_NOT_ADDED = 3,	/* module/version not in the tree; already added */
+	DKM_DKMS_EXIT_INSTALL = 6,	/* installation failed / kernel dir missing */
+	DKM_DKMS_EXIT_BAD_CONF = 8,	/* invalid dkms.conf */
+	DKM_DKMS_EXIT_BUILD = 10,	/* bad return status of the module build */
 	DKM_DKMS_EXIT_AUTOINSTALL = 11, /* one or more modules failed during autoinstall */
-	DKM_DKMS_EXIT_EXCLUDED = 77, /* BUILD_EXCLUSIVE does not match (build/install only) */
+	DKM_DKMS_EXIT_EXCLUDED = 77,	/* BUILD_EXCLUSIVE does not match (build/install only) */
 };
 
 /* What /etc/dkms/framework.conf (+ framework.conf.d/\*.conf) said, after mapping. */
 struct dkm_dkms_framework {
-	char *dkms_tree;              /* logical, default /var/lib/dkms */
+	char *dkms_tree; /* logical, default /var/lib/dkms */
 	bool autoinstall_all_kernels;
 	bool verbose;
-	bool no_autoinstall;          /* /etc/dkms/no-autoinstall exists */
+	bool no_autoinstall; /* /etc/dkms/no-autoinstall exists */
 };
 
 /* Read the framework configuration under the root WITHOUT executing it (shell-like

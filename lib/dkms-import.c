@@ -96,11 +96,11 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 			 const char *arch)
 {
 	struct dkm_ctx *ctx = im->ctx;
-	_cleanup_free_ char *base = dkm_ctx_pathf(ctx, "%s/%s/%s/%s/%s", im->tree, pkg->name,
-						  pkg->version, kver, arch);
+	_cleanup_free_ char *base =
+		dkm_ctx_pathf(ctx, "%s/%s/%s/%s/%s", im->tree, pkg->name, pkg->version, kver, arch);
 	_cleanup_free_ char *moddir = path_join(base, "module");
-	_cleanup_free_ char *link = dkm_ctx_pathf(ctx, "%s/%s/kernel-%s-%s", im->tree, pkg->name,
-						  kver, arch);
+	_cleanup_free_ char *link =
+		dkm_ctx_pathf(ctx, "%s/%s/kernel-%s-%s", im->tree, pkg->name, kver, arch);
 	_cleanup_free_ char *want_link = xasprintf("%s/%s/%s", pkg->version, kver, arch);
 	_cleanup_free_ char *instdir = NULL, *art = NULL;
 	_cleanup_kernel_ struct dkm_kernel *k = NULL;
@@ -144,9 +144,11 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		char sha[65];
 
 		if (!file) {
-			dkm_warn(ctx, "%s/%s: '%s/%s.ko' is missing in DKMS's tree: not imported for %s (rebuild with 'dkms install %s/%s -k %s --force')",
-				 pkg->name, pkg->version, moddir, m->dest_name, kver, pkg->name,
-				 pkg->version, kver);
+			dkm_warn(
+				ctx,
+				"%s/%s: '%s/%s.ko' is missing in DKMS's tree: not imported for %s (rebuild with 'dkms install %s/%s -k %s --force')",
+				pkg->name, pkg->version, moddir, m->dest_name, kver, pkg->name,
+				pkg->version, kver);
 			(void)rm_rf(instdir);
 			im->failed++;
 			return 0;
@@ -155,7 +157,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		to = path_join(art, file);
 		r = copy_file(from, to, 0644);
 		if (r < 0 || (r = sha256_file(to, sha)) < 0)
-			return dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", from, to, strerror(-r));
+			return dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", from, to,
+				       strerror(-r));
 		comp = dkm_compression_from_path(file);
 		is_signed = is_signed || module_is_signed(ctx, to);
 		strv_extend(&names, m->dest_name);
@@ -174,8 +177,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 			bool found = false;
 
 			for (size_t c = 0; c < ELEMENTSOF(cands) && !found; c++) {
-				_cleanup_free_ char *lp = xasprintf("%s/%s%s/%s", ctx->module_dir, kver,
-								    cands[c], file);
+				_cleanup_free_ char *lp = xasprintf("%s/%s%s/%s", ctx->module_dir,
+								    kver, cands[c], file);
 				_cleanup_free_ char *full = dkm_ctx_path(ctx, lp);
 				char cur[65];
 
@@ -191,9 +194,11 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 				}
 			}
 			if (!found) {
-				dkm_warn(ctx, "%s/%s: DKMS says it is installed for %s, but '%s%s' is not the module it built: recorded as built ('dkms install %s/%s -k %s --force' installs it)",
-					 pkg->name, pkg->version, kver, loc, file, pkg->name,
-					 pkg->version, kver);
+				dkm_warn(
+					ctx,
+					"%s/%s: DKMS says it is installed for %s, but '%s%s' is not the module it built: recorded as built ('dkms install %s/%s -k %s --force' installs it)",
+					pkg->name, pkg->version, kver, loc, file, pkg->name,
+					pkg->version, kver);
 				installed = false;
 			}
 		}
@@ -239,8 +244,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, kver, arch, &inst);
 	if (r < 0) {
 		dkm_inst_done(&inst);
-		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name, pkg->version,
-			       kver);
+		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
+			       pkg->version, kver);
 	}
 	dkm_notice(ctx, "  %s/%s, %s, %s: %s", pkg->name, pkg->version, kver, arch, inst.state);
 	if (active && installed)
@@ -272,8 +277,10 @@ static int import_pkg(struct imp *im, const char *name, const char *version)
 	}
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n <= 0) {
-		dkm_warn(ctx, "%s/%s: '%s' is not a link to a source tree (a binaries-only DKMS package?): not imported",
-			 name, version, link);
+		dkm_warn(
+			ctx,
+			"%s/%s: '%s' is not a link to a source tree (a binaries-only DKMS package?): not imported",
+			name, version, link);
 		im->failed++;
 		return 0;
 	}
@@ -287,7 +294,8 @@ static int import_pkg(struct imp *im, const char *name, const char *version)
 	srcdir = dkm_ctx_path(ctx, target);
 	confp = path_join(srcdir, "dkms.conf");
 	if (!path_exists(confp)) {
-		dkm_warn(ctx, "%s/%s: its source '%s' has no dkms.conf (package removed?): not imported",
+		dkm_warn(ctx,
+			 "%s/%s: its source '%s' has no dkms.conf (package removed?): not imported",
 			 name, version, srcdir);
 		im->failed++;
 		return 0;
@@ -302,8 +310,10 @@ static int import_pkg(struct imp *im, const char *name, const char *version)
 	if (!kver) {
 		kver = dkm_kernel_default(ctx);
 		if (!kver || dkm_kernel_probe(ctx, kver, NULL, NULL, &k) < 0)
-			return dkm_err(ctx, -ENOENT, "%s/%s: no kernel found under '%s%s' to read its dkms.conf for",
-				       name, version, ctx->root, ctx->module_dir);
+			return dkm_err(
+				ctx, -ENOENT,
+				"%s/%s: no kernel found under '%s%s' to read its dkms.conf for",
+				name, version, ctx->root, ctx->module_dir);
 	}
 	r = dkm_pkg_read_conf(ctx, &pkg, k, &conf);
 	if (r < 0) {
@@ -372,8 +382,8 @@ int dkm_dkms_import(struct dkm_ctx *ctx, const char *dkms_tree)
 			r = import_pkg(&im, names[i], vers[j]);
 		}
 	}
-	dkm_notice(ctx, "import from '%s': %u package%s, %u installed, %u built, %u not imported", tree,
-		   im.pkgs, im.pkgs == 1 ? "" : "s", im.installed, im.built, im.failed);
+	dkm_notice(ctx, "import from '%s': %u package%s, %u installed, %u built, %u not imported",
+		   tree, im.pkgs, im.pkgs == 1 ? "" : "s", im.installed, im.built, im.failed);
 	if (r < 0)
 		return DKM_EXIT_FAILURE;
 	return im.failed ? DKM_EXIT_FAILURE : DKM_EXIT_OK;

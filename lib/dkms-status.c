@@ -45,7 +45,8 @@ static bool original_exists(struct dkm_ctx *ctx, const struct dkm_pkg *p, const 
 				*c = '_';
 		rec = dkm_ctx_pathf(ctx, "%s/kernels/%s/originals/%s.record", ctx->state_dir, kver,
 				    norm);
-		if (dkm_kv_read(rec, &kv) == 0 && streq(strempty(dkm_kv_get(&kv, "displaced_by")), owner))
+		if (dkm_kv_read(rec, &kv) == 0 &&
+		    streq(strempty(dkm_kv_get(&kv, "displaced_by")), owner))
 			return true;
 	}
 	return false;
@@ -57,7 +58,8 @@ static void print_extra(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 {
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
 	_cleanup_free_ char *mp = path_join(dir, "manifest");
-	_cleanup_strv_free_ char **mods = strv_split(strempty(dkm_kv_get(&inst->kv, "modules")), " ");
+	_cleanup_strv_free_ char **mods =
+		strv_split(strempty(dkm_kv_get(&inst->kv, "modules")), " ");
 	_cleanup_kv_ struct dkm_kv man = { 0 };
 	bool installed = streq(inst->state, "installed");
 
@@ -82,7 +84,8 @@ static void print_extra(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 			_cleanup_free_ char *full = lp ? dkm_ctx_path(ctx, lp) : NULL;
 
 			if (!full || sha256_file(full, placed) < 0 || !streq(built, placed))
-				fputs(" (WARNING! Diff between built and installed module!)", stdout);
+				fputs(" (WARNING! Diff between built and installed module!)",
+				      stdout);
 		}
 	}
 }
