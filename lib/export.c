@@ -681,7 +681,6 @@ static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const str
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, pkg->name, pkg->version, kver, arch);
 	_cleanup_free_ char *moddir = path_join(dir, "modules");
 	_cleanup_free_ char *newdir = path_join(dir, "modules.new");
-	_cleanup_free_ char *olddir = path_join(dir, "modules.old");
 	_cleanup_strv_free_ char **mods = strv_split(dkm_kv_get(meta, "modules"), " ");
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	static const char *const copied[] = { "modules", "compression", "signed", "sig_hash" };
@@ -712,13 +711,9 @@ static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const str
 		dkm_kv_set(&inst.kv, kl, dkm_kv_get(meta, kl));
 		dkm_kv_set(&inst.kv, ks, dkm_kv_get(meta, ks));
 	}
-	(void)rm_rf(olddir);
-	if (rename(moddir, olddir) < 0 && errno != ENOENT)
-		return dkm_err(ctx, errno, "cannot replace '%s': %s", moddir, strerror(errno));
-	if (rename(newdir, moddir) < 0)
-		return dkm_err(ctx, errno, "cannot publish '%s': %s", moddir, strerror(errno));
-	(void)fsync_parent(moddir);
-	(void)rm_rf(olddir);
+	r = dir_replace(newdir, moddir);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot publish '%s': %s", moddir, strerror(-r));
 
 	for (size_t i = 0; i < ELEMENTSOF(copied); i++)
 		dkm_kv_set(&inst.kv, copied[i], strempty(dkm_kv_get(meta, copied[i])));

@@ -355,6 +355,20 @@ int rm_rf(const char *path)
 	return rm_rf_at(AT_FDCWD, path);
 }
 
+int dir_replace(const char *newdir, const char *dir)
+{
+	if (renameat2(AT_FDCWD, newdir, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+		(void)fsync_parent(dir);
+		return rm_rf(newdir); /* now the old contents */
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (rename(newdir, dir) < 0)
+		return -errno;
+	(void)fsync_parent(dir);
+	return 0;
+}
+
 int copy_file(const char *src, const char *dst, mode_t mode)
 {
 	_cleanup_close_ int in = -1, out = -1;

@@ -44,6 +44,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int mkdir_p(const char *path, mode_t mode);
 int mkdir_parents(const char *path, mode_t mode); /* mkdir -p of dirname(path) */
 int rm_rf(const char *path);
+/* Put the directory newdir in the place of dir in one step (renameat2 RENAME_EXCHANGE, so
+ * readers always see a complete dir), then remove the old one. */
+int dir_replace(const char *newdir, const char *dir);
 int fsync_parent(const char *path);
 /* Copy a directory tree (regular files, dirs, symlinks that stay inside src). Refuses
  * symlinks that point outside src, by their text or once resolved (returns -ELOOP, names the
