@@ -687,7 +687,6 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
 	_cleanup_free_ char *newdir = path_join(instdir, "modules.new");
 	_cleanup_free_ char *moddir = path_join(instdir, "modules");
-	_cleanup_free_ char *olddir = path_join(instdir, "modules.old");
 	_cleanup_free_ char *pvdir = path_dirname(build);
 	_cleanup_free_ char *log = path_join(instdir, "build.log");
 	_cleanup_strv_free_ char **names = NULL;
@@ -794,13 +793,9 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		dkm_kv_set(&kv, key, sha);
 	}
 	/* publish the new artefacts as a whole */
-	(void)rm_rf(olddir);
-	if (rename(moddir, olddir) < 0 && errno != ENOENT)
-		return dkm_err(ctx, errno, "cannot replace '%s': %s", moddir, strerror(errno));
-	if (rename(newdir, moddir) < 0)
-		return dkm_err(ctx, errno, "cannot publish '%s': %s", moddir, strerror(errno));
-	(void)fsync_parent(moddir);
-	(void)rm_rf(olddir);
+	r = dir_replace(newdir, moddir);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot publish '%s': %s", moddir, strerror(-r));
 	{
 		_cleanup_free_ char *mods = strv_join(names, " ");
 
@@ -955,6 +950,29 @@ int dkm_build_fingerprint(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct
 			  strempty(ctx->cc_launcher));
 	EVP_DigestUpdate(md, extra, strlen(extra));
 	EVP_DigestUpdate(md, dkm_kernel_fingerprint(k), 64);
+	/* /etc/dkms/<module>[-<ver>[-<kver>[-<arch>]]].conf overrides change what is built */
+	{
+		_cleanup_free_ char *etc = dkm_ctx_path(ctx, "/etc/dkms");
+		_cleanup_free_ char *prefix = xasprintf("%s", pkg->name);
+		struct dirent **ents = NULL;
+		int n = scandir(etc, &ents, NULL, cmp_dirent);
+
+		for (int i = 0; i < n; i++) {
+			const char *name = ents[i]->d_name;
+
+			if (startswith(name, prefix) && endswith(name, ".conf") &&
+			    (name[strlen(prefix)] == '.' || name[strlen(prefix)] == '-')) {
+				_cleanup_free_ char *f = path_join(etc, name), *data = NULL;
+				size_t dlen = 0;
+
+				EVP_DigestUpdate(md, name, strlen(name) + 1);
+				if (read_full_file(f, 1 << 20, &data, &dlen) >= 0)
+					EVP_DigestUpdate(md, data, dlen);
+			}
+			free(ents[i]);
+		}
+		free(ents);
+	}
 	r = hash_tree(md, src, "");
 	EVP_DigestFinal_ex(md, out, &len);
 	EVP_MD_CTX_free(md);

@@ -369,3 +369,18 @@ PY
 	[ "$(snapshot)" = "$before" ]
 	[ ! -e "$ROOT/var/lib/dkm-hook/packages" ]
 }
+
+@test "an /etc/dkms/<module>.conf override is an input of the build cache: changing it rebuilds" {
+	"$DKM" add "$(fixture variant)"
+	run "$DKM" rebuild "$KVER"
+	[ "$status" -eq 0 ]
+	run "$DKM" rebuild "$KVER"
+	[[ "$output" == *"nothing to do (1 package up to date)"* ]]
+	mkdir -p "$ROOT/etc/dkms"
+	echo 'MAKE_MATCH[1]="^never-this-kernel"' > "$ROOT/etc/dkms/variant.conf"
+	run "$DKM" rebuild "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"variant/1.0: building for $KVER"* ]]
+	# the override took effect: MAKE[1] no longer matches, MAKE[0] (VARIANT=0) builds
+	[ "$(modinfo_field variant variant)" = "0" ]
+}
