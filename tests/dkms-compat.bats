@@ -181,7 +181,7 @@ kos() { # the installed modules of a root for a kernel
 	run ours "$R" status
 	[ -z "$output" ]
 	[ ! -e "$ko" ]
-	! grep -q acpi_call "$R/lib/modules/$KVER/modules.dep"
+	if grep -q acpi_call "$R/lib/modules/$KVER/modules.dep"; then false; fi
 	[ ! -e "$R/var/lib/dkms/acpi-call" ]
 	# the distribution package owns /usr/src/acpi-call-1.2.2: left alone
 	[ -f "$R/usr/src/acpi-call-1.2.2/dkms.conf" ]
@@ -409,7 +409,7 @@ kos() { # the installed modules of a root for a kernel
 	run ours "$T" uninstall acpi-call/1.2.2 -k "$KVER"
 	[ "$status" -eq 0 ]
 	[ ! -e "$ko" ]
-	! grep -q acpi_call "$T/lib/modules/$KVER/modules.dep"
+	if grep -q acpi_call "$T/lib/modules/$KVER/modules.dep"; then false; fi
 	# DKMS's tree no longer claims it is installed
 	[ ! -e "$T/var/lib/dkms/acpi-call/kernel-$KVER-$ARCH" ]
 	run theirs "$T" status acpi-call

@@ -103,7 +103,7 @@ same_set() {
 	done
 	MANWIDTH=80 man -l "$MAN/dkm-hook.8" 2>/dev/null | grep -q 'dkm-hook.conf(5), dkm-hook-dkms.conf(5)'
 	# a hyphen in a command or option is a minus (copy-pasteable), not a typographic hyphen
-	! MANWIDTH=80 man -l "$MAN/dkm-hook.8" 2>/dev/null | grep -q $'\u2010'
+	if MANWIDTH=80 man -l "$MAN/dkm-hook.8" 2>/dev/null | grep -q $'\u2010'; then false; fi
 }
 
 @test "md2man refuses what it cannot render faithfully" {

@@ -76,7 +76,7 @@ assert k["state"] == "installed" and k["signed"] is True and k["origin"] == "bin
 	run "$DKM" uninstall module-test/0.1 -k "$KVER"
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/lib/modules/$KVER/updates" ]
-	! grep -q dkms_test "$T/lib/modules/$KVER/modules.dep"
+	if grep -q dkms_test "$T/lib/modules/$KVER/modules.dep"; then false; fi
 	run "$DKM" remove module-test/0.1 --all
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"error"* ]]
@@ -146,7 +146,7 @@ assert k["state"] == "installed" and k["signed"] is True and k["origin"] == "bin
 	run dpkg --root="$T" --force-script-chrootless --purge "$name"
 	[ "$status" -eq 0 ]
 	[ ! -e "$T/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
-	! grep -q dkms_test "$T/lib/modules/$KVER/modules.dep"
+	if grep -q dkms_test "$T/lib/modules/$KVER/modules.dep"; then false; fi
 }
 
 @test "export: not built, no kernel named, unknown format: clear errors, nothing written" {

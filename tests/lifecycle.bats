@@ -51,7 +51,7 @@ setup() {
 	[ ! -e "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
 	# the directory we created is gone again, and depmod forgot the module
 	[ ! -e "$ROOT/lib/modules/$KVER/updates" ]
-	! grep -q dkms_test "$ROOT/lib/modules/$KVER/modules.dep"
+	if grep -q dkms_test "$ROOT/lib/modules/$KVER/modules.dep"; then false; fi
 	run "$DKM" status module-test
 	[[ "$output" == "module-test/0.1, $KVER, $(uname -m): built "* ]]
 

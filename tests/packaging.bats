@@ -118,7 +118,7 @@ dpkg_r() {
 	[ -z "$(find "$R/lib/modules/$KVER" -path '*/updates/*' -name 'dkms_test.ko*')" ]
 	[ "$(sha256sum < "$orig")" = "$sum" ]
 	grep -q '^ethercat/dkms_test.ko:' "$R/lib/modules/$KVER/modules.dep"
-	! grep -q updates/dkms "$R/lib/modules/$KVER/modules.dep"
+	if grep -q updates/dkms "$R/lib/modules/$KVER/modules.dep"; then false; fi
 	[ ! -e "$R/usr/sbin/dkm-hook" ]
 	# removed, not purged: the registration and the conffiles stay
 	[ -f "$R/var/lib/dkm-hook/packages/module-test/0.1/package" ]

@@ -154,7 +154,7 @@ PY
 @test "STRIP: debug info is stripped by default and kept with STRIP[0]=no" {
 	"$DKM" install module-test/0.1 -k "$KVER"
 	f=$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko
-	! readelf -S "$f" | grep -q '\.debug_info'
+	if readelf -S "$f" | grep -q '\.debug_info'; then false; fi
 	"$DKM" remove module-test/0.1 --all
 	src=$(fixture module-test)
 	echo 'STRIP[0]="no"' >> "$src/dkms.conf"

@@ -145,7 +145,7 @@ three_packages_two_versions() {
 		done
 		for i in "${!pids[@]}"; do
 			wait "${pids[$i]}" || { echo "round $round: '${cmds[$i]}' failed:"; cat "$BATS_TEST_TMPDIR/out.$round.$i"; false; }
-			! grep -v 'waiting for another dkm-hook' "$BATS_TEST_TMPDIR/out.$round.$i" | grep -q 'error'
+			if grep -v 'waiting for another dkm-hook' "$BATS_TEST_TMPDIR/out.$round.$i" | grep -q 'error'; then false; fi
 		done
 		run "$DKM" status
 		if [ $((round % 2)) -eq 1 ]; then
