@@ -271,13 +271,36 @@ static void prune_dirs(const struct dkm_kernel *k, const char *path)
 	}
 }
 
+/* A manifest entry is trusted only for what install writes: a file under this kernel's module
+ * dir, without '..', and its sha256. A truncated or edited manifest must never make us delete
+ * something else, or forget a module that is still there. */
+static bool manifest_entry_ok(const struct dkm_kernel *k, const char *logical, const char *sha)
+{
+	size_t n = strlen(k->moddir_logical);
+
+	if (isempty(logical) || !strneq(logical, k->moddir_logical, n) || logical[n] != '/' ||
+	    strstr(logical, "/../") || endswith(logical, "/..") || !strstr(logical, ".ko"))
+		return false;
+	if (!sha || strlen(sha) != 64)
+		return false;
+	for (const char *c = sha; *c; c++)
+		if (!strchr("0123456789abcdef", *c))
+			return false;
+	return true;
+}
+
 static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const char *module,
 			 const char *logical, const char *sha)
 {
-	_cleanup_free_ char *full = dkm_ctx_path(ctx, logical);
+	_cleanup_free_ char *full = NULL;
 	char cur[65];
 	int r;
 
+	if (!manifest_entry_ok(k, logical, sha))
+		return dkm_err(ctx, -EBADMSG,
+			       "refusing to remove '%s' for module %s: its manifest entry is damaged (expected a .ko under '%s/' and its sha256): nothing removed; 'dkm-hook fsck' shows what is installed",
+			       strempty(logical), module, k->moddir_logical);
+	full = dkm_ctx_path(ctx, logical);
 	r = sha256_file(full, cur);
 	if (r == -ENOENT) {
 		dkm_warn(ctx, "  %s: '%s' was already gone", module, full);
@@ -340,6 +363,30 @@ bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver)
 	return path_exists(m) || path_exists(j);
 }
 
+/* Every entry of a manifest, before anything is removed: a damaged one changes nothing. */
+static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+			  const struct dkm_kernel *k, const char *mp, const struct dkm_kv *man)
+{
+	_cleanup_strv_free_ char **mods = NULL;
+
+	if (!dkm_kv_get(man, "modules"))
+		return dkm_err(ctx, -EBADMSG,
+			       "manifest '%s' is damaged: it has no modules= line: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
+			       mp, pkg->name, pkg->version, k->kver);
+	mods = strv_split(dkm_kv_get(man, "modules"), " ");
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+
+		if (!manifest_entry_ok(k, dkm_kv_get(man, kp), dkm_kv_get(man, ks)))
+			return dkm_err(ctx, -EBADMSG,
+				       "manifest '%s' is damaged: module %s has no valid path under '%s/' or no sha256: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
+				       mp, mods[i], k->moddir_logical, pkg->name, pkg->version,
+				       k->kver);
+	}
+	return 0;
+}
+
 static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 			   const struct dkm_kernel *k)
 {
@@ -354,14 +401,15 @@ static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 		return 0;
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read manifest '%s': %s", mp, strerror(-r));
-	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
+	r = manifest_check(ctx, pkg, k, mp, &man);
+	if (r < 0)
+		return r;
+	mods = strv_split(dkm_kv_get(&man, "modules"), " ");
 	for (size_t i = 0; mods[i]; i++) {
 		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
 		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
 		const char *logical = dkm_kv_get(&man, kp);
 
-		if (isempty(logical))
-			continue;
 		r = remove_placed(ctx, k, mods[i], logical, dkm_kv_get(&man, ks));
 		if (r < 0)
 			return r;
@@ -394,6 +442,17 @@ int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 
 	if (!path_exists(mp))
 		return uninstall_apply(ctx, pkg, k);
+	/* checked before the journal: a refused uninstall must not stay "interrupted" */
+	{
+		_cleanup_kv_ struct dkm_kv man = { 0 };
+
+		r = dkm_kv_read(mp, &man);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot read manifest '%s': %s", mp, strerror(-r));
+		r = manifest_check(ctx, pkg, k, mp, &man);
+		if (r < 0)
+			return r;
+	}
 	dkm_kv_set(&j, "op", "uninstall");
 	dkm_kv_set(&j, "package", pkg->name);
 	dkm_kv_set(&j, "version", pkg->version);

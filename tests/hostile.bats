@@ -419,7 +419,8 @@ ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.
 	PATH=$BATS_TEST_TMPDIR/bin:$PATH run "$DKM" build module-test/0.1 -k "$KVER"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	has_line "strip stub: uid $(id -u nobody)"
+	# build_user unset: the system user dkm-hook if there is one, else nobody
+	has_line "strip stub: uid $(id -u dkm-hook 2>/dev/null || id -u nobody)"
 	unchanged
 }
 
@@ -630,6 +631,39 @@ installed() {
 	run "$DKM" status module-test
 	has_line "module-test/0.1, $KVER, $(uname -m): damaged (state file '$INST/state' has no valid state= line)"
 	[[ "$output" != *pwned* ]]
+}
+
+@test "a truncated manifest: uninstall removes nothing, says which file and how to repair it" {
+	installed
+	head -c 60 "$INST/manifest" > "$INST/manifest.tmp" && mv "$INST/manifest.tmp" "$INST/manifest"
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: manifest '$INST/manifest' is damaged: module dkms_test has no valid path under '/lib/modules/$KVER/' or no sha256: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install module-test/0.1 -k $KVER --force'"
+	# the module is still there, and still known to be
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
+	[ "$(state_of)" = installed ]
+	unchanged
+	# what the message says to do works: nothing of ours is taken for an original
+	rm "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko" "$INST/manifest"
+	"$DKM" install module-test/0.1 -k "$KVER" --force >/dev/null
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"original module restored"* ]]
+	[ ! -e "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
+}
+
+@test "a manifest edited to point at another file never makes uninstall delete it" {
+	installed
+	echo precious > "$ROOT/etc/precious"
+	sha=$(sha256sum < "$ROOT/etc/precious" | cut -c1-64)
+	sed -i "s|^module.dkms_test.path=.*|module.dkms_test.path=/etc/precious|; s|^module.dkms_test.sha256=.*|module.dkms_test.sha256=$sha|" "$INST/manifest"
+	BEFORE=$(snapshot)
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: manifest '$INST/manifest' is damaged: module dkms_test has no valid path under '/lib/modules/$KVER/' or no sha256: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install module-test/0.1 -k $KVER --force'"
+	[ "$(cat "$ROOT/etc/precious")" = precious ]
+	unchanged
 }
 
 @test "a truncated registration is named and skipped, not trusted" {
