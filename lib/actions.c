@@ -125,7 +125,9 @@ static char **target_kernels(struct dkm_ctx *ctx, const struct dkm_opts *o)
 struct kstate {
 	struct dkm_kernel *k;
 	struct dkm_finish fin;
-	bool dirty; /* module tree changed: depmod */
+	bool dirty;     /* module tree changed: depmod */
+	bool prebuilt;  /* this command already ran the package's build for this kernel */
+	int build_exit; /* ... with this result (what build_one returns) */
 };
 
 struct run {
@@ -492,11 +494,60 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 	return dkm_pkg_script(ctx, pkg, what, script);
 }
 
+/* Does build/install have to build pkg for this kernel? */
+static int needs_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
+{
+	_cleanup_free_ char *st = NULL;
+	int r = inst_state(rn->ctx, pkg, ks->k, &st);
+
+	if (r < 0)
+		return r;
+	return rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed"));
+}
+
+/* build/install -k A -k B: the package's builds for all those kernels run together under the
+ * one job budget (as rebuild's do); the per-kernel steps then take the result from kstate. */
+static void build_kernels(struct run *rn, const struct dkm_pkg *pkg, const ssize_t *kidx, size_t n)
+{
+	_cleanup_free_ struct dkm_job *jobs = xcalloc(n, sizeof(*jobs));
+	_cleanup_free_ struct dkm_conf **confs = xcalloc(n, sizeof(*confs));
+	_cleanup_free_ size_t *owner = xcalloc(n, sizeof(*owner));
+	size_t nj = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct kstate *ks = kidx[i] >= 0 ? &rn->ks[kidx[i]] : NULL;
+
+		if (!ks || needs_build(rn, pkg, ks) <= 0)
+			continue;
+		ks->prebuilt = true;
+		r = dkm_build_check(rn->ctx, pkg, ks->k, NULL, &confs[nj]);
+		if (r <= 0) {
+			ks->build_exit = r < 0 ? r : DKM_EXIT_EXCLUDED;
+			continue;
+		}
+		jobs[nj] = (struct dkm_job){ .pkg = pkg, .k = ks->k, .conf = confs[nj],
+					     .fin = &ks->fin };
+		owner[nj++] = (size_t)kidx[i];
+	}
+	r = nj > 0 ? dkm_sched_run(rn->ctx, jobs, nj) : 0;
+	for (size_t j = 0; j < nj; j++) {
+		rn->ks[owner[j]].build_exit = r < 0 ? r
+					      : jobs[j].result == DKM_JOB_DONE ? 0
+									   : DKM_EXIT_BUILD;
+		dkm_conf_free(confs[j]);
+	}
+}
+
 static int for_each_kernel(struct run *rn, const char *arg,
-			   int (*fn)(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks))
+			   int (*fn)(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks),
+			   bool builds_together)
 {
 	_cleanup_pkg_ struct dkm_pkg *pkg = NULL;
 	_cleanup_strv_free_ char **kvers = NULL;
+	_cleanup_free_ ssize_t *kidx = NULL;
+	_cleanup_free_ int *kerr = NULL;
+	size_t n;
 	int r, worst = 0;
 
 	r = resolve_pkg(rn->ctx, arg, &pkg);
@@ -510,12 +561,19 @@ static int for_each_kernel(struct run *rn, const char *arg,
 	r = run_lock_kernels(rn, kvers);
 	if (r < 0)
 		return exit_code(r);
-	for (size_t i = 0; kvers[i]; i++) {
+	n = strv_length(kvers);
+	kidx = xcalloc(n, sizeof(*kidx));
+	kerr = xcalloc(n, sizeof(*kerr));
+	for (size_t i = 0; i < n; i++) {
 		struct kstate *ks;
 
-		r = get_kernel(rn, kvers[i], &ks);
-		if (r >= 0)
-			r = fn(rn, pkg, ks);
+		kerr[i] = get_kernel(rn, kvers[i], &ks);
+		kidx[i] = kerr[i] < 0 ? -1 : ks - rn->ks;
+	}
+	if (builds_together && n > 1)
+		build_kernels(rn, pkg, kidx, n);
+	for (size_t i = 0; i < n; i++) {
+		r = kidx[i] < 0 ? kerr[i] : fn(rn, pkg, &rn->ks[kidx[i]]);
 		r = exit_code(r);
 		if (r > worst)
 			worst = r;
@@ -529,6 +587,8 @@ static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks
 	_cleanup_free_ char *st = NULL;
 	int r;
 
+	if (ks->prebuilt)
+		return ks->build_exit;
 	r = inst_state(rn->ctx, pkg, ks->k, &st);
 	if (r < 0)
 		return r;
@@ -542,15 +602,16 @@ static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks
 
 static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
 	_cleanup_conf_ struct dkm_conf *conf = NULL;
 	int r;
 
-	r = inst_state(rn->ctx, pkg, ks->k, &st);
-	if (r < 0)
-		return r;
-	if (!st || (!streq(st, "built") && !streq(st, "installed")) || rn->o->force) {
-		r = build_one(rn, pkg, ks, false);
+	if (ks->prebuilt) {
+		if (ks->build_exit != 0)
+			return ks->build_exit;
+	} else {
+		r = needs_build(rn, pkg, ks);
+		if (r > 0)
+			r = build_one(rn, pkg, ks, false);
 		if (r != 0)
 			return r;
 	}
@@ -622,7 +683,7 @@ static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_build);
+	int r = for_each_kernel(&rn, arg, do_build, true);
 
 	run_done(&rn);
 	return r;
@@ -631,7 +692,7 @@ int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts
 int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_install);
+	int r = for_each_kernel(&rn, arg, do_install, true);
 
 	run_done(&rn);
 	return r;
@@ -640,7 +701,7 @@ int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_op
 int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_uninstall);
+	int r = for_each_kernel(&rn, arg, do_uninstall, false);
 
 	run_done(&rn);
 	return r;
@@ -649,7 +710,7 @@ int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_
 int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_unbuild);
+	int r = for_each_kernel(&rn, arg, do_unbuild, false);
 
 	run_done(&rn);
 	return r;
