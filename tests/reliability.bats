@@ -37,6 +37,14 @@ three_packages_two_versions() {
 	three_packages_two_versions
 	python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
 	repaired=0
+	# how long one uninterrupted round takes here (machines and sanitizer builds differ): the
+	# kills are spread over that window, so they land inside the work, not after it
+	start=$(date +%s%N)
+	for p in module-test/0.2 two-modules/2.1 dep-base/1.1 module-test/0.1 two-modules/2.0 dep-base/1.0; do
+		"$DKM" install "$p" -k "$KVER" >/dev/null
+	done
+	window=$(( ($(date +%s%N) - start) / 2000000 )) # ms, for a round of three installs
+	[ "$window" -gt 0 ]
 	for i in $(seq 1 50); do
 		if [ $((i % 2)) -eq 1 ]; then set -- module-test/0.1 two-modules/2.0 dep-base/1.0
 		else set -- module-test/0.2 two-modules/2.1 dep-base/1.1; fi
@@ -50,7 +58,8 @@ three_packages_two_versions() {
 				esac
 			done' bash "$@" >/dev/null 2>&1 &
 		pid=$!
-		sleep "0.$(printf '%03d' $((RANDOM % 400)))"
+		delay=$((RANDOM % window))
+		sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
 		kill -9 -- "-$pid" 2>/dev/null || true
 		wait "$pid" || true
 		run "$DKM" fsck --repair
@@ -59,9 +68,10 @@ three_packages_two_versions() {
 		run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
 		[ "$status" -eq 0 ] || { echo "round $i: $output"; false; }
 	done
-	# the kills did land inside transactions (else this test proves nothing)
+	# the kills did land inside transactions (else this test proves nothing); about one in
+	# six does (the rest fall between commands or before the journal): 2 is a safe floor
 	echo "# rounds that needed a repair: $repaired/50" >&3
-	[ "$repaired" -ge 5 ]
+	[ "$repaired" -ge 2 ]
 	# and the tree is still usable: a clean install afterwards works and shows the module
 	"$DKM" install module-test/0.2 -k "$KVER"
 	[ "$(modinfo_field dkms_test version)" = "0.2" ]
