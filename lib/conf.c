@@ -386,12 +386,121 @@ static int check_name(const struct reader *rd, const char *directive, unsigned l
 	return 0;
 }
 
+/* glibc's regcomp() expands repetition by copying the repeated subexpression (a{2,5} becomes
+ * five copies, a+ becomes aa*), so stacked or nested repetition costs exponential time and
+ * memory: a 40-byte "a++++…" or "((a{0,255}){0,255}){0,255}" in a dkms.conf would hold the
+ * privileged parent for minutes and take gigabytes. Estimate the size of the expanded
+ * expression (in nodes; an upper bound is enough) and refuse anything no version pattern
+ * needs. Found by the conf fuzz target (tests/fuzz/regressions/conf/regex-stacked-plus). */
+#define ERE_MAX_EXPANDED 10000UL
+#define ERE_MAX_DEPTH 32
+
+static unsigned long ere_expanded_size(const char *re)
+{
+	unsigned long seq[ERE_MAX_DEPTH + 1] = { 0 }, alt[ERE_MAX_DEPTH + 1] = { 0 };
+	unsigned long last[ERE_MAX_DEPTH + 1] = { 0 };
+	int d = 0;
+
+	for (const char *p = re; *p; p++) {
+		unsigned long item = 0, factor = 0;
+
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			item = 1;
+			break;
+		case '[':
+			/* a bracket expression is one node: skip to its closing ']' */
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (*p == '[' && p[1] && strchr(":.=", p[1])) {
+					const char *e = strchr(p + 2, p[1]);
+
+					p = e && e[1] == ']' ? e + 1 : p;
+				}
+				p++;
+			}
+			if (!*p)
+				return 1; /* unterminated: regcomp says so */
+			item = 1;
+			break;
+		case '(':
+			if (d == ERE_MAX_DEPTH)
+				return ULONG_MAX;
+			d++;
+			seq[d] = alt[d] = last[d] = 0;
+			continue;
+		case ')':
+			if (d == 0) {
+				item = 1;
+				break;
+			}
+			item = alt[d] + seq[d] + 1;
+			d--;
+			break;
+		case '|':
+			alt[d] += seq[d];
+			seq[d] = last[d] = 0;
+			continue;
+		case '*':
+		case '?':
+			factor = 1;
+			break;
+		case '+':
+			factor = 2;
+			break;
+		case '{': {
+			char *end;
+			unsigned long lo = strtoul(p + 1, &end, 10), hi = lo;
+
+			if (end == p + 1 || !strchr(",}", *end)) {
+				item = 1; /* not a bound: a literal '{' */
+				break;
+			}
+			if (*end == ',') {
+				const char *q = end + 1;
+
+				hi = *q == '}' ? lo + 1 : strtoul(q, &end, 10);
+			}
+			if (*end != '}')
+				return 1; /* malformed bound: regcomp says so */
+			p = end;
+			factor = (hi > lo ? hi : lo) + 1;
+			break;
+		}
+		default:
+			item = 1;
+		}
+		if (factor) {
+			/* the repetition applies to the last item, repeated ones included */
+			if (factor > ERE_MAX_EXPANDED || last[d] > ERE_MAX_EXPANDED / factor)
+				return ULONG_MAX;
+			seq[d] += last[d] * (factor - 1);
+			last[d] *= factor;
+		} else {
+			seq[d] += item;
+			last[d] = item;
+		}
+		if (seq[d] + alt[d] > ERE_MAX_EXPANDED)
+			return ULONG_MAX;
+	}
+	return seq[0] + alt[0];
+}
+
 static int check_regex(const struct reader *rd, const char *directive, unsigned long i,
 		       const char *re)
 {
 	regex_t rx;
-	int k = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+	int k;
 
+	if (ere_expanded_size(re) > ERE_MAX_EXPANDED)
+		return invalid(rd->ctx, rd->path,
+			       "%s[%lu]='%s': the regular expression repeats too much (stacked or nested repetition): must be a short POSIX ERE such as '^6\\.'",
+			       directive, i, re);
+	k = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
 	if (k != 0) {
 		char err[128];
 
@@ -409,7 +518,8 @@ static int regex_matches(const char *re, const char *s)
 	regex_t rx;
 	int k;
 
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+	if (ere_expanded_size(re) > ERE_MAX_EXPANDED ||
+	    regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
 		return -EINVAL;
 	k = regexec(&rx, s, 0, NULL, 0);
 	regfree(&rx);

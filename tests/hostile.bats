@@ -513,6 +513,18 @@ ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.
 	refuse_add 5 "$(invalid "BUILD_EXCLUSIVE_KERNEL[0]='^6\\.[0-': invalid extended regular expression (Unmatched [, [^, [:, [., or [=): must be a POSIX ERE such as '^6\\.'")"
 }
 
+@test "a regex that would make regcomp explode (stacked repetition) is refused at once" {
+	conf 'MAKE_MATCH[0]="^6\.[0-9]++++++++++++++++++++++++++++++"'
+	SECONDS=0
+	refuse_add 5 "$(invalid "MAKE_MATCH[0]='^6\.[0-9]++++++++++++++++++++++++++++++': the regular expression repeats too much (stacked or nested repetition): must be a short POSIX ERE such as '^6\.'")"
+	[ "$SECONDS" -lt 10 ]
+}
+
+@test "a regex with nested bounds (x{0,255} three deep) is refused at once" {
+	conf 'BUILD_EXCLUSIVE_KERNEL="((x{0,255}){0,255}){0,255}"'
+	refuse_add 5 "$(invalid "BUILD_EXCLUSIVE_KERNEL[0]='((x{0,255}){0,255}){0,255}': the regular expression repeats too much (stacked or nested repetition): must be a short POSIX ERE such as '^6\.'")"
+}
+
 @test "a dkms.conf that is a directory is refused" {
 	rm "$CONF"
 	mkdir "$CONF"
