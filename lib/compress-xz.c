@@ -13,6 +13,10 @@
 
 #define XZ_PRESET 6 /* what `xz --lzma2=...` starts from when no preset= is given */
 #define XZ_DICT_SIZE (UINT32_C(1) << 20)
+/* Decoder memory: `xz -9` (a 64 MiB dictionary) needs 65 MiB; modules use 1 MiB. Without a
+ * limit a 68-byte file declaring a 4 GiB dictionary makes liblzma allocate 4 GiB (found by
+ * the decompress fuzz target: tests/fuzz/regressions/decompress/xz-4gib-dictionary). */
+#define XZ_DECODER_MEMLIMIT (UINT64_C(128) << 20)
 
 static void lzma_endp(lzma_stream **s)
 {
@@ -78,6 +82,10 @@ static int xz_code(struct dkm_ctx *ctx, lzma_stream *s, bool decoding, const voi
 			break;
 		if (l != LZMA_OK && decoding && lzma_to_errno(l) == -EBADMSG)
 			return dkm_err(ctx, EBADMSG, "xz data is corrupt: %s", lzma_describe(l));
+		if (l == LZMA_MEMLIMIT_ERROR)
+			return dkm_err(ctx, EFBIG,
+				       "xz data needs more than %llu MiB of memory to decompress (a dictionary larger than any module uses)",
+				       (unsigned long long)(XZ_DECODER_MEMLIMIT >> 20));
 		if (l != LZMA_OK)
 			return dkm_err(ctx, lzma_to_errno(l), "xz %s failed: %s",
 				       decoding ? "decompression" : "compression", lzma_describe(l));
@@ -131,7 +139,7 @@ int dkm_xz_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t ma
 	lzma_ret l;
 
 	/* LZMA_CONCATENATED: like xz(1) and kmod, accept several streams and stream padding. */
-	l = lzma_stream_decoder(&zs, UINT64_MAX, LZMA_CONCATENATED);
+	l = lzma_stream_decoder(&zs, XZ_DECODER_MEMLIMIT, LZMA_CONCATENATED);
 	if (l != LZMA_OK)
 		return dkm_err(ctx, lzma_to_errno(l), "cannot start xz decompression: %s",
 			       lzma_describe(l));
