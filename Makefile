@@ -131,3 +131,5 @@ clean:
 .SECONDARY:
 .PHONY: all man check check-boot check-unit demo install clean deps-build deps-check deps-demo
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
+# the test programs too: tests/tools/fuzz-replay is all in a header (tests/fuzz/targets.h)
+-include $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%.d)
