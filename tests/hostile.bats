@@ -15,11 +15,14 @@ setup() {
 	CONF=$SRC/dkms.conf
 	PKGDIR=$ROOT/var/lib/dkm-hook/packages/module-test
 	INST=$PKGDIR/0.1/kernels/$KVER/$(uname -m)
+	# what the "hangs" cases sleep: unique to this run and test, so that other suites running
+	# at the same time never see (or kill) ours, nor we theirs
+	NAP=9$$${BATS_TEST_NUMBER}
 }
 
 teardown() {
 	# a hung build of one test must never outlive it
-	pkill -KILL -f "sleep 98765" 2>/dev/null || true
+	pkill -KILL -f "^sleep $NAP\$" 2>/dev/null || true
 }
 
 # ---- helpers ----
@@ -300,14 +303,14 @@ symlink_msg() { # symlink_msg <entry -> target>
 }
 
 @test "a MAKE that escapes its process group (setsid) does not outlive the build" {
-	conf 'MAKE[0]="setsid sleep 98765 </dev/null >/dev/null 2>&1 & echo build pid $$; make KERNDIR=${kernel_source_dir} all"'
+	conf "MAKE[0]=\"setsid sleep $NAP </dev/null >/dev/null 2>&1 & echo build pid \$\$; make KERNDIR=\${kernel_source_dir} all\""
 	add_ok
 	run "$DKM" build module-test/0.1 -k "$KVER"
 	[ "$status" -eq 0 ]
 	# its own PID namespace: the build is pid 1 there, and everything in it dies with it
 	grep -qx "build pid 1" "$INST/build.log"
 	sleep 1
-	run pgrep -f "sleep 98765"
+	run pgrep -f "^sleep $NAP\$"
 	[ "$status" -ne 0 ]
 	unchanged
 }
@@ -316,7 +319,7 @@ symlink_msg() { # symlink_msg <entry -> target>
 	mkdir -p "$ROOT/etc/dkm-hook"
 	echo "build_timeout=2" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
 	# a background child in the same group, and a foreground one
-	conf 'MAKE[0]="sleep 98765 & sleep 98765; true"'
+	conf "MAKE[0]=\"sleep $NAP & sleep $NAP; true\""
 	add_ok
 	SECONDS=0
 	build_fails 4
@@ -324,7 +327,7 @@ symlink_msg() { # symlink_msg <entry -> target>
 	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: MAKE timed out after 2 s (build_timeout); log: '$INST/build.log'"
 	grep -qx "# MAKE: timed out after 2 s (build_timeout)" "$INST/build.log"
 	[ "$(state_of)" = failed ]
-	run pgrep -f "sleep 98765"
+	run pgrep -f "^sleep $NAP\$"
 	[ "$status" -ne 0 ]
 }
 
@@ -440,11 +443,11 @@ ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.
 # ---- dkms.conf evaluated by the sandboxed shell ----
 
 @test "a dkms.conf that waits forever is stopped after 10 s" {
-	conf 'X=$(sleep 98765)'
+	conf "X=\$(sleep $NAP)"
 	SECONDS=0
 	refuse_add 5 "$(invalid 'evaluating it took longer than 10 s: must not wait for anything')"
 	[ "$SECONDS" -lt 30 ]
-	run pgrep -f "sleep 98765"
+	run pgrep -f "^sleep $NAP\$"
 	[ "$status" -ne 0 ]
 }
 
