@@ -389,16 +389,17 @@ static int check_name(const struct reader *rd, const char *directive, unsigned l
 /* glibc's regcomp() expands repetition by copying the repeated subexpression (a{2,5} becomes
  * five copies, a+ becomes aa*), so stacked or nested repetition costs exponential time and
  * memory: a 40-byte "a++++…" or "((a{0,255}){0,255}){0,255}" in a dkms.conf would hold the
- * privileged parent for minutes and take gigabytes. Estimate the size of the expanded
- * expression (in nodes; an upper bound is enough) and refuse anything no version pattern
- * needs. Found by the conf fuzz target (tests/fuzz/regressions/conf/regex-stacked-plus). */
-#define ERE_MAX_EXPANDED 10000UL
+ * privileged parent for minutes and take gigabytes. Refuse stacked repetition outright, estimate
+ * the size of the expanded expression (in nodes; an upper bound is enough) and refuse anything
+ * no version pattern needs. Found by the conf fuzz target (tests/fuzz/regressions/conf/regex-*). */
+#define ERE_MAX_EXPANDED 1000UL
 #define ERE_MAX_DEPTH 32
 
 static unsigned long ere_expanded_size(const char *re)
 {
 	unsigned long seq[ERE_MAX_DEPTH + 1] = { 0 }, alt[ERE_MAX_DEPTH + 1] = { 0 };
 	unsigned long last[ERE_MAX_DEPTH + 1] = { 0 };
+	bool after_dup = false;
 	int d = 0;
 
 	for (const char *p = re; *p; p++) {
@@ -432,6 +433,7 @@ static unsigned long ere_expanded_size(const char *re)
 				return ULONG_MAX;
 			d++;
 			seq[d] = alt[d] = last[d] = 0;
+			after_dup = false;
 			continue;
 		case ')':
 			if (d == 0) {
@@ -444,12 +446,13 @@ static unsigned long ere_expanded_size(const char *re)
 		case '|':
 			alt[d] += seq[d];
 			seq[d] = last[d] = 0;
+			after_dup = false;
 			continue;
 		case '*':
 		case '?':
-			factor = 1;
-			break;
 		case '+':
+			/* '+' is copied once; '*' and '?' are not, but their epsilon closures cost
+			 * as much further up */
 			factor = 2;
 			break;
 		case '{': {
@@ -475,12 +478,18 @@ static unsigned long ere_expanded_size(const char *re)
 			item = 1;
 		}
 		if (factor) {
-			/* the repetition applies to the last item, repeated ones included */
+			/* a repetition of a repetition ("a**", "a+{3}", "x{2}{5}") is undefined in
+			 * POSIX, never needed, and what makes regcomp explode: refused outright */
+			if (after_dup)
+				return ULONG_MAX;
+			after_dup = true;
+			/* the repetition applies to the last item */
 			if (factor > ERE_MAX_EXPANDED || last[d] > ERE_MAX_EXPANDED / factor)
 				return ULONG_MAX;
 			seq[d] += last[d] * (factor - 1);
 			last[d] *= factor;
 		} else {
+			after_dup = false;
 			seq[d] += item;
 			last[d] = item;
 		}
