@@ -387,12 +387,31 @@ static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	return 0;
 }
 
+/* The last step of an uninstall, after the manifest is gone: the state says "built". A crash
+ * between the two leaves no manifest, so recovery runs this step on its own. */
+static int uninstall_mark_built(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
+				const struct dkm_kernel *k)
+{
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	int r;
+
+	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst) <= 0 ||
+	    !inst.state || !streq(inst.state, "installed"))
+		return 0;
+	free(inst.state);
+	inst.state = xstrdup("built");
+	r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
+			       pkg->version, k->kver);
+	return 1;
+}
+
 static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 			   const struct dkm_kernel *k)
 {
 	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
 	_cleanup_kv_ struct dkm_kv man = { 0 };
-	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	_cleanup_strv_free_ char **mods = NULL;
 	int r, changed = 0;
 
@@ -421,15 +440,9 @@ static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	}
 	if (unlink(mp) < 0 && errno != ENOENT)
 		return dkm_err(ctx, errno, "cannot remove '%s': %s", mp, strerror(errno));
-	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst) > 0 && inst.state &&
-	    streq(inst.state, "installed")) {
-		free(inst.state);
-		inst.state = xstrdup("built");
-		r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
-				       pkg->version, k->kver);
-	}
+	r = uninstall_mark_built(ctx, pkg, k);
+	if (r < 0)
+		return r;
 	return 1 | changed;
 }
 
@@ -836,6 +849,9 @@ static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 		dkm_notice(ctx, "%s: finishing an interrupted uninstall of %s/%s", k->kver, p.name,
 			   p.version);
 		r = uninstall_apply(ctx, &p, k);
+		/* killed after the manifest went, before the state was written */
+		if (r == 0)
+			r = uninstall_mark_built(ctx, &p, k);
 	} else
 		return dkm_err(ctx, -EINVAL, "corrupt journal '%s': op='%s'", j, op);
 	if (r < 0)

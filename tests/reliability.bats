@@ -103,6 +103,34 @@ three_packages_two_versions() {
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+@test "an uninstall killed between removing the manifest and writing the state is finished by the next command" {
+	three_packages_two_versions
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	inst=$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
+	cp "$inst/state" "$BATS_TEST_TMPDIR/state.installed"
+	"$DKM" uninstall module-test/0.1 -k "$KVER" >/dev/null
+	# the moment of the crash: files removed, original back, manifest gone, state not yet
+	# written, journal and depmod debt still there (the window a SIGKILL once hit in CI)
+	cp "$BATS_TEST_TMPDIR/state.installed" "$inst/state"
+	printf 'op=uninstall\npackage=module-test\nversion=0.1\narch=%s\n' "$(uname -m)" \
+		> "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal"
+	: > "$ROOT/var/lib/dkm-hook/kernels/$KVER/depmod-pending"
+	[ ! -e "$inst/manifest" ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"interrupted transaction"* ]]
+	run "$DKM" install dep-base/1.0 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$KVER: finishing an interrupted uninstall of module-test/0.1"* ]]
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal" ]
+	run "$DKM" status module-test/0.1
+	[[ "$output" == *"module-test/0.1, $KVER, $(uname -m): built"* ]]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"
