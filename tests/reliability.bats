@@ -77,6 +77,64 @@ three_packages_two_versions() {
 	[ "$(modinfo_field dkms_test version)" = "0.2" ]
 }
 
+# The system calls by which dkm-hook changes files: a crash can only fall between two of them.
+# (mkdir is left out: a crash before one is a crash after the previous call, plus at most an
+# empty directory, which the next call's crash point covers.)
+FILE_CALLS="rename renameat renameat2 link linkat symlink symlinkat unlink unlinkat rmdir write pwrite64 writev ftruncate fsync fdatasync copy_file_range sendfile fchmod fchmodat fchown"
+
+@test "a SIGKILL at each file-changing system call of install, upgrade and uninstall (strace injection): the old or the new state, complete" {
+	command -v strace >/dev/null || skip "strace not installed"
+	three_packages_two_versions
+	# LeakSanitizer cannot run under ptrace (the sanitizer build of CI)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	# each operation, and the commands that bring the root to the state it starts from
+	ops=("install module-test/0.1" "install module-test/0.2" "uninstall module-test/0.2")
+	resets=("uninstall module-test/0.1;uninstall module-test/0.2" "install module-test/0.1" "install module-test/0.2")
+	reset() {
+		local c
+		IFS=';' read -ra cs <<<"${resets[$1]}"
+		for c in "${cs[@]}"; do
+			# shellcheck disable=SC2086
+			"$DKM" $c -k "$KVER" >/dev/null 2>&1 || return 1
+		done
+	}
+	points=0
+	for i in "${!ops[@]}"; do
+		op=${ops[$i]}
+		reset "$i"
+		old=$("$DKM" status module-test)
+		# an uninterrupted run: which file-changing calls it makes, and how often
+		# shellcheck disable=SC2086
+		strace -qq -o "$BATS_TEST_TMPDIR/trace" -e trace="${FILE_CALLS// /,}" "$DKM" $op -k "$KVER" >/dev/null 2>&1
+		new=$("$DKM" status module-test)
+		[ "$old" != "$new" ]
+		declare -A count=()
+		while read -r n call; do count[$call]=$n; done < <(sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' "$BATS_TEST_TMPDIR/trace" | sort | uniq -c)
+		[ "${count[rename]:-0}" -gt 0 ] # the trace did see the install's renames
+		for call in "${!count[@]}"; do
+			for n in $(seq 1 "${count[$call]}"); do
+				reset "$i"
+				# the call is not made: it fails and the process is killed on the spot
+				# (run: strace dies of the same signal, and the shell's "Killed" stays quiet)
+				# shellcheck disable=SC2086
+				run strace -qq -o /dev/null -e trace="$call" -e inject="$call:error=EIO:signal=KILL:when=$n" \
+					"$DKM" $op -k "$KVER"
+				run "$DKM" fsck --repair
+				[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n: fsck: $output"; false; }
+				run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+				[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n: $output"; false; }
+				now=$("$DKM" status module-test)
+				[ "$now" = "$old" ] || [ "$now" = "$new" ] ||
+					{ printf "'%s' killed at %s #%s: neither old nor new state:\n%s\n" "$op" "$call" "$n" "$now"; false; }
+				points=$((points + 1))
+			done
+		done
+		unset count
+	done
+	echo "# crash points tried: $points" >&3
+	[ "$points" -ge 30 ]
+}
+
 @test "an interrupted install is finished by the next command, not only by fsck" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"

@@ -48,6 +48,11 @@ for man in glob.glob(f"{state}/packages/*/*/kernels/{kver}/*/manifest"):
         if st.get(f"module.{mod}.sha256") != want:
             problems.append(f"{pkg}/{ver}: manifest sha of {mod} is not the built artefact's")
         owned[os.path.relpath(full, moddir)] = f"{pkg}/{ver}"
+for st_path in glob.glob(f"{state}/packages/*/*/kernels/{kver}/*/state"):
+    if kv(st_path).get("state") == "installed" and \
+            not os.path.exists(os.path.join(os.path.dirname(st_path), "manifest")):
+        parts = st_path.split("/")
+        problems.append(f"{parts[-6]}/{parts[-5]}: state says installed but there is no manifest")
 for pkg, vers in installed.items():
     if len(vers) > 1:
         problems.append(f"{pkg}: several versions installed at once: {vers}")
