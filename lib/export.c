@@ -841,6 +841,10 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 		r = lock;
 		goto out;
 	}
+	/* an interrupted command's transaction on this kernel comes first, as for every verb */
+	r = dkm_install_recover(ctx, kver, !o->no_depmod);
+	if (r < 0)
+		goto out;
 	r = register_binary(ctx, &meta, o->force, tar_find(l, n, CERT_NAME), &pkg);
 	if (r < 0)
 		goto out;

@@ -85,6 +85,31 @@ assert k["state"] == "installed" and k["signed"] is True and k["origin"] == "bin
 	[ ! -e "$T/var/lib/dkm-hook/packages/module-test" ]
 }
 
+@test "import-binary first finishes what an interrupted command left on that kernel" {
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" export module-test/0.1 -k "$KVER" -o "$W/m.tar" >/dev/null
+	target_root
+	export DKM_HOOK_ROOT=$T
+	"$DKM" import-binary "$W/m.tar" >/dev/null
+	inst=$T/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
+	cp "$inst/state" "$W/state.installed"
+	"$DKM" uninstall module-test/0.1 -k "$KVER" >/dev/null
+	# an uninstall killed after its manifest went: the journal and depmod debt remain
+	cp "$W/state.installed" "$inst/state"
+	printf 'op=uninstall\npackage=module-test\nversion=0.1\narch=%s\n' "$(uname -m)" \
+		> "$T/var/lib/dkm-hook/kernels/$KVER/journal"
+	: > "$T/var/lib/dkm-hook/kernels/$KVER/depmod-pending"
+	run "$DKM" import-binary "$W/m.tar"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$KVER: finishing an interrupted uninstall of module-test/0.1"* ]]
+	[[ "$output" == *"installing module-test/0.1 for $KVER"* ]]
+	[ ! -e "$T/var/lib/dkm-hook/kernels/$KVER/journal" ]
+	[ ! -e "$T/var/lib/dkm-hook/kernels/$KVER/depmod-pending" ]
+	[ "$(modinfo -b "$T" -k "$KVER" -F filename dkms_test)" = "$T/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
 @test "import-binary: a displaced kernel module is archived and restored, as for a local build" {
 	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
 	"$DKM" export module-test/0.1 -k "$KVER" -o "$W/m.tar" >/dev/null
