@@ -96,8 +96,17 @@ static int judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arc
 int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
 {
 	const char *arch = o->arch ? o->arch : dkm_host_arch();
+	_cleanup_free_ char *noauto = dkm_ctx_path(ctx, "/etc/dkms/no-autoinstall");
 	int r;
 
+	/* DKMS's switch for its kernel hooks: an admin who set it expects no builds on kernel
+	 * arrival from whichever tool is installed; a rebuild by hand still works */
+	if (path_exists(noauto)) {
+		dkm_notice(ctx,
+			   "%s: automatic builds are disabled by '%s': nothing was built; remove that file, or run 'dkm-hook rebuild %s'",
+			   kver, noauto, kver);
+		return DKM_EXIT_OK;
+	}
 	r = dkm_action_rebuild(ctx, kver, o);
 	if (r == DKM_EXIT_OK)
 		return DKM_EXIT_OK;

@@ -159,6 +159,26 @@ assert_installed_signed_xz() { # <module>
 	[ "$(cat "$T/after.log" | tail -n1)" = "prerm.d $KVER /boot/vmlinuz-$KVER" ]
 }
 
+@test "/etc/dkms/no-autoinstall: the hooks build nothing and say why in one line; rebuild by hand still works" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	mkdir -p "$ROOT/etc/dkms"
+	touch "$ROOT/etc/dkms/no-autoinstall"
+	run postinst
+	[ "$status" -eq 0 ]
+	# run-parts --report names the hook, then our one line
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[1]}" = "$KVER: automatic builds are disabled by '$ROOT/etc/dkms/no-autoinstall': nothing was built; remove that file, or run 'dkm-hook rebuild $KVER'" ]
+	run header_postinst
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"automatic builds are disabled"* ]]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels" ]
+	[ ! -e "$DRACUT_LOG" ]
+	grep -qx "postinst.d $KVER /boot/vmlinuz-$KVER" "$T/after.log"
+	run "$DKM" rebuild "$KVER" --no-initrd
+	[ "$status" -eq 0 ]
+	assert_installed_signed_xz dkms_test
+}
+
 @test "the hooks do nothing, successfully, once dkm-hook is removed (their conffiles stay)" {
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	for d in postinst.d header_postinst.d prerm.d; do

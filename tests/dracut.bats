@@ -62,6 +62,24 @@ image_files() {
 	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer dkms_test)" = "dkm-hook test key" ]
 }
 
+@test "/etc/dkms/no-autoinstall: dracut builds nothing and adds what is installed" {
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	mkdir -p "$ROOT/etc/dkms"
+	touch "$ROOT/etc/dkms/no-autoinstall"
+	run mkinitrd
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dkm-hook: automatic builds are disabled by '$ROOT/etc/dkms/no-autoinstall': adding what is installed"* ]]
+	grep -qxE "(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko\.xz" <<<"$(image_files)"
+	# dep-base was not built behind the admin's back
+	[ ! -e "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
+}
+
 @test "a module that belongs but fails to build makes dracut fail: no image; fail_policy=never makes one without it" {
 	src=$(fixture module-test)
 	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"

@@ -126,6 +126,24 @@ not_in_image() {
 	grep -q '^updates/dkms/dkms_test\.ko:' "$(dirname "$inimg")/../../modules.dep"
 }
 
+@test "/etc/dkms/no-autoinstall: mkinitramfs builds nothing and adds what is installed" {
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	mkdir -p "$ROOT/etc/dkms"
+	touch "$ROOT/etc/dkms/no-autoinstall"
+	run mkinitrd -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dkm-hook: automatic builds are disabled by '$ROOT/etc/dkms/no-autoinstall': adding what is installed"* ]]
+	[[ "$output" == *"dkm-hook: 1 module(s) for $KVER added"* ]]
+	in_image "^(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko$"
+	[ ! -e "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
+}
+
 @test "the hook adds nothing but what belongs: a package without REMAKE_INITRD stays out" {
 	"$DKM" add "$(fixture module-test)" >/dev/null
 	run mkinitrd

@@ -52,8 +52,13 @@ installkernel() {
         return 1
     fi
     # the kernel-install plugin or the postinst.d hook may not have run yet; its failures
-    # are judged by initrd-modules below
-    DKM_HOOK_ROOT=${root:-/} _dkm_hook rebuild "$kernel" --no-initrd >&2 || :
+    # are judged by initrd-modules below. /etc/dkms/no-autoinstall turns automatic builds
+    # off, here as in the kernel hooks: what is installed is what goes in.
+    if [[ -e ${root}/etc/dkms/no-autoinstall ]]; then
+        dinfo "dkm-hook: automatic builds are disabled by '${root}/etc/dkms/no-autoinstall': adding what is installed"
+    else
+        DKM_HOOK_ROOT=${root:-/} _dkm_hook rebuild "$kernel" --no-initrd >&2 || :
+    fi
     list=$(DKM_HOOK_ROOT=${root:-/} _dkm_hook initrd-modules "$kernel") || rc=$?
     if ((rc != 0)); then
         derror "dkm-hook: $kernel needs a module that is not there (see above): no initramfs is made"
