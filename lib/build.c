@@ -587,7 +587,7 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 
 		if (!path_exists(ko)) {
 			log_line(rn.log_fd, "# expected module not found: %s", ko);
-			r = dkm_err(ctx, -ENOENT,
+			r = dkm_err(ctx, DKM_BUILD_NO_MODULE,
 				    "build of %s/%s for %s failed: make succeeded but '%s' (BUILT_MODULE_NAME[%zu]='%s', BUILT_MODULE_LOCATION[%zu]='%s') was not produced; log: '%s'",
 				    pkg->name, pkg->version, k->kver, ko, i, m->built_name, i,
 				    m->built_location, rn.log);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 
 struct dkm_ctx;
@@ -43,6 +44,11 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
  * record state 'built'. Removes the build dir. */
 int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
 		      const struct dkm_conf *conf, const struct dkm_finish *fin);
+
+/* dkm_build_run's error when make succeeded but a BUILT_MODULE_NAME was not produced (DKMS
+ * tells this apart from a failed make: exit 7, not 10) */
+#define DKM_BUILD_NO_MODULE (-ENOMSG)
+#define DKM_BUILD_REASON_NO_MODULE "expected module not produced"
 
 /* Record a failed build (log path, reason) without touching what was built or installed. */
 int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,

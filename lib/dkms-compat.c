@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "actions.h"
+#include "build.h"
 #include "conf.h"
 #include "ctx.h"
 #include "dkms-compat.h"
@@ -275,6 +276,20 @@ static int map_exit(int r, bool install)
 	}
 }
 
+/* The exit code of a failed build or install of kver: DKMS tells a make that failed (10) from
+ * one that succeeded without producing a BUILT_MODULE_NAME (7) */
+static int build_exit(struct dkms *d, const char *kver, const char *arch, int r, bool install)
+{
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+
+	if (r == DKM_EXIT_BUILD &&
+	    dkm_inst_load(d->ctx, d->c->module, d->c->version, kver, arch, &inst) > 0 &&
+	    inst.state && streq(inst.state, "failed") &&
+	    streq(strempty(dkm_kv_get(&inst.kv, "reason")), DKM_BUILD_REASON_NO_MODULE))
+		return DKM_DKMS_EXIT_NO_MODULE;
+	return map_exit(r, install);
+}
+
 static bool check_module_args(const struct cli *c)
 {
 	if (!isempty(c->module) && !isempty(c->version) && name_is_valid(c->module) &&
@@ -512,7 +527,7 @@ static int build_or_install(struct dkms *d, bool install)
 			/* DKMS's do_install builds first: its failures (headers: 1) come first */
 			r = dkm_action_build(d->ctx, pv, &o);
 			if (r != 0)
-				return map_exit(r, false);
+				return build_exit(d, k, a, r, false);
 		}
 		if (install) {
 			_cleanup_free_ char *kd =
@@ -527,7 +542,7 @@ static int build_or_install(struct dkms *d, bool install)
 		}
 		r = install ? dkm_action_install(d->ctx, pv, &o) : dkm_action_build(d->ctx, pv, &o);
 		if (r != 0)
-			return map_exit(r, install); /* DKMS's die stops at the first failure */
+			return build_exit(d, k, a, r, install); /* DKMS's die stops at the first failure */
 	}
 	return 0;
 }

@@ -153,6 +153,7 @@ enum {
 	WORKER_OK = 0,
 	WORKER_BUILD_FAILED = 1,
 	WORKER_COLLECT_FAILED = 2,
+	WORKER_NO_MODULE = 3, /* make succeeded, a BUILT_MODULE_NAME is missing */
 };
 
 static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, int worker)
@@ -162,6 +163,7 @@ static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, int worker)
 	if (worker != WORKER_OK) {
 		dkm_build_mark_failed(ctx, j->pkg, j->k,
 				      worker == WORKER_COLLECT_FAILED ? "module could not be finished"
+				      : worker == WORKER_NO_MODULE    ? DKM_BUILD_REASON_NO_MODULE
 								      : "build failed");
 		j->result = DKM_JOB_FAILED;
 		return;
@@ -197,7 +199,9 @@ static int start_job(struct dkm_ctx *ctx, struct dkm_job *j, struct jobserver *j
 
 		fin.jobserver = js->fds;
 		r = dkm_build_run(ctx, j->pkg, j->k, j->conf, &fin);
-		if (r < 0)
+		if (r == DKM_BUILD_NO_MODULE)
+			code = WORKER_NO_MODULE;
+		else if (r < 0)
 			code = WORKER_BUILD_FAILED;
 		else if (dkm_build_collect(ctx, j->pkg, j->k, j->conf, j->fin) < 0)
 			code = WORKER_COLLECT_FAILED;

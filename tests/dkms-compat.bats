@@ -299,6 +299,27 @@ kos() { # the installed modules of a root for a kernel
 	[ "$output" = "vpoll/0.1, $KVER, $ARCH: built" ]
 }
 
+@test "a failing make exits 10, a make that produces no BUILT_MODULE_NAME exits 7, like Debian's dkms" {
+	both_roots
+	for r in "$T" "$O"; do
+		src_from_deb "$r" vpoll-dkms
+		cp -a "$r/usr/src/vpoll-0.1" "$r/usr/src/vpoll-0.2"
+		sed -i 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="0.2"/; s/^BUILT_MODULE_NAME\[0\]=.*/BUILT_MODULE_NAME[0]="vpoll_renamed"/' \
+			"$r/usr/src/vpoll-0.2/dkms.conf"
+		grep -q '^BUILT_MODULE_NAME\[0\]="vpoll_renamed"' "$r/usr/src/vpoll-0.2/dkms.conf"
+		printf '\n#error broken on purpose\n' >> "$r/usr/src/vpoll-0.1/vpoll.c"
+	done
+	both add vpoll/0.1
+	both build vpoll/0.1 -k "$KVER"
+	[ "$o_status" -eq 10 ]
+	both add vpoll/0.2
+	both build vpoll/0.2 -k "$KVER"
+	[ "$o_status" -eq 7 ]
+	both install vpoll/0.2 -k "$KVER"
+	[ "$o_status" -eq 7 ]
+	[ -z "$(kos "$O")" ]
+}
+
 @test "missing headers: build exits like Debian's dkms (1), install of a kernel without a module dir exits 6" {
 	K3=6.1.0-998-amd64
 	both_roots
