@@ -113,7 +113,7 @@ int dkm_gzip_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t 
 			       zError(z));
 	s = &zs;
 
-	cap = len < max / 4 ? len * 4 + 4096 : max;
+	cap = dkm_decompress_first_cap(0, len, max);
 	out = xmalloc(cap);
 	for (;;) {
 		uInt ain = chunk(len - in_pos), aout = chunk(cap - out_pos);

@@ -144,6 +144,6 @@ int dkm_xz_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t ma
 		return dkm_err(ctx, lzma_to_errno(l), "cannot start xz decompression: %s",
 			       lzma_describe(l));
 	s = &zs;
-	return xz_code(ctx, s, true, in, len, max,
-		       len < max / 4 ? len * 4 + 4096 : max, ret, ret_len);
+	return xz_code(ctx, s, true, in, len, max, dkm_decompress_first_cap(0, len, max), ret,
+		       ret_len);
 }

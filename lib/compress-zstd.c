@@ -78,11 +78,10 @@ int dkm_zstd_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t 
 	if (!d)
 		return dkm_err(ctx, ENOMEM, "cannot start zstd decompression: out of memory");
 
-	/* The size in the frame header is a hint only: it is not trusted beyond max. */
-	if (hint != ZSTD_CONTENTSIZE_UNKNOWN && hint != ZSTD_CONTENTSIZE_ERROR && hint < max)
-		cap = (size_t)hint + 1;
-	else
-		cap = len < max / 4 ? len * 4 + 4096 : max;
+	/* The size in the frame header is a claim, not a fact */
+	cap = dkm_decompress_first_cap(
+		hint == ZSTD_CONTENTSIZE_UNKNOWN || hint == ZSTD_CONTENTSIZE_ERROR ? 0 : hint, len,
+		max);
 	out = xmalloc(cap);
 	ob = (ZSTD_outBuffer){ .dst = out, .size = cap, .pos = 0 };
 

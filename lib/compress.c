@@ -20,6 +20,16 @@ static const struct {
 	[DKM_COMPRESS_ZSTD] = { "zstd", ".zst", (const unsigned char *)"\x28\xb5\x2f\xfd", 4 },
 };
 
+size_t dkm_decompress_first_cap(unsigned long long claimed, size_t len, size_t max)
+{
+	/* modules compress 3-6x; 64x plus a page is beyond any real one */
+	size_t plausible = len < (max - 65536) / 64 ? len * 64 + 65536 : max;
+
+	if (claimed > 0 && claimed < max && claimed < plausible)
+		return (size_t)claimed + 1; /* +1: the decoder must see that nothing follows */
+	return len < max / 4 ? len * 4 + 4096 : max;
+}
+
 static bool valid(enum dkm_compression c)
 {
 	return (unsigned)c < _DKM_COMPRESS_MAX;

@@ -54,3 +54,8 @@ int dkm_zstd_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **re
 		      size_t *ret_len);
 int dkm_zstd_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t max, void **ret,
 			size_t *ret_len);
+
+/* The first output buffer of a decompressor for len input bytes (at most max), given the size
+ * the data's header claims (0: none). A claim is believed only within a ratio no module
+ * reaches, so a forged 20-byte header cannot reserve a gigabyte; past it the buffer grows. */
+size_t dkm_decompress_first_cap(unsigned long long claimed, size_t len, size_t max);

@@ -231,6 +231,45 @@ static void test_limits(void)
 	tap_ok(out == NULL, "ret untouched at the limit");
 }
 
+static void test_first_cap(void)
+{
+	const size_t max = DKM_DECOMPRESS_MAX;
+
+	/* a real module: 400 KiB packed to 100 KiB, the claim is taken (one allocation) */
+	tap_is_int(dkm_decompress_first_cap(400 << 10, 100 << 10, max), (400 << 10) + 1,
+		   "a plausible claimed size is used");
+	/* a forged zstd header: 1 GiB - 1 claimed by 20 bytes */
+	tap_is_int(dkm_decompress_first_cap(max - 1, 20, max), 20 * 4 + 4096,
+		   "an implausible claim reserves no more than without one");
+	tap_is_int(dkm_decompress_first_cap(0, 1000, max), 1000 * 4 + 4096, "no claim");
+	tap_is_int(dkm_decompress_first_cap(max, 1000, max), 1000 * 4 + 4096, "a claim at the limit");
+	tap_is_int(dkm_decompress_first_cap(0, max, max), max, "never past the limit");
+	tap_is_int(dkm_decompress_first_cap(max - 1, max / 2, max), max,
+		   "huge input: the limit, not an overflow");
+}
+
+static void test_forged_zstd_size(void)
+{
+	/* a zstd frame whose header claims 512 MiB, followed by one raw block of 4 bytes and
+	 * no end: rejected as corrupt (what it may reserve meanwhile: test_first_cap) */
+	static const uint8_t frame[] = {
+		0x28, 0xb5, 0x2f, 0xfd, /* magic */
+		0xc0,                   /* FHD: 8-byte content size, a window descriptor */
+		0x00,                   /* window: 1 KiB, which the decoder accepts */
+		0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, /* 512 MiB */
+		0x20, 0x00, 0x00,       /* raw block, 4 bytes, not last */
+		'a', 'b', 'c', 'd',
+	};
+	void *out = NULL;
+	size_t olen = 0;
+
+	tap_is_int(ZSTD_getFrameContentSize(frame, sizeof(frame)), 512ULL << 20,
+		   "the forged frame claims 512 MiB");
+	tap_is_int(dkm_zstd_decompress(ctx, frame, sizeof(frame), DKM_DECOMPRESS_MAX, &out, &olen),
+		   -EBADMSG, "a truncated frame with a forged size is corrupt");
+	tap_ok(out == NULL, "nothing returned");
+}
+
 static void test_gzip_trailing_garbage(void)
 {
 	_cleanup_free_ uint8_t *z = NULL;
@@ -262,6 +301,8 @@ int main(void)
 	test_none();
 	test_xz_parameters();
 	test_zstd_parameters();
+	test_first_cap();
+	test_forged_zstd_size();
 	test_gzip_header();
 	test_corrupt();
 	test_concatenated();
