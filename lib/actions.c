@@ -439,7 +439,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		if (r < 0) {
 			if (r == -ELOOP)
 				dkm_err(ctx, r,
-					"cannot add '%s': '%s' is a symlink that points outside the source",
+					"cannot add '%s': '%s' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it",
 					src, bad);
 			else
 				dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", src, staging,

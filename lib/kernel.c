@@ -10,7 +10,6 @@
 
 #include "ctx.h"
 #include "kernel.h"
-#include "shvars.h"
 #include "util.h"
 
 const char *dkm_host_arch(void)
@@ -92,16 +91,15 @@ static char *compression_from_modules_dep(const char *moddir)
 
 int dkm_kver_check(struct dkm_ctx *ctx, const char *kver)
 {
-	/* shown escaped: it may hold a newline */
-	_cleanup_free_ char *shown = NULL, *example = NULL;
+	_cleanup_free_ char *example = NULL;
 
 	if (name_is_valid(kver))
 		return 0;
-	shown = dkm_shvars_format("k", 0, kver);
 	example = dkm_kernel_default(ctx);
+	/* a newline in it is shown as \n by the log */
 	return dkm_err(ctx, -EINVAL,
 		       "invalid kernel version '%s': must be the name of a kernel's directory under '%s', e.g. '%s' (not empty, no '/', '..' or control characters)",
-		       shown + strlen("k[0]="), ctx->module_dir, example ? example : "6.1.0-18-amd64");
+		       kver, ctx->module_dir, example ? example : "6.1.0-18-amd64");
 }
 
 int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,

@@ -8,6 +8,32 @@
 #include "log.h"
 #include "util.h"
 
+/* A message is one line of text whatever it quotes: a control character from a file name,
+ * an argument or a build log (a newline, an escape sequence) is shown as \n, \r or \xNN, so
+ * it can neither fake a line nor drive the terminal. Tabs stay. */
+static char *escape_controls(char *msg)
+{
+	size_t n = 0;
+	char *s, *o;
+
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		n += (*p < 0x20 && *p != '\t') || *p == 0x7f;
+	if (n == 0)
+		return msg;
+	s = xmalloc(strlen(msg) + 3 * n + 1);
+	o = s;
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			o += sprintf(o, "\\%c", *p == '\n' ? 'n' : 'r');
+		else if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	*o = '\0';
+	free(msg);
+	return s;
+}
+
 int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
@@ -18,7 +44,7 @@ int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...)
 	if (ctx && level > ctx->log_level)
 		return err;
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	msg = escape_controls(xvasprintf(fmt, ap));
 	va_end(ap);
 	if (ctx && ctx->log_fn)
 		ctx->log_fn(ctx->log_userdata, level, msg);

@@ -215,7 +215,7 @@ name_msg() { # name_msg <directive> <shown value> <example>
 # ---- symlinks in the source ----
 
 symlink_msg() { # symlink_msg <entry -> target>
-	echo "dkm-hook: error: cannot add '$SRC': '$1' is a symlink that points outside the source"
+	echo "dkm-hook: error: cannot add '$SRC': '$1' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it"
 }
 
 @test "a symlink to an absolute path outside the source is refused" {
@@ -594,6 +594,15 @@ kver_msg() {
 	run "$DKM" build ../x/1 -k "$KVER"
 	[ "$status" -eq 5 ]
 	has_line "dkm-hook: error: invalid package '../x/1': expected <package>/<version>"
+	unchanged
+}
+
+@test "a package argument with an escape sequence and a newline is refused, shown escaped on one line" {
+	add_ok
+	run "$DKM" build "$(printf 'x\033[2J\nfake/1')" -k "$KVER"
+	[ "$status" -eq 5 ]
+	[ "${#lines[@]}" -eq 1 ]
+	has_line 'dkm-hook: error: invalid package '"'"'x\x1b[2J\nfake/1'"'"': expected <package>/<version>'
 	unchanged
 }
 
