@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "elf-module.h"
 #include "initrd.h"
+#include "json.h"
 #include "kernel.h"
 #include "log.h"
 #include "registry.h"
@@ -259,29 +260,17 @@ bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers
 
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)strempty(s); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	dkm_json_str(stdout, strempty(s));
 }
 
 static void json_str_or_null(const char *s)
 {
-	if (s)
-		json_str(s);
-	else
-		fputs("null", stdout);
+	dkm_json_str(stdout, s);
 }
 
 static void print_json(const char *kver, const struct dkm_initrd_list *l)
 {
-	printf("{\"kernel\":");
+	printf("{\"version\":1,\"kernel\":");
 	json_str(kver);
 	printf(",\"root_device\":");
 	json_str_or_null(l->root_device);

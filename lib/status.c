@@ -7,23 +7,13 @@
 
 #include "actions.h"
 #include "ctx.h"
+#include "json.h"
 #include "registry.h"
 #include "util.h"
 
 static void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)strempty(s); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	dkm_json_str(f, strempty(s));
 }
 
 static void json_strv(FILE *f, char *const *l)

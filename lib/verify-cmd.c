@@ -7,6 +7,7 @@
 #include "compress.h"
 #include "ctx.h"
 #include "elf-module.h"
+#include "json.h"
 #include "log.h"
 #include "sign.h"
 #include "util.h"
@@ -36,36 +37,18 @@ int dkm_cmd_keygen(struct dkm_ctx *ctx, bool force)
 	return 0;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static void json_field(FILE *f, const char *key, const char *value, bool last)
 {
-	json_string(f, key);
+	dkm_json_str(f, key);
 	fputc(':', f);
-	json_string(f, value);
+	dkm_json_str(f, value);
 	fputs(last ? "" : ",", f);
 }
 
 static void report_json(const char *path, enum dkm_compression c, const struct dkm_elf_module *m,
 			const struct dkm_sig_info *si, const char *cert)
 {
-	fputc('{', stdout);
+	fputs("{\"version\":1,", stdout);
 	json_field(stdout, "file", path, false);
 	json_field(stdout, "compression", dkm_compression_name(c), false);
 	json_field(stdout, "name", m->name, false);

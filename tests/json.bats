@@ -135,6 +135,12 @@ PY
 	grep -q '"signed":false' "$w/unsigned.json"
 	grep -q '"signer":null' "$w/unsigned.json"
 	grep -q '"reason":null' "$w/valid.json"
+	# a file name that is not UTF-8 (Latin-1 'é') and holds a quote: still valid JSON
+	odd=$w/$(printf 'mod\351"x.ko')
+	cp "$ko" "$odd"
+	"$DKM" verify "$odd" --json > "$w/odd.json"
+	validate verify "$w/odd.json"
+	python3 -c 'import json, sys; f = json.load(open(sys.argv[1], encoding="utf-8"))["file"]; assert f.endswith("/mod\ufffd\"x.ko"), f' "$w/odd.json"
 }
 
 @test "initrd-modules --json: installed, failed and not-built modules validate against initrd-modules.schema.json" {
