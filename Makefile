@@ -100,6 +100,10 @@ check-unit: all
 demo: deps-demo all
 	B=$(B) tests/demo
 
+# not part of check: measures against Debian's dkms (installs it with apt), prints a report
+bench: all
+	DKM_HOOK_BIN=$(abspath $(B))/dkm-hook bench/run
+
 KERNELHOOKDIR ?= $(SYSCONFDIR)/kernel
 DKMSCOMPATDIR ?= $(PREFIX)/lib/dkm-hook
 
@@ -129,7 +133,7 @@ clean:
 	rm -rf $(B)
 
 .SECONDARY:
-.PHONY: all man check check-boot check-unit demo install clean deps-build deps-check deps-demo
+.PHONY: all man check check-boot check-unit demo bench install clean deps-build deps-check deps-demo
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
 # the test programs too: tests/tools/fuzz-replay is all in a header (tests/fuzz/targets.h)
 -include $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%.d)
