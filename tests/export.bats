@@ -91,14 +91,7 @@ assert k["state"] == "installed" and k["signed"] is True and k["origin"] == "bin
 	target_root
 	export DKM_HOOK_ROOT=$T
 	"$DKM" import-binary "$W/m.tar" >/dev/null
-	inst=$T/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
-	cp "$inst/state" "$W/state.installed"
-	"$DKM" uninstall module-test/0.1 -k "$KVER" >/dev/null
-	# an uninstall killed after its manifest went: the journal and depmod debt remain
-	cp "$W/state.installed" "$inst/state"
-	printf 'op=uninstall\npackage=module-test\nversion=0.1\narch=%s\n' "$(uname -m)" \
-		> "$T/var/lib/dkm-hook/kernels/$KVER/journal"
-	: > "$T/var/lib/dkm-hook/kernels/$KVER/depmod-pending"
+	interrupted_uninstall module-test/0.1
 	run "$DKM" import-binary "$W/m.tar"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"$KVER: finishing an interrupted uninstall of module-test/0.1"* ]]

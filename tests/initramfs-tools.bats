@@ -127,13 +127,7 @@ not_in_image() {
 }
 
 @test "/etc/dkms/no-autoinstall: mkinitramfs builds nothing and adds what is installed" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
-	mkdir -p "$ROOT/etc/dkms"
-	touch "$ROOT/etc/dkms/no-autoinstall"
+	no_autoinstall_installed_and_not
 	run mkinitrd -v
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -164,16 +164,7 @@ FILE_CALLS="rename renameat renameat2 link linkat symlink symlinkat unlink unlin
 @test "an uninstall killed between removing the manifest and writing the state is finished by the next command" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
-	inst=$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
-	cp "$inst/state" "$BATS_TEST_TMPDIR/state.installed"
-	"$DKM" uninstall module-test/0.1 -k "$KVER" >/dev/null
-	# the moment of the crash: files removed, original back, manifest gone, state not yet
-	# written, journal and depmod debt still there (the window a SIGKILL once hit in CI)
-	cp "$BATS_TEST_TMPDIR/state.installed" "$inst/state"
-	printf 'op=uninstall\npackage=module-test\nversion=0.1\narch=%s\n' "$(uname -m)" \
-		> "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal"
-	: > "$ROOT/var/lib/dkm-hook/kernels/$KVER/depmod-pending"
-	[ ! -e "$inst/manifest" ]
+	interrupted_uninstall module-test/0.1
 	run "$DKM" fsck
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"interrupted transaction"* ]]

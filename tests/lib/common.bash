@@ -110,3 +110,19 @@ fixture_version() { # fixture_version <fixture> <old version> <new version>
 	find "$dst" -name '*.c' -exec sed -i "s/MODULE_LICENSE(\"GPL\");/MODULE_LICENSE(\"GPL\");\nMODULE_VERSION(\"$3\");/" {} +
 	echo "$dst"
 }
+
+# interrupted_uninstall PKG/VER — the root as a SIGKILL leaves an uninstall of the installed
+# PKG/VER between removing its manifest and writing its state: modules gone, a displaced
+# original back, the manifest gone, the state still "installed", the journal and the depmod
+# debt still there (the window the kill test once hit in CI)
+interrupted_uninstall() {
+	local pkg=${1%/*} ver=${1#*/} inst saved=$BATS_TEST_TMPDIR/interrupted-uninstall.state
+	local kdir=$DKM_HOOK_ROOT/var/lib/dkm-hook/kernels/$KVER
+	inst=$DKM_HOOK_ROOT/var/lib/dkm-hook/packages/$pkg/$ver/kernels/$KVER/$(uname -m)
+	cp "$inst/state" "$saved"
+	"$DKM" uninstall "$1" -k "$KVER" >/dev/null
+	cp "$saved" "$inst/state"
+	printf 'op=uninstall\npackage=%s\nversion=%s\narch=%s\n' "$pkg" "$ver" "$(uname -m)" >"$kdir/journal"
+	: >"$kdir/depmod-pending"
+	[ ! -e "$inst/manifest" ]
+}
