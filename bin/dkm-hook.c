@@ -44,7 +44,7 @@ static const struct verb verbs[] = {
 	{ "add", "<source-dir | pkg/ver>",
 	  "register a module source (copied to <root>/usr/src/<pkg>-<ver> if elsewhere)" },
 	{ "build", "<pkg/ver> -k <kver>... [--force]", "build for the kernel(s) (private build dir)" },
-	{ "install", "<pkg/ver> -k <kver>... [--force]",
+	{ "install", "<pkg/ver> -k <kver>... [--force] [--no-initrd]",
 	  "install into the kernel's module dir (builds first if needed), depmod once" },
 	{ "uninstall", "<pkg/ver> -k <kver>...", "remove installed modules, restore displaced originals" },
 	{ "unbuild", "<pkg/ver> -k <kver>...", "uninstall and forget the build for the kernel(s)" },
@@ -127,7 +127,7 @@ static void usage(FILE *f)
 		"      --all                with remove: every kernel\n"
 		"      --json               machine-readable output (status, verify, initrd-modules)\n"
 		"      --no-depmod          do not run depmod\n"
-		"      --no-initrd          with rebuild, kernel-add: do not regenerate the initramfs\n"
+		"      --no-initrd          with install, rebuild, kernel-add: do not regenerate the initramfs\n"
 		"      --cert FILE          with verify: certificate to check against\n"
 		"      --format tar|deb     with export: what to write (default tar)\n"
 		"  -o, --output FILE        with export: where to write it\n"

@@ -126,6 +126,8 @@ struct kstate {
 	struct dkm_kernel *k;
 	struct dkm_finish fin;
 	bool dirty;     /* module tree changed: depmod */
+	bool changed;   /* ... by this command (stays set after depmod): the initramfs */
+	bool in_initrd; /* the command's package belonged in its initramfs before the change */
 	bool prebuilt;  /* this command already ran the package's build for this kernel */
 	int build_exit; /* ... with this result (what build_one returns) */
 };
@@ -139,6 +141,7 @@ struct run {
 	int lock_fd;
 	int kernel_locks[16];
 	size_t n_kernel_locks;
+	char *pkg_name; /* for_each_kernel: the package it acts on */
 };
 
 static void run_done(struct run *rn)
@@ -151,6 +154,7 @@ static void run_done(struct run *rn)
 		close(rn->kernel_locks[i]);
 	if (rn->lock_fd >= 0)
 		close(rn->lock_fd);
+	free(rn->pkg_name);
 }
 
 /* A previous command was interrupted (power cut, SIGKILL): finish or roll back what it was
@@ -539,6 +543,62 @@ static void build_kernels(struct run *rn, const struct dkm_pkg *pkg, const ssize
 	}
 }
 
+static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks);
+
+/* Does pkg belong in the initramfs of ks's kernel (REMAKE_INITRD, initrd_packages=, the root
+ * file system's provider)? */
+static bool initrd_holds(struct run *rn, const struct dkm_pkg *pkg, const struct kstate *ks)
+{
+	struct dkm_initrd_list l = { 0 };
+	bool found = false;
+
+	if (dkm_initrd_modules(rn->ctx, ks->k->kver, ks->k->arch, &l) < 0)
+		return false;
+	for (size_t i = 0; i < l.n && !found; i++)
+		found = streq(l.entries[i].package, pkg->name);
+	dkm_initrd_list_done(&l);
+	return found;
+}
+
+/* The end of install and uninstall, once the locks are released (dracut's 50dkm-hook module
+ * calls us back). install: the initramfs of each kernel whose module tree changed is
+ * regenerated if the package belongs in it, as rebuild does. uninstall: it is not — the
+ * image would be refused (a module that belongs is missing) or would lose what the package
+ * was there for — so say that the image still holds the package's modules. */
+static int run_finish_initrd(struct run *rn, int r)
+{
+	_cleanup_strv_free_ char **kvers = NULL, **arches = NULL;
+	_cleanup_free_ bool *held = xcalloc(rn->n_ks + 1, sizeof(bool));
+	_cleanup_free_ char *name = TAKE_PTR(rn->pkg_name);
+	char *names[] = { name, NULL };
+	struct dkm_ctx *ctx = rn->ctx;
+	bool no_initrd = rn->o->no_initrd;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rn->n_ks; i++)
+		if (rn->ks[i].changed) {
+			strv_extend(&kvers, rn->ks[i].k->kver);
+			strv_extend(&arches, rn->ks[i].k->arch);
+			held[n++] = rn->ks[i].in_initrd;
+		}
+	run_done(rn);
+	if (no_initrd || !name)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int k = 0;
+
+		if (held[i])
+			dkm_notice(ctx,
+				   "initramfs of %s: not regenerated: it still holds the modules of %s as they were",
+				   kvers[i], name);
+		else
+			k = dkm_initrd_update(ctx, kvers[i], arches[i], names);
+		if (k < 0 && r == 0)
+			r = exit_code(k);
+	}
+	return r;
+}
+
 static int for_each_kernel(struct run *rn, const char *arg,
 			   int (*fn)(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks),
 			   bool builds_together)
@@ -553,6 +613,7 @@ static int for_each_kernel(struct run *rn, const char *arg,
 	r = resolve_pkg(rn->ctx, arg, &pkg);
 	if (r < 0)
 		return exit_code(r);
+	rn->pkg_name = xstrdup(pkg->name);
 	kvers = target_kernels(rn->ctx, rn->o);
 	if (!kvers[0])
 		return exit_code(dkm_err(rn->ctx, -ENOENT,
@@ -573,6 +634,9 @@ static int for_each_kernel(struct run *rn, const char *arg,
 	if (builds_together && n > 1)
 		build_kernels(rn, pkg, kidx, n);
 	for (size_t i = 0; i < n; i++) {
+		/* an uninstall takes the package out of the initramfs: did it belong there? */
+		if (kidx[i] >= 0 && fn == do_uninstall && !rn->o->no_initrd)
+			rn->ks[kidx[i]].in_initrd = initrd_holds(rn, pkg, &rn->ks[kidx[i]]);
 		r = kidx[i] < 0 ? kerr[i] : fn(rn, pkg, &rn->ks[kidx[i]]);
 		r = exit_code(r);
 		if (r > worst)
@@ -630,7 +694,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 		dkm_notice(rn->ctx, "%s/%s is already installed for %s", pkg->name, pkg->version,
 			   ks->k->kver);
 	if (r > 0)
-		ks->dirty = true;
+		ks->dirty = ks->changed = true;
 	if (conf && !isempty(conf->post_install))
 		(void)dkm_pkg_script(rn->ctx, pkg, "POST_INSTALL", conf->post_install);
 	return 0;
@@ -648,7 +712,7 @@ static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate
 		return 0;
 	}
 	dkm_notice(rn->ctx, "uninstalled %s/%s from %s", pkg->name, pkg->version, ks->k->kver);
-	ks->dirty = true;
+	ks->dirty = ks->changed = true;
 	return 0;
 }
 
@@ -694,8 +758,7 @@ int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_op
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	int r = for_each_kernel(&rn, arg, do_install, true);
 
-	run_done(&rn);
-	return r;
+	return run_finish_initrd(&rn, r);
 }
 
 int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
@@ -703,8 +766,7 @@ int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	int r = for_each_kernel(&rn, arg, do_uninstall, false);
 
-	run_done(&rn);
-	return r;
+	return run_finish_initrd(&rn, r);
 }
 
 int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)

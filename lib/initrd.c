@@ -394,16 +394,21 @@ static const char *generator(struct dkm_ctx *ctx)
 	return "none";
 }
 
-/* The environment of a generator: ours, with the root for our dracut module. */
+/* The environment of a generator: ours, with the root for our dracut module or
+ * initramfs-tools hook, and DKM_HOOK_SKIP_REBUILD=1: we have just built, installed or
+ * uninstalled what we meant to, so they add what is installed without a rebuild of their own
+ * (which would reinstall an AUTOINSTALL package that was just uninstalled). */
 static char **generator_env(struct dkm_ctx *ctx)
 {
 	char **env = xcalloc(1, sizeof(char *));
 
 	for (size_t i = 0; environ && environ[i]; i++)
-		if (!startswith(environ[i], "DKM_HOOK_ROOT="))
+		if (!startswith(environ[i], "DKM_HOOK_ROOT=") &&
+		    !startswith(environ[i], "DKM_HOOK_SKIP_REBUILD="))
 			strv_extend(&env, environ[i]);
 	if (!dkm_ctx_is_host_root(ctx))
 		strv_push(&env, xasprintf("DKM_HOOK_ROOT=%s", ctx->root));
+	strv_extend(&env, "DKM_HOOK_SKIP_REBUILD=1");
 	return env;
 }
 

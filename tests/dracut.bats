@@ -115,3 +115,21 @@ image_files() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"dkm-hook: dracut reads the modules of $KVER from '$ROOT/lib/modules/$KVER', dkm-hook installs them into '$T/elsewhere/lib/modules/$KVER': set DKM_HOOK_ROOT (or --sysroot) to the root of --kmoddir"* ]]
 }
+
+@test "run by dkm-hook itself (DKM_HOOK_SKIP_REBUILD=1): no rebuild of its own, what is installed goes in" {
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" --no-initrd >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	DKM_HOOK_SKIP_REBUILD=1 run mkinitrd
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qxE "(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko\.xz" <<<"$(image_files)"
+	# an install of module-test must not install dep-base behind the admin's back
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
+	# a plain dracut run does build what is missing
+	run mkinitrd
+	[ "$status" -eq 0 ]
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
+}

@@ -44,7 +44,7 @@ fs_image() { # fs_image <mkfs> <file>
 	"$DKM" rebuild "$KVER" --no-initrd >/dev/null
 	run "$DKM" initrd-modules "$KVER" --json
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"kernel":"'"$KVER"'","root_device":"'"$T/root.img"'","root_fstype":"ext2","modules":[]}' ]
+	[ "$output" = '{"version":1,"kernel":"'"$KVER"'","root_device":"'"$T/root.img"'","root_fstype":"ext2","modules":[]}' ]
 }
 
 @test "REMAKE_INITRD and initrd_packages= are reasons; both at once are joined" {
@@ -179,4 +179,39 @@ PY
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"initramfs of $KVER: none yet ('$ROOT/boot/initrd.img-$KVER'): the kernel's own hooks will make it, with our modules"* ]]
 	[ ! -e "$DRACUT_LOG" ]
+}
+
+@test "install by hand regenerates the initramfs when the package belongs in it, and only then; uninstall says the image still holds it" {
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	mkdir -p "$ROOT/boot"
+	: >"$ROOT/boot/initrd.img-$KVER"
+	conf initrd_generator=dracut
+	# the stand-in also records whether it was told not to rebuild
+	printf '#!/bin/sh\necho "$* skip=$DKM_HOOK_SKIP_REBUILD" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"
+	want="--force --sysroot $ROOT --kver $KVER $ROOT/boot/initrd.img-$KVER skip=1"
+	run "$DKM" install dep-base/1.0 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[ ! -e "$DRACUT_LOG" ] # dep-base does not belong in it
+	run "$DKM" install module-test/0.1 -k "$KVER" --no-initrd
+	[ "$status" -eq 0 ]
+	[ ! -e "$DRACUT_LOG" ]
+	"$DKM" uninstall module-test/0.1 -k "$KVER" --no-initrd >/dev/null
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"initramfs of $KVER: regenerating '$ROOT/boot/initrd.img-$KVER' with dracut"* ]]
+	[ "$(cat "$DRACUT_LOG")" = "$want" ]
+	run "$DKM" install module-test/0.1 -k "$KVER" # already installed: nothing changed
+	[ "$(wc -l <"$DRACUT_LOG")" -eq 1 ]
+	run "$DKM" uninstall dep-base/1.0 -k "$KVER"
+	[ "$(wc -l <"$DRACUT_LOG")" -eq 1 ]
+	# an image without a module that belongs would be refused: it is not regenerated
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"initramfs of $KVER: not regenerated: it still holds the modules of module-test as they were"* ]]
+	[ "$(wc -l <"$DRACUT_LOG")" -eq 1 ]
+	run "$DKM" uninstall module-test/0.1 -k "$KVER" # not installed: nothing changed
+	[[ "$output" != *"initramfs"* ]]
 }

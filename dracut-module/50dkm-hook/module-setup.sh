@@ -56,6 +56,9 @@ installkernel() {
     # off, here as in the kernel hooks: what is installed is what goes in.
     if [[ -e ${root}/etc/dkms/no-autoinstall ]]; then
         dinfo "dkm-hook: automatic builds are disabled by '${root}/etc/dkms/no-autoinstall': adding what is installed"
+    elif [[ ${DKM_HOOK_SKIP_REBUILD-} == 1 ]]; then
+        # dkm-hook itself runs dracut, right after its own rebuild, install or uninstall
+        :
     else
         DKM_HOOK_ROOT=${root:-/} _dkm_hook rebuild "$kernel" --no-initrd >&2 || :
     fi
