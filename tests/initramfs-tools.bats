@@ -208,3 +208,17 @@ not_in_image() {
 	[ "$status" -eq 0 ]
 	[ -s "$IMG" ]
 }
+
+@test "run by dkm-hook itself (DKM_HOOK_SKIP_REBUILD=1): no rebuild of its own, what is installed goes in" {
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" --no-initrd >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+	DKM_HOOK_SKIP_REBUILD=1 run mkinitrd -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dkm-hook: 1 module(s) for $KVER added"* ]]
+	in_image "^(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko$"
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
+}
