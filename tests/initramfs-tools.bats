@@ -210,11 +210,7 @@ not_in_image() {
 }
 
 @test "run by dkm-hook itself (DKM_HOOK_SKIP_REBUILD=1): no rebuild of its own, what is installed goes in" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" install module-test/0.1 -k "$KVER" --no-initrd >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
+	initrd_installed_other_not
 	DKM_HOOK_SKIP_REBUILD=1 run mkinitrd -v
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -86,15 +86,20 @@ state_log() { # state_log <pkg> <ver>: the build log path dkm-hook records
 	echo "$ROOT/var/lib/dkm-hook/packages/$1/$2/kernels/$KVER/$(uname -m)/build.log"
 }
 
-# no_autoinstall_installed_and_not — /etc/dkms/no-autoinstall set; module-test (REMAKE_INITRD)
-# installed by hand before, dep-base (AUTOINSTALL) registered and never built
-no_autoinstall_installed_and_not() {
+# initrd_installed_other_not — module-test (REMAKE_INITRD) installed by hand, dep-base
+# (AUTOINSTALL) registered and never built
+initrd_installed_other_not() {
 	local src
 	src=$(fixture module-test)
 	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
 	"$DKM" add "$src" >/dev/null
-	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" --no-initrd >/dev/null
 	"$DKM" add "$(fixture dep-base)" >/dev/null
+}
+
+# no_autoinstall_installed_and_not — the same, with /etc/dkms/no-autoinstall set
+no_autoinstall_installed_and_not() {
+	initrd_installed_other_not
 	mkdir -p "$ROOT/etc/dkms"
 	touch "$ROOT/etc/dkms/no-autoinstall"
 }
