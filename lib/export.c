@@ -354,7 +354,7 @@ static int write_deb(struct dkm_ctx *ctx, const struct bundle *b, const char *ou
 	_cleanup_free_ char *outdir = path_dirname(out);
 	_cleanup_free_ char *stage = xasprintf("%s/.dkm-hook-export-XXXXXX", outdir);
 	_cleanup_free_ char *tree = NULL, *control = NULL, *tmpdeb = NULL;
-	_cleanup_free_ char *script = NULL, *p = NULL, *signer_line = NULL;
+	_cleanup_free_ char *script = NULL, *p = NULL, *signer_line = NULL, *certpath = NULL;
 	_cleanup_strv_free_ char **argv = NULL, **env = xcalloc(1, sizeof(char *));
 	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = 2, .stderr_fd = 2 };
 	const char *signer = dkm_kv_get(&b->meta, "signer");
@@ -381,11 +381,27 @@ static int write_deb(struct dkm_ctx *ctx, const struct bundle *b, const char *ou
 		}
 		kib += (a->size + 1023) / 1024;
 	}
+	/* the certificate goes with the modules: the target enrols it for Secure Boot */
+	if (b->cert) {
+		certpath = xasprintf("/usr/share/dkm-hook/certs/%s.der", debname);
+		free(p);
+		p = path_join(tree, certpath);
+		r = mkdir_parents(p, 0755);
+		if (r >= 0)
+			r = write_file_atomic(p, b->cert, b->cert_size, 0644);
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot write '%s': %s", p, strerror(-r));
+			goto out;
+		}
+		kib += (b->cert_size + 1023) / 1024;
+	}
 	signer_line =
-		signer ? xasprintf(" Signed by \"%s\" (%s): the kernel accepts them under Secure\n"
-				   " Boot once that certificate is enrolled (mokutil --import).\n",
-				   signer, strempty(dkm_kv_get(&b->meta, "sig_hash")))
-		       : xstrdup(" Not signed.\n");
+		signer && certpath
+			? xasprintf(" Signed by \"%s\" (%s): the kernel accepts them under Secure\n"
+				    " Boot once that certificate is enrolled:\n"
+				    " mokutil --import %s\n",
+				    signer, strempty(dkm_kv_get(&b->meta, "sig_hash")), certpath)
+			: xstrdup(" Not signed.\n");
 	control = xasprintf("Package: %s\n"
 			    "Version: %s\n"
 			    "Architecture: %s\n"

@@ -148,6 +148,11 @@ assert k["state"] == "installed" and k["signed"] is True and k["origin"] == "bin
 	[ "$(dpkg-deb -f "$deb" Architecture)" = "$(dpkg --print-architecture)" ]
 	run dpkg-deb -c "$deb"
 	[[ "$output" == *"root/root"*"./lib/modules/$KVER/updates/dkms/dkms_test.ko"* ]]
+	# the certificate of the signing key goes with the modules, and the description says
+	# how to enrol it
+	cert=/usr/share/dkm-hook/certs/$name.der
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ".$cert" | cmp - "$ROOT/var/lib/dkm-hook/mok.der"
+	dpkg-deb -f "$deb" Description | grep -qF "mokutil --import $cert"
 
 	# a scratch root with its own dpkg database; the maintainer scripts act on $DPKG_ROOT
 	target_root
