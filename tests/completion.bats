@@ -129,11 +129,18 @@ complete_words() {
 		zpty -b z zsh -f -i
 		zpty -w z "PS1='> '; fpath=($TOP/completion \\\$fpath); autoload -Uz compinit; compinit -u -d $BATS_TEST_TMPDIR/zcd"
 		zpty -w z 'path=($bin \$path); export DKM_HOOK_ROOT=$ROOT'
-		for keys in \$'dkm-hook exp\t' \$'be\t' \$'-k 6.2\t' \$'--fo\t' \$'\x15'; do
-			zpty -w -n z "\$keys"
-			sleep 0.5
-		done
 		all=
+		# each key once what it completes has appeared (not after a fixed sleep: a loaded
+		# machine may take seconds), at most 30 s each
+		for keys want in \$'dkm-hook exp\t' export \$'be\t' beta-dkms/0.3 \$'-k 6.2\t' 6.2.0-1-amd64 \$'--fo\t' --format; do
+			zpty -w -n z "\$keys"
+			integer deadline=\$(( SECONDS + 30 ))
+			while [[ \$all != *\$want* ]] && (( SECONDS < deadline )); do
+				if zpty -rt z chunk; then all+=\$chunk; else sleep 0.05; fi
+			done
+		done
+		zpty -w -n z \$'\x15'
+		sleep 0.2
 		while zpty -rt z chunk; do all+=\$chunk; done
 		print -r -- "\$all"
 		zpty -d z

@@ -103,7 +103,9 @@ same_set() {
 	done
 	MANWIDTH=80 man -l "$MAN/dkm-hook.8" 2>/dev/null | grep -q 'dkm-hook.conf(5), dkm-hook-dkms.conf(5)'
 	# a hyphen in a command or option is a minus (copy-pasteable), not a typographic hyphen
-	if MANWIDTH=80 man -l "$MAN/dkm-hook.8" 2>/dev/null | grep -q $'\u2010'; then false; fi
+	# (man renders U+2010 only in a UTF-8 locale: ask for one, else this checks nothing)
+	if LANG=C.UTF-8 LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$MAN/dkm-hook.8" 2>/dev/null |
+		grep -q $'\u2010'; then false; fi
 }
 
 @test "md2man refuses what it cannot render faithfully" {

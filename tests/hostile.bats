@@ -17,12 +17,14 @@ setup() {
 	INST=$PKGDIR/0.1/kernels/$KVER/$(uname -m)
 	# what the "hangs" cases sleep: unique to this run and test, so that other suites running
 	# at the same time never see (or kill) ours, nor we theirs
-	NAP=9$$${BATS_TEST_NUMBER}
+	# (the dot keeps pid 123 + test 45 apart from pid 1234 + test 5)
+	NAP=9$$.${BATS_TEST_NUMBER}
+	NAP_RE="^sleep ${NAP//./\\.}\$"
 }
 
 teardown() {
 	# a hung build of one test must never outlive it
-	pkill -KILL -f "^sleep $NAP\$" 2>/dev/null || true
+	pkill -KILL -f "$NAP_RE" 2>/dev/null || true
 }
 
 # ---- helpers ----
@@ -310,8 +312,8 @@ symlink_msg() { # symlink_msg <entry -> target>
 	# its own PID namespace: the build is pid 1 there, and everything in it dies with it
 	grep -qx "build pid 1" "$INST/build.log"
 	sleep 1
-	run pgrep -f "^sleep $NAP\$"
-	[ "$status" -ne 0 ]
+	run pgrep -f "$NAP_RE"
+	[ "$status" -eq 1 ] # none (not 127: pgrep missing)
 	unchanged
 }
 
@@ -327,8 +329,8 @@ symlink_msg() { # symlink_msg <entry -> target>
 	has_line "dkm-hook: error: build of module-test/0.1 for $KVER failed: MAKE timed out after 2 s (build_timeout); log: '$INST/build.log'"
 	grep -qx "# MAKE: timed out after 2 s (build_timeout)" "$INST/build.log"
 	[ "$(state_of)" = failed ]
-	run pgrep -f "^sleep $NAP\$"
-	[ "$status" -ne 0 ]
+	run pgrep -f "$NAP_RE"
+	[ "$status" -eq 1 ] # none (not 127: pgrep missing)
 }
 
 @test "a source without a Makefile fails to build and says so" {
@@ -447,8 +449,8 @@ ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.
 	SECONDS=0
 	refuse_add 5 "$(invalid 'evaluating it took longer than 10 s: must not wait for anything')"
 	[ "$SECONDS" -lt 30 ]
-	run pgrep -f "^sleep $NAP\$"
-	[ "$status" -ne 0 ]
+	run pgrep -f "$NAP_RE"
+	[ "$status" -eq 1 ] # none (not 127: pgrep missing)
 }
 
 @test "a dkms.conf whose shell code writes files cannot: the sandbox is read-only" {
