@@ -9,13 +9,7 @@ load lib/common
 load lib/kernel-hooks
 
 setup() {
-	require_headers
-	make_root
-	debian_root
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	local d
 	for d in postinst.d header_postinst.d prerm.d; do
 		mkdir -p "$T/$d"
@@ -24,10 +18,7 @@ setup() {
 		printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$d" "$T/after.log" >"$T/$d/zz-after"
 		chmod +x "$T/$d/zz-after"
 	done
-	# a stand-in dracut: records how it was called
-	DRACUT_LOG=$T/dracut.log
-	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"
-	chmod +x "$HOOKBIN/dracut"
+	stub_dracut
 }
 
 postinst() {

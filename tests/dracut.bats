@@ -10,17 +10,11 @@ load lib/kernel-hooks
 load boot/lib.sh
 
 setup() {
-	require_headers
 	command -v dracut >/dev/null && command -v lsinitrd >/dev/null || {
 		echo "dracut and lsinitrd (dracut-core) are needed" >&2
 		return 1
 	}
-	make_root
-	debian_root
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	boot_dracut_base "$T/base" "$TOP/dracut-module/50dkm-hook"
 	mkdir -p "$T/confdir" "$T/tmp"
 	IMG=$T/initrd.img

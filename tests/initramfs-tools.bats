@@ -33,13 +33,7 @@ setup_file() {
 }
 
 setup() {
-	require_headers
-	make_root
-	debian_root
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	# the private /usr/share/initramfs-tools: the host's, with our hook as the only hook
 	cp -a /usr/share/initramfs-tools "$T/share"
 	rm -rf "$T/share/hooks" "$T/share/conf-hooks.d"

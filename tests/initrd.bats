@@ -9,15 +9,8 @@ load lib/common
 load lib/kernel-hooks
 
 setup() {
-	require_headers
-	make_root
-	debian_root
-	hook_path
-	T=$BATS_TEST_TMPDIR
-	# a stand-in dracut: records how it was called
-	DRACUT_LOG=$T/dracut.log
-	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"
-	chmod +x "$HOOKBIN/dracut"
+	hook_root
+	stub_dracut
 }
 
 fs_image() { # fs_image <mkfs> <file>

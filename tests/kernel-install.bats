@@ -10,18 +10,11 @@ load lib/common
 load lib/kernel-hooks
 
 setup() {
-	require_headers
 	command -v kernel-install >/dev/null || {
 		echo "kernel-install (systemd) is needed" >&2
 		return 1
 	}
-	make_root
-	debian_root
-	# the index files a kernel package ships, so that depmod has nothing to warn about
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	mkdir -p "$T/boot" "$T/kconf"
 	: >"$T/vmlinuz"
 	# a plugin after ours: it runs only if the installation goes on

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared by the suites of the kernel entry points (kernel-install.bats, debian-hooks.bats,
-# dracut.bats, initrd.bats): a PATH with the built dkm-hook and a logging depmod, a module
-# "shipped with the kernel" to be displaced, a private mount namespace in which /lib/modules
-# is the scratch root's. Nothing here writes to the host's /lib/modules.
+# dracut.bats, initramfs-tools.bats, initrd.bats): the set-up they start from (a scratch root,
+# a PATH with the built dkm-hook and a logging depmod, a stand-in dracut), a module "shipped
+# with the kernel" to be displaced, a private mount namespace in which /lib/modules is the
+# scratch root's. Nothing here writes to the host's /lib/modules.
 
 # shellcheck disable=SC2034 # PLUGIN, ORIG, ORIG_SHA are for the suites that load this file
 PLUGIN=${DKM_HOOK_PLUGIN:-$(dirname "$DKM")/40-dkm-hook.install}
@@ -31,6 +32,31 @@ hook_path() {
 	EOF
 	chmod +x "$HOOKBIN/depmod"
 	export PATH=$HOOKBIN:$PATH DEPMOD_LOG
+}
+
+# hook_root — the set-up every entry-point suite starts from: the kernel headers, a Debian
+# scratch root ($ROOT), hook_path, and T, the test's own directory
+hook_root() {
+	require_headers
+	make_root
+	debian_root
+	hook_path
+	T=$BATS_TEST_TMPDIR
+}
+
+# hook_kernel_root — hook_root with the index files a kernel package ships (so that depmod has
+# nothing to warn about) and compress=xz in the root's dkm-hook.conf
+hook_kernel_root() {
+	hook_root
+	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
+	conf compress=xz
+}
+
+# stub_dracut — a stand-in dracut in $HOOKBIN: records how it was called in $DRACUT_LOG
+stub_dracut() {
+	DRACUT_LOG=$T/dracut.log
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"
+	chmod +x "$HOOKBIN/dracut"
 }
 
 # depmod_runs — how many depmods ran (on the scratch tree)
