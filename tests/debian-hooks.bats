@@ -31,14 +31,6 @@ prerm() {
 	run-parts --report --exit-on-error --arg="$KVER" --arg="/boot/vmlinuz-$KVER" "$T/prerm.d"
 }
 
-assert_installed_signed_xz() { # <module>
-	local f
-	f=$(modinfo -b "$ROOT" -k "$KVER" -F filename "$1")
-	[ "$f" = "$ROOT/lib/modules/$KVER/updates/dkms/$1.ko.xz" ]
-	xz -t "$f"
-	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer "$1")" = "dkm-hook test key" ]
-}
-
 @test "postinst.d: every AUTOINSTALL package installed, signed, .ko.xz, one depmod; the second run is a one-line no-op" {
 	"$DKM" add "$(fixture module-test)" >/dev/null
 	"$DKM" add "$(fixture dep-base)" >/dev/null

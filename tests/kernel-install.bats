@@ -50,15 +50,6 @@ two_packages() {
 	"$DKM" add "$src" >/dev/null
 }
 
-assert_installed_signed_xz() { # <module>
-	local f
-	f=$(modinfo -b "$ROOT" -k "$KVER" -F filename "$1")
-	[ "$f" = "$ROOT/lib/modules/$KVER/updates/dkms/$1.ko.xz" ]
-	xz -t "$f"
-	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer "$1")" = "dkm-hook test key" ]
-	[ "$(modinfo -b "$ROOT" -k "$KVER" -F sig_hashalgo "$1")" = sha256 ]
-}
-
 @test "add: every AUTOINSTALL package installed, signed, .ko.xz; one depmod (50-depmod.install's); later plugins run" {
 	[ -x "$DEPMOD_PLUGIN" ] || skip "systemd's $DEPMOD_PLUGIN is not installed"
 	two_packages

@@ -108,6 +108,17 @@ break_package() {
 	echo '#error broken on purpose by the test' >>"$1/dkms_test.c"
 }
 
+# assert_installed_signed_xz MODULE — the root's index finds MODULE at updates/dkms/MODULE.ko.xz,
+# an intact xz file, signed with the test key and sha256
+assert_installed_signed_xz() {
+	local f
+	f=$(modinfo -b "$ROOT" -k "$KVER" -F filename "$1")
+	[ "$f" = "$ROOT/lib/modules/$KVER/updates/dkms/$1.ko.xz" ]
+	xz -t "$f"
+	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer "$1")" = "dkm-hook test key" ]
+	[ "$(modinfo -b "$ROOT" -k "$KVER" -F sig_hashalgo "$1")" = sha256 ]
+}
+
 state_log() { # state_log <pkg> <ver>: the build log path dkm-hook records
 	echo "$ROOT/var/lib/dkm-hook/packages/$1/$2/kernels/$KVER/$(uname -m)/build.log"
 }
