@@ -58,10 +58,7 @@ prerm() {
 }
 
 @test "the image before its headers: no failure, one line; header_postinst.d builds and regenerates the initramfs once" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
+	initrd_and_other_added
 	conf compress=xz initrd_generator=dracut
 	build=$(readlink "$ROOT/lib/modules/$KVER/build")
 	rm "$ROOT/lib/modules/$KVER/build"
@@ -73,8 +70,7 @@ prerm() {
 	[ "$(depmod_runs)" -eq 0 ]
 
 	# the image's hooks made an initramfs without our modules; then the headers arrive
-	mkdir -p "$ROOT/boot"
-	: >"$ROOT/boot/initrd.img-$KVER"
+	boot_initrd
 	ln -s "$build" "$ROOT/lib/modules/$KVER/build"
 	run header_postinst
 	echo "$output"
@@ -95,8 +91,7 @@ prerm() {
 @test "header_postinst.d regenerates only when a module that belongs in the initramfs changed" {
 	"$DKM" add "$(fixture dep-base)" >/dev/null
 	conf compress=xz initrd_generator=dracut
-	mkdir -p "$ROOT/boot"
-	: >"$ROOT/boot/initrd.img-$KVER"
+	boot_initrd
 	run header_postinst
 	[ "$status" -eq 0 ]
 	assert_installed_signed_xz dep_base

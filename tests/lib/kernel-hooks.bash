@@ -123,6 +123,22 @@ state_log() { # state_log <pkg> <ver>: the build log path dkm-hook records
 	echo "$ROOT/var/lib/dkm-hook/packages/$1/$2/kernels/$KVER/$(uname -m)/build.log"
 }
 
+# initrd_and_other_added — module-test, which belongs in the initramfs (REMAKE_INITRD), and
+# dep-base (AUTOINSTALL), which does not: both added, nothing built
+initrd_and_other_added() {
+	local src
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" add "$(fixture dep-base)" >/dev/null
+}
+
+# boot_initrd — an initramfs of $KVER in the root's /boot, for dkm-hook to regenerate
+boot_initrd() {
+	mkdir -p "$ROOT/boot"
+	: >"$ROOT/boot/initrd.img-$KVER"
+}
+
 # initrd_installed_other_not — module-test (REMAKE_INITRD) installed by hand, dep-base
 # (AUTOINSTALL) registered and never built
 initrd_installed_other_not() {
