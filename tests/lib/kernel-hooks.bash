@@ -3,9 +3,11 @@
 # dracut.bats, initramfs-tools.bats, initrd.bats): the set-up they start from (a scratch root,
 # a PATH with the built dkm-hook and a logging depmod, a stand-in dracut), a module "shipped
 # with the kernel" to be displaced, a private mount namespace in which /lib/modules is the
-# scratch root's. Nothing here writes to the host's /lib/modules.
+# scratch root's; and the tests dracut.bats and initramfs-tools.bats have in common. Nothing
+# here writes to the host's /lib/modules.
 
 # shellcheck disable=SC2034 # PLUGIN, ORIG, ORIG_SHA are for the suites that load this file
+# shellcheck disable=SC2154 # output and status are set by bats' run
 PLUGIN=${DKM_HOOK_PLUGIN:-$(dirname "$DKM")/40-dkm-hook.install}
 
 # hook_path — $HOOKBIN first on PATH: `dkm-hook` (the built binary) and a `depmod` that logs
@@ -155,4 +157,102 @@ no_autoinstall_installed_and_not() {
 	initrd_installed_other_not
 	mkdir -p "$ROOT/etc/dkms"
 	touch "$ROOT/etc/dkms/no-autoinstall"
+}
+
+# The tests dracut.bats and initramfs-tools.bats share, one generator each. The suite defines
+# mkinitrd [ARGS...] (its generator with our module or hook, on the scratch root, making $IMG)
+# and image_files (the paths in $IMG); a helper below sets up, runs `mkinitrd ARGS` and checks
+# what holds for both, and the suite then checks what its generator does its own way (dracut
+# keeps our .ko.xz in the image, mkinitramfs decompresses it; each has its own messages).
+
+# in_image ERE, not_in_image ERE — a path in the image matches (does not match) ERE
+in_image() {
+	image_files | grep -qE "$1"
+}
+
+not_in_image() {
+	! image_files | grep -qE "$1"
+}
+
+# initrd_alone [ARGS...] — no kernel hook has run, module-test (REMAKE_INITRD) and dep-base
+# (AUTOINSTALL) are only added: the generator alone builds and installs both; dep-base does not
+# belong and stays out of the image
+initrd_alone() {
+	initrd_and_other_added
+	# no kernel hook ran: nothing is built yet
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name '*.ko*')" ]
+	run mkinitrd "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# dep-base is AUTOINSTALL (so it was built and installed) but does not belong in the image
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
+	not_in_image 'dep_base\.ko'
+}
+
+# initrd_no_autoinstall [ARGS...] — /etc/dkms/no-autoinstall (no_autoinstall_installed_and_not):
+# the generator builds nothing, says so and makes the image; what is installed (dkms_test) is for
+# the suite to find in it
+initrd_no_autoinstall() {
+	no_autoinstall_installed_and_not
+	run mkinitrd "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dkm-hook: automatic builds are disabled by '$ROOT/etc/dkms/no-autoinstall': adding what is installed"* ]]
+	# dep-base was not built behind the admin's back
+	[ ! -e "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
+}
+
+# initrd_skip_rebuild [ARGS...] — run by dkm-hook itself (DKM_HOOK_SKIP_REBUILD=1), after
+# initrd_installed_other_not: the generator builds nothing and makes the image; what is installed
+# (dkms_test) is for the suite to find in it
+initrd_skip_rebuild() {
+	initrd_installed_other_not
+	DKM_HOOK_SKIP_REBUILD=1 run mkinitrd "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# an install of module-test must not install dep-base behind the admin's back
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
+}
+
+# initrd_belonging_fails [ARGS...] — module-test belongs (REMAKE_INITRD) but does not compile:
+# the generator fails, leaves no image with anything in it, and the error names the module and
+# its build log
+initrd_belonging_fails() {
+	local src
+	src=$(fixture module-test)
+	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
+	break_package "$src"
+	"$DKM" add "$src" >/dev/null
+	run mkinitrd "$@"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	# none from dracut; mkinitramfs touches its output first, so it is left empty
+	# (update-initramfs writes to IMAGE.new and keeps the old image)
+	[ ! -s "$IMG" ]
+	[[ "$output" == *"dkm-hook: error: dkms_test (module-test/0.1) belongs in the initramfs of $KVER (REMAKE_INITRD=\"yes\" in its dkms.conf) but failed to build (log: '$(state_log module-test 0.1)'): an initramfs without it would not boot"* ]]
+}
+
+# initrd_fail_policy_never [ARGS...] — after initrd_belonging_fails, with fail_policy=never: the
+# image is made, without the module, and a warning says so
+initrd_fail_policy_never() {
+	conf compress=xz fail_policy=never
+	run mkinitrd "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -s "$IMG" ]
+	[[ "$output" == *"dkm-hook: warning: dkms_test (module-test/0.1) belongs in the initramfs of $KVER (REMAKE_INITRD=\"yes\" in its dkms.conf) but failed to build (log: '$(state_log module-test 0.1)'): the initramfs is made without it (fail_policy=never)"* ]]
+	not_in_image 'dkms_test\.ko'
+}
+
+# initrd_root_provider [ARGS...] — root_device= an ext4 image and fs-provider added: the
+# generator makes the image; dkm_fsprov is for the suite to find in it
+initrd_root_provider() {
+	truncate -s 8M "$T/root.img"
+	mkfs.ext4 -q -F "$T/root.img"
+	conf compress=xz "root_device=$T/root.img"
+	"$DKM" add "$(fixture fs-provider)" >/dev/null
+	run mkinitrd "$@"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
