@@ -680,6 +680,26 @@ static int strip_module(struct dkm_ctx *ctx, const char *build, const char *path
 	return 0;
 }
 
+/* tmp, the copy of the built module ko, read and checked to be a kernel module: its contents in
+ * *ret_data and *ret_len, what its .modinfo says in *ret_em */
+static int read_built_module(struct dkm_ctx *ctx, const char *ko, const char *tmp, char **ret_data,
+			     size_t *ret_len, struct dkm_elf_module *ret_em)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r;
+
+	r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
+	if (r < 0)
+		return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
+	r = dkm_elf_module_parse(ctx, ko, data, len, ret_em);
+	if (r < 0)
+		return r;
+	*ret_data = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
+}
+
 int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
 		      const struct dkm_conf *conf, const struct dkm_finish *fin)
 {
@@ -724,10 +744,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot copy '%s': %s", ko, strerror(-r));
 		/* a kernel module at all? (before strip, which has its own idea of a bad file) */
-		r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
-		r = dkm_elf_module_parse(ctx, ko, data, len, &em);
+		r = read_built_module(ctx, ko, tmp, &data, &len, &em);
 		if (r < 0)
 			return r;
 		if (m->strip) {
@@ -737,10 +754,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 				return r;
 			free(data);
 			data = NULL;
-			r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
-			if (r < 0)
-				return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
-			r = dkm_elf_module_parse(ctx, ko, data, len, &em);
+			r = read_built_module(ctx, ko, tmp, &data, &len, &em);
 			if (r < 0)
 				return r;
 		}

@@ -127,11 +127,38 @@ static bool opt_is(const char *a, const char *name, bool prefix)
 	return prefix ? startswith(a, name) : streq(a, name);
 }
 
+/* The options whose value is kept as it is: the field of c that a sets, NULL if a is none of
+ * them. --archive goes before --arch in parse(), which would take it as a prefix. */
+static const char **value_field(struct cli *c, const char *a)
+{
+	const struct {
+		const char *name;
+		bool prefix;
+		const char **field;
+	} opts[] = {
+		{ "--templatekernel", true, &c->template_kernel },
+		{ "-c", false, &c->conf },
+		{ "--dkmstree", true, &c->dkms_tree },
+		{ "--sourcetree", true, &c->source_tree },
+		{ "--installtree", true, &c->install_tree },
+		{ "--config", true, &c->kernel_config },
+		{ "--archive", true, &c->archive },
+		{ "--kernelsourcedir", true, &c->kernel_source_dir },
+		{ "--root", true, &c->root },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+		if (opt_is(a, opts[i].name, opts[i].prefix))
+			return opts[i].field;
+	return NULL;
+}
+
 /* Returns 0 to go on, > 0 an exit code to return now. */
 static int parse(int argc, char **argv, struct cli *c)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
+		const char **field = value_field(c, a);
 
 #define ARG()                                                                                      \
 	do {                                                                                       \
@@ -148,12 +175,9 @@ static int parse(int argc, char **argv, struct cli *c)
 		} else if (opt_is(a, "--kernelver", true) || streq(a, "-k")) {
 			ARG();
 			parse_kernelarch(c, v);
-		} else if (opt_is(a, "--templatekernel", true)) {
+		} else if (field) {
 			ARG();
-			c->template_kernel = v;
-		} else if (streq(a, "-c")) {
-			ARG();
-			c->conf = v;
+			*field = v;
 		} else if (streq(a, "--quiet") || streq(a, "-q")) {
 			c->quiet = true;
 		} else if (streq(a, "--version") || streq(a, "-V")) {
@@ -179,31 +203,13 @@ static int parse(int argc, char **argv, struct cli *c)
 		} else if (streq(a, "--rpm_safe_upgrade")) {
 			fprintf(stderr,
 				"Warning: --rpm_safe_upgrade is for RPM upgrades only: ignored\n");
-		} else if (opt_is(a, "--dkmstree", true)) {
-			ARG();
-			c->dkms_tree = v;
-		} else if (opt_is(a, "--sourcetree", true)) {
-			ARG();
-			c->source_tree = v;
-		} else if (opt_is(a, "--installtree", true)) {
-			ARG();
-			c->install_tree = v;
 		} else if (streq(a, "--symlink-modules") || streq(a, "--modprobe-on-install")) {
 			fprintf(stderr,
 				"Warning: %s is not supported: modules are copied into the module tree and not loaded\n",
 				a);
-		} else if (opt_is(a, "--config", true)) {
-			ARG();
-			c->kernel_config = v;
-		} else if (opt_is(a, "--archive", true)) {
-			ARG();
-			c->archive = v;
 		} else if (opt_is(a, "--arch", true) || streq(a, "-a")) {
 			ARG();
 			strv_extend(&c->arches, v);
-		} else if (opt_is(a, "--kernelsourcedir", true)) {
-			ARG();
-			c->kernel_source_dir = v;
 		} else if (opt_is(a, "--directive", true)) {
 			ARG();
 			strv_extend(&c->directives, v);
@@ -220,9 +226,6 @@ static int parse(int argc, char **argv, struct cli *c)
 				return DKM_DKMS_EXIT_USAGE;
 			}
 			c->jobs = (unsigned)n;
-		} else if (opt_is(a, "--root", true)) {
-			ARG();
-			c->root = v;
 		} else if (streq(a, "--help") || streq(a, "-h")) {
 			usage(stdout);
 			return -1;

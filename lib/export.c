@@ -530,24 +530,6 @@ out:
 
 /* ---- import-binary ---- */
 
-static void kv_parse(const char *text, size_t len, struct dkm_kv *kv)
-{
-	_cleanup_free_ char *s = xstrndup(text, len);
-
-	for (char *line = s, *next; line && *line; line = next) {
-		char *eq;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		eq = strchr(line, '=');
-		if (!eq || line[0] == '#')
-			continue;
-		*eq = 0;
-		dkm_kv_set(kv, line, eq + 1);
-	}
-}
-
 static const struct dkm_tar_entry *tar_find(const struct dkm_tar_entry *l, size_t n,
 					    const char *name)
 {
@@ -836,7 +818,7 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 			file, META_NAME);
 		goto out;
 	}
-	kv_parse(e->data, e->size, &meta);
+	dkm_kv_parse(e->data, e->size, &meta);
 	r = check_archive(ctx, file, l, n, &meta);
 	if (r < 0)
 		goto out;

@@ -10,17 +10,11 @@
 #include "registry.h"
 #include "util.h"
 
-int dkm_kv_read(const char *path, struct dkm_kv *ret)
+void dkm_kv_parse(const char *text, size_t len, struct dkm_kv *kv)
 {
-	_cleanup_free_ char *data = NULL;
-	struct dkm_kv kv = { 0 };
-	char *line, *next;
-	int r;
+	_cleanup_free_ char *s = xstrndup(text, len);
 
-	r = read_full_file(path, 1 << 20, &data, NULL);
-	if (r < 0)
-		return r;
-	for (line = data; line && *line; line = next) {
+	for (char *line = s, *next; line && *line; line = next) {
 		char *eq;
 
 		next = strchr(line, '\n');
@@ -30,8 +24,21 @@ int dkm_kv_read(const char *path, struct dkm_kv *ret)
 		if (!eq || line[0] == '#')
 			continue;
 		*eq = 0;
-		dkm_kv_set(&kv, line, eq + 1);
+		dkm_kv_set(kv, line, eq + 1);
 	}
+}
+
+int dkm_kv_read(const char *path, struct dkm_kv *ret)
+{
+	_cleanup_free_ char *data = NULL;
+	struct dkm_kv kv = { 0 };
+	size_t len;
+	int r;
+
+	r = read_full_file(path, 1 << 20, &data, &len);
+	if (r < 0)
+		return r;
+	dkm_kv_parse(data, len, &kv);
 	*ret = kv;
 	return 0;
 }

@@ -24,6 +24,9 @@ struct dkm_kv {
 	char **values;
 	size_t n;
 };
+/* Adds the key=value lines of text (len bytes, or up to a NUL) to kv; lines starting with '#'
+ * and lines without '=' are skipped. */
+void dkm_kv_parse(const char *text, size_t len, struct dkm_kv *kv);
 int dkm_kv_read(const char *path, struct dkm_kv *ret);
 int dkm_kv_write(const char *path, const struct dkm_kv *kv);
 const char *dkm_kv_get(const struct dkm_kv *kv, const char *key);

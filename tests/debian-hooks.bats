@@ -9,13 +9,7 @@ load lib/common
 load lib/kernel-hooks
 
 setup() {
-	require_headers
-	make_root
-	debian_root
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	local d
 	for d in postinst.d header_postinst.d prerm.d; do
 		mkdir -p "$T/$d"
@@ -24,10 +18,7 @@ setup() {
 		printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$d" "$T/after.log" >"$T/$d/zz-after"
 		chmod +x "$T/$d/zz-after"
 	done
-	# a stand-in dracut: records how it was called
-	DRACUT_LOG=$T/dracut.log
-	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"
-	chmod +x "$HOOKBIN/dracut"
+	stub_dracut
 }
 
 postinst() {
@@ -38,14 +29,6 @@ header_postinst() {
 }
 prerm() {
 	run-parts --report --exit-on-error --arg="$KVER" --arg="/boot/vmlinuz-$KVER" "$T/prerm.d"
-}
-
-assert_installed_signed_xz() { # <module>
-	local f
-	f=$(modinfo -b "$ROOT" -k "$KVER" -F filename "$1")
-	[ "$f" = "$ROOT/lib/modules/$KVER/updates/dkms/$1.ko.xz" ]
-	xz -t "$f"
-	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer "$1")" = "dkm-hook test key" ]
 }
 
 @test "postinst.d: every AUTOINSTALL package installed, signed, .ko.xz, one depmod; the second run is a one-line no-op" {
@@ -75,10 +58,7 @@ assert_installed_signed_xz() { # <module>
 }
 
 @test "the image before its headers: no failure, one line; header_postinst.d builds and regenerates the initramfs once" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
+	initrd_and_other_added
 	conf compress=xz initrd_generator=dracut
 	build=$(readlink "$ROOT/lib/modules/$KVER/build")
 	rm "$ROOT/lib/modules/$KVER/build"
@@ -90,8 +70,7 @@ assert_installed_signed_xz() { # <module>
 	[ "$(depmod_runs)" -eq 0 ]
 
 	# the image's hooks made an initramfs without our modules; then the headers arrive
-	mkdir -p "$ROOT/boot"
-	: >"$ROOT/boot/initrd.img-$KVER"
+	boot_initrd
 	ln -s "$build" "$ROOT/lib/modules/$KVER/build"
 	run header_postinst
 	echo "$output"
@@ -112,8 +91,7 @@ assert_installed_signed_xz() { # <module>
 @test "header_postinst.d regenerates only when a module that belongs in the initramfs changed" {
 	"$DKM" add "$(fixture dep-base)" >/dev/null
 	conf compress=xz initrd_generator=dracut
-	mkdir -p "$ROOT/boot"
-	: >"$ROOT/boot/initrd.img-$KVER"
+	boot_initrd
 	run header_postinst
 	[ "$status" -eq 0 ]
 	assert_installed_signed_xz dep_base

@@ -33,13 +33,7 @@ setup_file() {
 }
 
 setup() {
-	require_headers
-	make_root
-	debian_root
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	# the private /usr/share/initramfs-tools: the host's, with our hook as the only hook
 	cp -a /usr/share/initramfs-tools "$T/share"
 	rm -rf "$T/share/hooks" "$T/share/conf-hooks.d"
@@ -82,15 +76,6 @@ image_files() {
 	lsinitramfs "$IMG"
 }
 
-# in_image ERE, not_in_image ERE — a path in the image matches (does not match) ERE
-in_image() {
-	image_files | grep -qE "$1"
-}
-
-not_in_image() {
-	! image_files | grep -qE "$1"
-}
-
 @test "the hook answers prereqs with nothing" {
 	run "$TOP/hooks/initramfs-tools/dkm-hook" prereqs
 	[ "$status" -eq 0 ]
@@ -98,24 +83,13 @@ not_in_image() {
 }
 
 @test "mkinitramfs alone: our hook builds and installs what is missing, and puts in the modules that belong, signed as installed" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
-	# no kernel hook ran: nothing is built yet
-	[ -z "$(find "$ROOT/lib/modules/$KVER" -name '*.ko*')" ]
-	run mkinitrd -v
-	echo "$output"
-	[ "$status" -eq 0 ]
+	initrd_alone -v
 	[[ "$output" == *"dkm-hook: 1 module(s) for $KVER added"* ]]
 	installed=$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko.xz
 	[ -f "$installed" ]
 	# mkinitramfs decompresses .ko.xz in the image ("for boot speed"): the file there is the
 	# installed one without its xz layer, the signature inside it
 	in_image "^(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko$"
-	# dep-base is AUTOINSTALL (so it was built and installed) but does not belong in the image
-	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
-	not_in_image 'dep_base\.ko'
 	mkdir "$T/x"
 	unmkinitramfs "$IMG" "$T/x"
 	inimg=$(find "$T/x" -path "*/lib/modules/$KVER/updates/dkms/dkms_test.ko" -type f)
@@ -127,15 +101,9 @@ not_in_image() {
 }
 
 @test "/etc/dkms/no-autoinstall: mkinitramfs builds nothing and adds what is installed" {
-	no_autoinstall_installed_and_not
-	run mkinitrd -v
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"dkm-hook: automatic builds are disabled by '$ROOT/etc/dkms/no-autoinstall': adding what is installed"* ]]
+	initrd_no_autoinstall -v
 	[[ "$output" == *"dkm-hook: 1 module(s) for $KVER added"* ]]
 	in_image "^(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko$"
-	[ ! -e "$ROOT/lib/modules/$KVER/updates/dkms/dep_base.ko.xz" ]
-	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
 }
 
 @test "the hook adds nothing but what belongs: a package without REMAKE_INITRD stays out" {
@@ -153,38 +121,14 @@ not_in_image() {
 }
 
 @test "a module that belongs but fails to build makes mkinitramfs fail: no image; fail_policy=never makes one without it" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	break_package "$src"
-	"$DKM" add "$src" >/dev/null
-	run mkinitrd
-	echo "$output"
-	[ "$status" -ne 0 ]
-	# mkinitramfs touches its output first: it is left empty (update-initramfs writes to
-	# IMAGE.new and keeps the old image)
-	[ ! -s "$IMG" ]
-	log=$(state_log module-test 0.1)
-	[[ "$output" == *"dkm-hook: error: dkms_test (module-test/0.1) belongs in the initramfs of $KVER (REMAKE_INITRD=\"yes\" in its dkms.conf) but failed to build (log: '$log'): an initramfs without it would not boot"* ]]
+	initrd_belonging_fails
 	[[ "$output" == *"E: dkm-hook: $KVER needs a module that is not there (see above): no initramfs is made"* ]]
 	[[ "$output" == *"E: /usr/share/initramfs-tools/hooks/dkm-hook failed with return 1."* ]]
-
-	conf compress=xz fail_policy=never
-	run mkinitrd
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ -s "$IMG" ]
-	[[ "$output" == *"dkm-hook: warning: dkms_test (module-test/0.1) belongs in the initramfs of $KVER (REMAKE_INITRD=\"yes\" in its dkms.conf) but failed to build (log: '$log'): the initramfs is made without it (fail_policy=never)"* ]]
-	not_in_image 'dkms_test\.ko'
+	initrd_fail_policy_never
 }
 
 @test "the provider of the root file system goes in (root_device= an ext4 image)" {
-	truncate -s 8M "$T/root.img"
-	mkfs.ext4 -q -F "$T/root.img"
-	conf compress=xz "root_device=$T/root.img"
-	"$DKM" add "$(fixture fs-provider)" >/dev/null
-	run mkinitrd
-	echo "$output"
-	[ "$status" -eq 0 ]
+	initrd_root_provider
 	in_image "^(usr/)?lib/modules/$KVER/updates/dkms/dkm_fsprov\.ko$"
 }
 
@@ -210,11 +154,7 @@ not_in_image() {
 }
 
 @test "run by dkm-hook itself (DKM_HOOK_SKIP_REBUILD=1): no rebuild of its own, what is installed goes in" {
-	initrd_installed_other_not
-	DKM_HOOK_SKIP_REBUILD=1 run mkinitrd -v
-	echo "$output"
-	[ "$status" -eq 0 ]
+	initrd_skip_rebuild -v
 	[[ "$output" == *"dkm-hook: 1 module(s) for $KVER added"* ]]
 	in_image "^(usr/)?lib/modules/$KVER/updates/dkms/dkms_test\.ko$"
-	[ ! -e "$ROOT/var/lib/dkm-hook/packages/dep-base/1.0/kernels" ]
 }

@@ -9,15 +9,8 @@ load lib/common
 load lib/kernel-hooks
 
 setup() {
-	require_headers
-	make_root
-	debian_root
-	hook_path
-	T=$BATS_TEST_TMPDIR
-	# a stand-in dracut: records how it was called
-	DRACUT_LOG=$T/dracut.log
-	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"
-	chmod +x "$HOOKBIN/dracut"
+	hook_root
+	stub_dracut
 }
 
 fs_image() { # fs_image <mkfs> <file>
@@ -48,10 +41,7 @@ fs_image() { # fs_image <mkfs> <file>
 }
 
 @test "REMAKE_INITRD and initrd_packages= are reasons; both at once are joined" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
+	initrd_and_other_added
 	"$DKM" add "$(fixture two-modules)" >/dev/null
 	conf 'initrd_packages=dep-base module-test'
 	"$DKM" rebuild "$KVER" --no-initrd >/dev/null
@@ -148,12 +138,8 @@ PY
 }
 
 @test "rebuild regenerates the initramfs once when a module in it changed, never with --no-initrd or initrd_generator=none" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
-	mkdir -p "$ROOT/boot"
-	: >"$ROOT/boot/initrd.img-$KVER"
+	initrd_and_other_added
+	boot_initrd
 	conf initrd_generator=dracut
 	run "$DKM" rebuild "$KVER" --no-initrd
 	[ "$status" -eq 0 ]
@@ -182,12 +168,8 @@ PY
 }
 
 @test "install by hand regenerates the initramfs when the package belongs in it, and only then; uninstall says the image still holds it" {
-	src=$(fixture module-test)
-	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
-	"$DKM" add "$src" >/dev/null
-	"$DKM" add "$(fixture dep-base)" >/dev/null
-	mkdir -p "$ROOT/boot"
-	: >"$ROOT/boot/initrd.img-$KVER"
+	initrd_and_other_added
+	boot_initrd
 	conf initrd_generator=dracut
 	# the stand-in also records whether it was told not to rebuild
 	printf '#!/bin/sh\necho "$* skip=$DKM_HOOK_SKIP_REBUILD" >>"%s"\n' "$DRACUT_LOG" >"$HOOKBIN/dracut"

@@ -10,18 +10,11 @@ load lib/common
 load lib/kernel-hooks
 
 setup() {
-	require_headers
 	command -v kernel-install >/dev/null || {
 		echo "kernel-install (systemd) is needed" >&2
 		return 1
 	}
-	make_root
-	debian_root
-	# the index files a kernel package ships, so that depmod has nothing to warn about
-	(cd "$ROOT/lib/modules/$KVER" && touch modules.order modules.builtin modules.builtin.modinfo)
-	hook_path
-	conf compress=xz
-	T=$BATS_TEST_TMPDIR
+	hook_kernel_root
 	mkdir -p "$T/boot" "$T/kconf"
 	: >"$T/vmlinuz"
 	# a plugin after ours: it runs only if the installation goes on
@@ -55,15 +48,6 @@ two_packages() {
 	src=$(fixture fs-provider)
 	sed -i '/^AUTOINSTALL=/d' "$src/dkms.conf"
 	"$DKM" add "$src" >/dev/null
-}
-
-assert_installed_signed_xz() { # <module>
-	local f
-	f=$(modinfo -b "$ROOT" -k "$KVER" -F filename "$1")
-	[ "$f" = "$ROOT/lib/modules/$KVER/updates/dkms/$1.ko.xz" ]
-	xz -t "$f"
-	[ "$(modinfo -b "$ROOT" -k "$KVER" -F signer "$1")" = "dkm-hook test key" ]
-	[ "$(modinfo -b "$ROOT" -k "$KVER" -F sig_hashalgo "$1")" = sha256 ]
 }
 
 @test "add: every AUTOINSTALL package installed, signed, .ko.xz; one depmod (50-depmod.install's); later plugins run" {

@@ -80,6 +80,19 @@ logs() { # the build logs of every package
 	find "$STATE/packages" -name build.log | sort
 }
 
+build_log() { # build_log <package> [<kernel>]: the build log of <package>/1.0 for it (or $KVER)
+	echo "$STATE/packages/$1/1.0/kernels/${2:-$KVER}/$(uname -m)/build.log"
+}
+
+# first_cc <log>, last_cc <log>: when the first compile in the log started, the last one ended
+first_cc() {
+	awk '$1 == "dkm-perf-cc" { print $2 }' "$1" | sort -n | head -1
+}
+
+last_cc() {
+	awk '$1 == "dkm-perf-cc" { print $3 }' "$1" | sort -n | tail -1
+}
+
 # the largest number of [start, end] intervals open at one time, read from the logs given
 max_overlap() {
 	cat "$@" | awk '$1 == "dkm-perf-cc" { print $2, 1; print $3, -1 }' |
@@ -172,12 +185,10 @@ fake_kernel() {
 	PATH=$BIN:$PATH run "$DKM" -j 2 install twok/1.0 -k "$KVER" -k "$KVER-perf2"
 	[ "$status" -eq 0 ]
 	[ "$(sort "$BATS_TEST_TMPDIR/depmod.calls")" = "$(printf '%s\n' "$KVER" "$KVER-perf2" | sort)" ]
-	l1=$STATE/packages/twok/1.0/kernels/$KVER/$(uname -m)/build.log
-	l2=$STATE/packages/twok/1.0/kernels/$KVER-perf2/$(uname -m)/build.log
-	first() { awk '$1 == "dkm-perf-cc" { print $2 }' "$1" | sort -n | head -1; }
-	last() { awk '$1 == "dkm-perf-cc" { print $3 }' "$1" | sort -n | tail -1; }
-	[ "$(first "$l2")" -lt "$(last "$l1")" ]
-	[ "$(first "$l1")" -lt "$(last "$l2")" ]
+	l1=$(build_log twok)
+	l2=$(build_log twok "$KVER-perf2")
+	[ "$(first_cc "$l2")" -lt "$(last_cc "$l1")" ]
+	[ "$(first_cc "$l1")" -lt "$(last_cc "$l2")" ]
 	run max_overlap "$l1" "$l2"
 	[ "$output" -le 2 ]
 	run modinfo -b "$ROOT" -k "$KVER-perf2" -F vermagic twok
@@ -194,14 +205,13 @@ fake_kernel() {
 	PATH=$BIN:$PATH run "$DKM" -j 2 rebuild "$KVER"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"3 built and installed"* ]]
-	log() { echo "$STATE/packages/$1/1.0/kernels/$KVER/$(uname -m)/build.log"; }
-	first() { awk '$1 == "dkm-perf-cc" { print $2 }' "$(log "$1")" | sort -n | head -1; }
-	last() { awk '$1 == "dkm-perf-cc" { print $3 }' "$(log "$1")" | sort -n | tail -1; }
+	user_first=$(first_cc "$(build_log dep-user)")
+	base_last=$(last_cc "$(build_log dep-base)")
 	# dep-user's first compiler call comes after dep-base's last one and after its install
-	[ "$(first dep-user)" -gt "$(last dep-base)" ]
-	[ "$(stat -c %.9Y "$ROOT/lib/modules/$KVER/extra/dep_base.ko" | tr -d .)" -lt "$(first dep-user)" ]
+	[ "$user_first" -gt "$base_last" ]
+	[ "$(stat -c %.9Y "$ROOT/lib/modules/$KVER/extra/dep_base.ko" | tr -d .)" -lt "$user_first" ]
 	# the independent package ran alongside dep-base: the scheduler only held back dep-user
-	[ "$(first other)" -lt "$(last dep-base)" ]
+	[ "$(first_cc "$(build_log other)")" -lt "$base_last" ]
 }
 
 @test "build cache: rebuilt exactly when sources, dkms.conf, signing key, .config or Module.symvers change, or with --force" {
@@ -212,8 +222,8 @@ fake_kernel() {
 	run "$DKM" rebuild "$KVER"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"2 built and installed"* ]]
-	alog=$STATE/packages/cachea/1.0/kernels/$KVER/$(uname -m)/build.log
-	blog=$STATE/packages/cacheb/1.0/kernels/$KVER/$(uname -m)/build.log
+	alog=$(build_log cachea)
+	blog=$(build_log cacheb)
 	sums() { sha256sum "$alog" "$blog" | cut -c1-64 | tr '\n' ' '; }
 	unchanged() { # the command ran, nothing was built, no log changed
 		[ "$status" -eq 0 ]
@@ -302,8 +312,7 @@ fake_kernel() {
 	run "$DKM" rebuild "$KVER"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"2 built and installed"* ]]
-	log=$STATE/packages/cca/1.0/kernels/$KVER/$(uname -m)/build.log
-	grep -q "^\$ .*make KERNELRELEASE=$KVER CC='ccache [^ ]*' " "$log"
+	grep -q "^\$ .*make KERNELRELEASE=$KVER CC='ccache [^ ]*' " "$(build_log cca)"
 	# the default cache dir, in the state tree, filled by the build (as the build user)
 	export CCACHE_DIR=$STATE/cc-cache/ccache
 	[ -d "$CCACHE_DIR" ]
