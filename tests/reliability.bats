@@ -189,6 +189,24 @@ FILE_CALLS="rename renameat renameat2 link linkat symlink symlinkat unlink unlin
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+@test "an uninstall killed after removing a module file, before pruning its directories, leaves none behind" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
+	# the moment of the crash: journal and depmod debt written, the file gone, its directories not
+	printf 'op=uninstall\npackage=module-test\nversion=0.1\narch=%s\n' "$(uname -m)" \
+		> "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal"
+	: > "$ROOT/var/lib/dkm-hook/kernels/$KVER/depmod-pending"
+	rm "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko"
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$ROOT/lib/modules/$KVER/updates" ]
+	run "$DKM" status module-test/0.1
+	[[ "$output" == *"module-test/0.1, $KVER, $(uname -m): built"* ]]
+	run python3 "$CHECK" "$ROOT" "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"
