@@ -154,16 +154,21 @@ static void run_done(struct run *rn)
 }
 
 /* A previous command was interrupted (power cut, SIGKILL): finish or roll back what it was
- * doing to each kernel's module tree, and run the depmod it owed. */
+ * doing to the registry and to each kernel's module tree, and run the depmod it owed. */
 static int recover(struct run *rn)
 {
 	_cleanup_free_ char *dir = dkm_ctx_pathf(rn->ctx, "%s/kernels", rn->ctx->state_dir);
 	struct dirent *de;
-	DIR *d = opendir(dir);
-	int r = 0;
+	DIR *d;
+	int r;
 
+	r = dkm_pkg_recover(rn->ctx, true, NULL);
+	if (r < 0)
+		return r;
+	d = opendir(dir);
 	if (!d)
 		return 0;
+	r = 0;
 	while (r >= 0 && (de = readdir(d)))
 		if (de->d_name[0] != '.' && name_is_valid(de->d_name))
 			r = dkm_install_recover(rn->ctx, de->d_name, !rn->o->no_depmod);
@@ -656,7 +661,8 @@ static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 {
 	_cleanup_free_ char *dir = dkm_inst_dir(rn->ctx, pkg->name, pkg->version, ks->k->kver,
 						ks->k->arch);
-	_cleanup_free_ char *tomb = xasprintf("%s.removing", dir);
+	_cleanup_free_ char *tomb = dkm_inst_tomb(rn->ctx, pkg->name, pkg->version, ks->k->kver,
+						  ks->k->arch);
 	_cleanup_free_ char *kdir = path_dirname(dir);
 	int r;
 
@@ -667,8 +673,12 @@ static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 		ks->dirty = true;
 	if (!path_exists(dir))
 		return 0;
+	/* a dot name, never listed as an instance; the rename is the commit (recovery deletes
+	 * what a crash leaves of the tomb, and so does this, before it needs the name) */
+	(void)rm_rf(tomb);
 	if (rename(dir, tomb) < 0)
 		return dkm_err(rn->ctx, errno, "cannot remove '%s': %s", dir, strerror(errno));
+	(void)fsync_parent(dir);
 	(void)rm_rf(tomb);
 	(void)rmdir(kdir);
 	{

@@ -177,6 +177,13 @@ int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 	return dkm_kv_write(path, &kv);
 }
 
+char *dkm_inst_tomb(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		    const char *arch)
+{
+	return dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/.removing-%s", ctx->state_dir, name,
+			     version, kver, arch);
+}
+
 int dkm_pkg_unregister(struct dkm_ctx *ctx, const char *name, const char *version)
 {
 	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, version);
@@ -361,4 +368,80 @@ char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
 		}
 	}
 	return l;
+}
+
+/* names in dir that start with prefix, without it (and valid as names) */
+static char **prefixed(const char *dir, const char *prefix)
+{
+	char **l = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return l;
+	while ((de = readdir(d)))
+		if (startswith(de->d_name, prefix) && name_is_valid(de->d_name + strlen(prefix)))
+			strv_extend(&l, de->d_name + strlen(prefix));
+	closedir(d);
+	return l;
+}
+
+/* unbuild's tombs in the builds of one package version */
+static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *version,
+			    bool repair, char ***found)
+{
+	_cleanup_free_ char *kdir = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir,
+						  name, version);
+	_cleanup_strv_free_ char **kvers = subdirs(kdir);
+	int r = 0;
+
+	for (size_t k = 0; kvers[k] && r >= 0; k++) {
+		_cleanup_free_ char *kvdir = path_join(kdir, kvers[k]);
+		_cleanup_strv_free_ char **arches = prefixed(kvdir, ".removing-");
+
+		for (size_t a = 0; arches[a] && r >= 0; a++) {
+			_cleanup_free_ char *tomb = dkm_inst_tomb(ctx, name, version, kvers[k],
+								  arches[a]);
+
+			strv_push(found, xasprintf("interrupted unbuild of %s/%s for %s, %s: '%s'",
+						   name, version, kvers[k], arches[a], tomb));
+			if (!repair)
+				continue;
+			dkm_notice(ctx, "finishing an interrupted unbuild of %s/%s for %s", name,
+				   version, kvers[k]);
+			r = rm_rf(tomb);
+			(void)rmdir(kvdir);
+			(void)rmdir(kdir);
+		}
+	}
+	return r;
+}
+
+/* unbuild's tombs below one package name */
+static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, char ***found)
+{
+	_cleanup_free_ char *pdir = dkm_ctx_pathf(ctx, "%s/packages/%s", ctx->state_dir, name);
+	_cleanup_strv_free_ char **vers = subdirs(pdir);
+	int r = 0;
+
+	for (size_t i = 0; vers[i] && r >= 0; i++)
+		r = recover_unbuilds(ctx, name, vers[i], repair, found);
+	return r;
+}
+
+int dkm_pkg_recover(struct dkm_ctx *ctx, bool repair, char ***ret_found)
+{
+	_cleanup_free_ char *top = dkm_ctx_pathf(ctx, "%s/packages", ctx->state_dir);
+	_cleanup_strv_free_ char **names = subdirs(top);
+	_cleanup_strv_free_ char **found = xcalloc(1, sizeof(char *));
+	int r = 0;
+
+	for (size_t i = 0; names[i] && r >= 0; i++)
+		r = recover_package(ctx, names[i], repair, &found);
+	if (r < 0)
+		return r;
+	r = (int)strv_length(found);
+	if (ret_found)
+		*ret_found = TAKE_PTR(found);
+	return r;
 }

@@ -265,6 +265,28 @@ crash_points() {
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+@test "an unbuild killed while deleting the build: not listed under another name, cleaned by fsck, built and unbuilt again" {
+	command -v strace >/dev/null || skip "strace not installed"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	# killed at its first unlinkat: the build moved aside, none of its files deleted yet
+	run strace -qq -o /dev/null -e trace=unlinkat -e inject=unlinkat:error=EIO:signal=KILL:when=1 \
+		"$DKM" unbuild module-test/0.1 -k "$KVER"
+	run "$DKM" status module-test
+	[ "$output" = "module-test/0.1: added (modules: dkms_test)" ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: interrupted unbuild of module-test/0.1 for $KVER, $(uname -m)"* ]]
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels" ]
+	"$DKM" build module-test/0.1 -k "$KVER"
+	"$DKM" unbuild module-test/0.1 -k "$KVER"
+	run "$DKM" status module-test
+	[ "$output" = "module-test/0.1: added (modules: dkms_test)" ]
+}
+
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"
