@@ -767,19 +767,17 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 	left = dkm_inst_list(ctx, pkg->name, pkg->version);
 	if (o->all || !left[0]) {
 		_cleanup_conf_ struct dkm_conf *conf = NULL;
-		_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
 
 		if (rn.n_ks > 0 && dkm_pkg_read_conf(ctx, pkg, rn.ks[0].k, &conf) >= 0 &&
 		    !isempty(conf->post_remove))
 			(void)dkm_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove);
-		r = dkm_pkg_unregister(ctx, pkg->name, pkg->version);
+		/* and the source add copied */
+		r = dkm_pkg_unregister(ctx, pkg);
 		if (r < 0) {
 			dkm_err(ctx, r, "cannot unregister %s/%s: %s", pkg->name, pkg->version,
 				strerror(-r));
 			goto out;
 		}
-		if (pkg->copied_source)
-			(void)rm_rf(src);
 		dkm_notice(ctx, "removed %s/%s", pkg->name, pkg->version);
 	}
 	r = 0;

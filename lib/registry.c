@@ -184,20 +184,47 @@ char *dkm_inst_tomb(struct dkm_ctx *ctx, const char *name, const char *version, 
 			     version, kver, arch);
 }
 
-int dkm_pkg_unregister(struct dkm_ctx *ctx, const char *name, const char *version)
+/* A remove after its commit (the registration renamed to its tomb): delete the source that add
+ * copied (the tomb's registration says which: until the tomb is gone, recovery can do it
+ * again), then the tomb. */
+static int unregister_finish(struct dkm_ctx *ctx, const char *name, const char *version,
+			     const char *tomb)
 {
-	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, version);
-	_cleanup_free_ char *parent = path_dirname(dir);
-	_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", parent, version);
+	_cleanup_free_ char *path = path_join(tomb, "package");
+	_cleanup_free_ char *own = xasprintf("%s/%s-%s", ctx->source_tree, name, version);
+	_cleanup_free_ char *reg = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/package", ctx->state_dir,
+						 name, version);
+	_cleanup_free_ char *parent = path_dirname(tomb);
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
 	int r;
 
-	/* rename first so a crash never leaves a half-deleted registration that looks valid */
-	if (rename(dir, tomb) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	(void)fsync_parent(dir);
+	/* only add's own copy, and not if the package was registered again since */
+	if (dkm_kv_read(path, &kv) == 0 && yes(dkm_kv_get(&kv, "copied_source")) &&
+	    streq(strempty(dkm_kv_get(&kv, "source")), own) && !path_exists(reg)) {
+		_cleanup_free_ char *src = dkm_ctx_path(ctx, own);
+
+		r = rm_rf(src);
+		if (r < 0)
+			dkm_warn(ctx, "cannot delete the source of %s/%s: '%s': %s: left in place",
+				 name, version, src, strerror(-r));
+	}
 	r = rm_rf(tomb);
 	(void)rmdir(parent); /* last version of the package: drop the name too */
 	return r;
+}
+
+int dkm_pkg_unregister(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
+{
+	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, pkg->name, pkg->version);
+	_cleanup_free_ char *parent = path_dirname(dir);
+	_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", parent, pkg->version);
+
+	/* rename first so a crash never leaves a half-deleted registration that looks valid;
+	 * the rename is the commit: recovery finishes what follows it */
+	if (rename(dir, tomb) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	(void)fsync_parent(dir);
+	return unregister_finish(ctx, pkg->name, pkg->version, tomb);
 }
 
 struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg)
@@ -417,15 +444,26 @@ static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *v
 	return r;
 }
 
-/* unbuild's tombs below one package name */
+/* remove's tombs of one package name, and unbuild's tombs below it */
 static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, char ***found)
 {
 	_cleanup_free_ char *pdir = dkm_ctx_pathf(ctx, "%s/packages/%s", ctx->state_dir, name);
 	_cleanup_strv_free_ char **vers = subdirs(pdir);
+	_cleanup_strv_free_ char **removing = prefixed(pdir, ".removing-");
 	int r = 0;
 
 	for (size_t i = 0; vers[i] && r >= 0; i++)
 		r = recover_unbuilds(ctx, name, vers[i], repair, found);
+	for (size_t i = 0; removing[i] && r >= 0; i++) {
+		_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", pdir, removing[i]);
+
+		strv_push(found, xasprintf("interrupted remove of %s/%s: '%s'", name, removing[i],
+					   tomb));
+		if (!repair)
+			continue;
+		dkm_notice(ctx, "finishing an interrupted remove of %s/%s", name, removing[i]);
+		r = unregister_finish(ctx, name, removing[i], tomb);
+	}
 	return r;
 }
 

@@ -287,6 +287,31 @@ crash_points() {
 	[ "$output" = "module-test/0.1: added (modules: dkms_test)" ]
 }
 
+@test "a remove killed after unregistering, before deleting the source it copied, is finished by the next command" {
+	src=$(fixture module-test)
+	"$DKM" add "$src" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" unbuild module-test/0.1 -k "$KVER" >/dev/null
+	# the moment of the crash: the registration renamed to its tomb, the copied source still there
+	mv "$ROOT/var/lib/dkm-hook/packages/module-test/0.1" "$ROOT/var/lib/dkm-hook/packages/module-test/.removing-0.1"
+	run "$DKM" status module-test
+	[ "$status" -eq 3 ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: interrupted remove of module-test/0.1"* ]]
+	# adding it again finishes the remove first (the copy would be in its way)
+	run "$DKM" add "$src"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"finishing an interrupted remove of module-test/0.1"*"added module-test/0.1"* ]]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/.removing-0.1" ]
+	run "$DKM" remove module-test/0.1 --all
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$ROOT/usr/src/module-test-0.1" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"
