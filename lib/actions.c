@@ -347,7 +347,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	_cleanup_free_ char *src = NULL, *conf_path = NULL, *kver = NULL, *target_logical = NULL;
-	_cleanup_free_ char *target = NULL, *staging = NULL, *srcroot = NULL;
+	_cleanup_free_ char *target = NULL, *staging = NULL, *srcroot = NULL, *marker = NULL;
 	_cleanup_conf_ struct dkm_conf *conf = NULL;
 	_cleanup_pkg_ struct dkm_pkg *existing = NULL;
 	struct dkm_pkg pkg = { 0 };
@@ -452,9 +452,24 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			(void)rm_rf(staging);
 			goto out;
 		}
+		/* until the registration is written, a marker says the copy is ours: recovery
+		 * rolls back an add killed in between (the next add would find it in its way) */
+		marker = dkm_pkg_marker(ctx, conf->package_name, conf->package_version);
+		{
+			_cleanup_kv_ struct dkm_kv mk = { 0 };
+
+			dkm_kv_set(&mk, "source", target_logical);
+			r = dkm_kv_write(marker, &mk);
+		}
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot write '%s': %s", marker, strerror(-r));
+			(void)rm_rf(staging);
+			goto out;
+		}
 		if (rename(staging, target) < 0) {
 			r = dkm_err(ctx, errno, "cannot create '%s': %s", target, strerror(errno));
 			(void)rm_rf(staging);
+			(void)unlink(marker);
 			goto out;
 		}
 		pkg.copied_source = true;
@@ -474,8 +489,12 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			conf->package_version, strerror(-r));
 		if (pkg.copied_source)
 			(void)rm_rf(target);
+		if (marker)
+			(void)unlink(marker);
 		goto out;
 	}
+	if (marker && unlink(marker) == 0)
+		(void)fsync_parent(marker);
 	dkm_notice(ctx, "added %s/%s (source '%s')", conf->package_name, conf->package_version,
 		   target);
 	{

@@ -2,7 +2,7 @@
 /* `fsck [--repair]`: compare the state tree, the manifests (path, sha256) and the module tree;
  * report, and with --repair fix: interrupted transactions, missing or changed installed files,
  * orphaned staging files, a displaced original that nothing displaces any more, a depmod
- * that is owed, an interrupted remove or unbuild. */
+ * that is owed, an interrupted add, remove or unbuild. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -265,13 +265,13 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 		}
 		check_kernel_tree(&f, kvers[i]);
 	}
-	/* a remove or unbuild interrupted: before the packages are looked at */
+	/* an add, remove or unbuild interrupted: before the packages are looked at */
 	{
 		_cleanup_strv_free_ char **found = NULL;
 
 		r = dkm_pkg_recover(ctx, repair, &found);
 		if (r < 0)
-			problem(&f, false, "cannot finish an interrupted remove or unbuild: %s",
+			problem(&f, false, "cannot finish an interrupted add, remove or unbuild: %s",
 				strerror(-r));
 		for (size_t i = 0; found && found[i]; i++)
 			problem(&f, repair, "%s%s", found[i],

@@ -177,6 +177,11 @@ int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 	return dkm_kv_write(path, &kv);
 }
 
+char *dkm_pkg_marker(struct dkm_ctx *ctx, const char *name, const char *version)
+{
+	return dkm_ctx_pathf(ctx, "%s/packages/%s/.adding-%s", ctx->state_dir, name, version);
+}
+
 char *dkm_inst_tomb(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
 		    const char *arch)
 {
@@ -413,6 +418,39 @@ static char **prefixed(const char *dir, const char *prefix)
 	return l;
 }
 
+/* An add killed between putting its copy of the source in place and registering it: the
+ * marker says the copy is ours. Registered after all: only the marker is left to go; not
+ * registered: the copy goes too, and what there is of the registration (its directory, a
+ * temporary file); the next add makes them again, of the source as it is then. */
+static int adding_finish(struct dkm_ctx *ctx, const char *name, const char *version,
+			 const char *marker)
+{
+	_cleanup_free_ char *own = xasprintf("%s/%s-%s", ctx->source_tree, name, version);
+	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, version);
+	_cleanup_free_ char *reg = path_join(dir, "package");
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	int r;
+
+	if (!path_exists(reg)) {
+		if (dkm_kv_read(marker, &kv) == 0 &&
+		    streq(strempty(dkm_kv_get(&kv, "source")), own)) {
+			_cleanup_free_ char *src = dkm_ctx_path(ctx, own);
+
+			r = rm_rf(src);
+			if (r < 0)
+				return dkm_err(ctx, r,
+					       "cannot delete '%s' (the copy of an interrupted add): %s",
+					       src, strerror(-r));
+		}
+		r = rm_rf(dir);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot delete '%s': %s", dir, strerror(-r));
+	}
+	if (unlink(marker) < 0 && errno != ENOENT)
+		return dkm_err(ctx, errno, "cannot remove '%s': %s", marker, strerror(errno));
+	return 0;
+}
+
 /* unbuild's tombs in the builds of one package version */
 static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *version,
 			    bool repair, char ***found)
@@ -444,12 +482,13 @@ static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *v
 	return r;
 }
 
-/* remove's tombs of one package name, and unbuild's tombs below it */
+/* remove's tombs and add's markers of one package name, and unbuild's tombs below it */
 static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, char ***found)
 {
 	_cleanup_free_ char *pdir = dkm_ctx_pathf(ctx, "%s/packages/%s", ctx->state_dir, name);
 	_cleanup_strv_free_ char **vers = subdirs(pdir);
 	_cleanup_strv_free_ char **removing = prefixed(pdir, ".removing-");
+	_cleanup_strv_free_ char **adding = prefixed(pdir, ".adding-");
 	int r = 0;
 
 	for (size_t i = 0; vers[i] && r >= 0; i++)
@@ -463,6 +502,19 @@ static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, c
 			continue;
 		dkm_notice(ctx, "finishing an interrupted remove of %s/%s", name, removing[i]);
 		r = unregister_finish(ctx, name, removing[i], tomb);
+	}
+	for (size_t i = 0; adding[i] && r >= 0; i++) {
+		_cleanup_free_ char *marker = dkm_pkg_marker(ctx, name, adding[i]);
+		_cleanup_free_ char *reg = xasprintf("%s/%s/package", pdir, adding[i]);
+
+		strv_push(found, xasprintf("interrupted add of %s/%s: '%s'", name, adding[i],
+					   marker));
+		if (!repair)
+			continue;
+		dkm_notice(ctx, "%s an interrupted add of %s/%s",
+			   path_exists(reg) ? "finishing" : "rolling back", name, adding[i]);
+		r = adding_finish(ctx, name, adding[i], marker);
+		(void)rmdir(pdir); /* rolled back the first version of the package */
 	}
 	return r;
 }

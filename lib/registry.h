@@ -16,6 +16,7 @@ struct dkm_ctx;
  *   kernels/<kver>/originals/<module>.record + .file  displaced modules of the kernel
  *
  * and, while a command changes the registry, for recovery from a crash (dkm_pkg_recover):
+ *   packages/<pkg>/.adding-<ver>                      add: its copy of the source is ours
  *   packages/<pkg>/.removing-<ver>                    remove: the registration, being deleted
  *   packages/<pkg>/<ver>/kernels/<kver>/.removing-<arch>  unbuild: the build, being deleted
  *
@@ -48,8 +49,11 @@ struct dkm_pkg {
 int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret);
 int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg);
 int dkm_pkg_unregister(struct dkm_ctx *ctx, const struct dkm_pkg *pkg);
-/* Remove and unbuild interrupted (power cut, SIGKILL) after their commit: finished (repair),
- * or only listed. Returns how many, ret_found says what (for fsck). */
+/* packages/<pkg>/.adding-<ver>: an add is putting its copy of the source in place */
+char *dkm_pkg_marker(struct dkm_ctx *ctx, const char *name, const char *version);
+/* Add, remove and unbuild interrupted (power cut, SIGKILL) after their commit, or add before
+ * it: finished or rolled back (repair), or only listed. Returns how many, ret_found says what
+ * (for fsck). */
 int dkm_pkg_recover(struct dkm_ctx *ctx, bool repair, char ***ret_found);
 struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg);
 /* Every registered package version (sorted by name, then version). */

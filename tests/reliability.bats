@@ -312,6 +312,32 @@ crash_points() {
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
+@test "an add killed after putting the copied source in place, before registering it, is rolled back and redone by the next add" {
+	src=$(fixture module-test)
+	# the moment of the crash: the copy in place (of the source as it was then), the add's
+	# marker, the registration's directory and temporary file, not yet renamed to 'package'
+	mkdir -p "$ROOT/usr/src" "$ROOT/var/lib/dkm-hook/packages/module-test/0.1"
+	cp -a "$src" "$ROOT/usr/src/module-test-0.1"
+	printf 'source=/usr/src/module-test-0.1\n' > "$ROOT/var/lib/dkm-hook/packages/module-test/.adding-0.1"
+	printf 'name=module-test\n' > "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/.#packageAbC123"
+	echo '/* changed since */' >> "$src/dkms_test.c"
+	run "$DKM" status module-test
+	[ "$status" -eq 3 ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: interrupted add of module-test/0.1"* ]]
+	run "$DKM" add "$src"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"rolling back an interrupted add of module-test/0.1"*"added module-test/0.1"* ]]
+	diff -r "$src" "$ROOT/usr/src/module-test-0.1"
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/.adding-0.1" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run "$DKM" remove module-test/0.1 --all
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/usr/src/module-test-0.1" ]
+}
+
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"
