@@ -526,7 +526,16 @@ static int needs_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate 
 
 	if (r < 0)
 		return r;
-	return rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed"));
+	if (rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed")))
+		return 1;
+	/* installed as they are, they would not be what the state and the manifest say */
+	if (!dkm_build_intact(rn->ctx, pkg, ks->k)) {
+		dkm_notice(rn->ctx,
+			   "%s/%s: the modules built for %s are not the ones recorded (an interrupted build?): building again",
+			   pkg->name, pkg->version, ks->k->kver);
+		return 1;
+	}
+	return 0;
 }
 
 /* build/install -k A -k B: the package's builds for all those kernels run together under the

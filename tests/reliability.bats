@@ -338,6 +338,29 @@ crash_points() {
 	[ ! -e "$ROOT/usr/src/module-test-0.1" ]
 }
 
+@test "a build killed between publishing its modules and recording them: install builds again, never installs a module its state does not describe" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	inst=$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
+	cp "$inst/state" "$BATS_TEST_TMPDIR/state.before"
+	# the source changes (same version), and the next build is killed after its worker swapped
+	# in the new modules, before it wrote the state: the state still records the old ones
+	sed -i 's/MODULE_LICENSE("GPL");/MODULE_LICENSE("GPL");\nMODULE_VERSION("0.1-patched");/' \
+		"$ROOT/usr/src/module-test-0.1/dkms_test.c"
+	"$DKM" build module-test/0.1 -k "$KVER" --force >/dev/null
+	cp "$BATS_TEST_TMPDIR/state.before" "$inst/state"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"module-test/0.1: building for $KVER"* ]]
+	run python3 "$CHECK" "$ROOT" "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(modinfo_field dkms_test version)" = "0.1-patched" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	"$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ ! -e "$ROOT/lib/modules/$KVER/updates" ]
+}
+
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
 	three_packages_two_versions
 	"$DKM" install module-test/0.1 -k "$KVER"
