@@ -25,12 +25,37 @@ three_packages_two_versions() {
 	for p in module-test/0.1 module-test/0.2 two-modules/2.0 two-modules/2.1 dep-base/1.0 dep-base/1.1; do
 		"$DKM" build "$p" -k "$KVER" >/dev/null
 	done
+	ship_dkms_test
+}
+
+# a dkms_test.ko in ethercat/ as if the kernel shipped it (module-test displaces it): sets SHIPPED
+ship_dkms_test() {
 	mkdir -p "$ROOT/lib/modules/$KVER/ethercat"
 	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko \
 		"$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
 	echo shipped >> "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
 	SHIPPED="ethercat/dkms_test.ko=$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)"
 	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER"
+}
+
+# module-test/0.1 and two-modules/2.0 added and built, the shipped dkms_test.ko; then their
+# registered sources build in a moment: MAKE is "true" and the modules they built are already
+# where the build leaves them (what a command does with a build's result is the same)
+two_packages_quick_builds() {
+	local a s=$ROOT/usr/src c
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" add "$(fixture two-modules)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" build two-modules/2.0 -k "$KVER" >/dev/null
+	ship_dkms_test
+	a=$ROOT/var/lib/dkm-hook/packages
+	cp "$a"/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko "$s/module-test-0.1/"
+	cp "$a"/two-modules/2.0/kernels/"$KVER"/*/modules/mod_a.ko "$s/two-modules-2.0/"
+	cp "$a"/two-modules/2.0/kernels/"$KVER"/*/modules/mod_b_renamed.ko "$s/two-modules-2.0/b/mod_b.ko"
+	for c in "$s/module-test-0.1/dkms.conf" "$s/two-modules-2.0/dkms.conf"; do
+		sed -i '/^MAKE\[0\]=/d' "$c"
+		echo 'MAKE[0]="true"' >> "$c"
+	done
 }
 
 @test "kill test: 50 SIGKILLs at random moments of install/upgrade; every file complete, original in place, index matches" {
@@ -105,7 +130,9 @@ status_of() { # status_of <package>: its status lines (or that it is not registe
 # kills the process on the spot), and after `dkm-hook fsck --repair`
 #  - check-tree.py's invariants hold,
 #  - every package is in its old or in its new state (status) — packages one by one: a
-#    command on several packages is one transaction per package, not one for all,
+#    command on several packages is one transaction per package, not one for all; and a
+#    command made of several steps (--step <command line>, each a transaction of its own,
+#    in order) may also stop between two of them,
 #  - the command, run again unless it is complete, ends in the new state, and the root is
 #    then exactly what the uninterrupted run left (no leftover file, tomb or registration).
 # Only the command's own process is traced (no -f: builds fork workers and compilers, whose
@@ -114,21 +141,40 @@ status_of() { # status_of <package>: its status lines (or that it is not registe
 # and the calls on a file descriptor (write, pwrite64, writev, ftruncate, fchmod, fchown) when
 # it is not a file under the root (stdout, the jobserver pipe), or is a temporary file of an
 # atomic write (".#<name>XXXXXX": nothing reads it before its rename, which is tried) or a
-# lock (its pid line only feeds a message). Leaves the root in the new state; sets POINTS.
+# lock (its pid line only feeds a message). With --pipes, the writes to stdout and pipes are
+# tried too: for a command that forks build workers, which run on when it is killed there.
+# Leaves the root in the new state; sets POINTS.
 crash_points() {
-	local op=$1 p k call n now end complete
+	local op p k s m call n now end complete between pipes=no
 	local start=$BATS_TEST_TMPDIR/crash-start trace=$BATS_TEST_TMPDIR/trace
 	local -A old=() new=()
-	local -a kills=()
+	local -a kills=() steps=() mids=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--pipes) pipes=yes ;;
+		--step) steps+=("$2"); shift ;;
+		*) break ;;
+		esac
+		shift
+	done
+	op=$1
 	shift
 	rm -rf "$start"
 	cp -a "$ROOT" "$start"
 	for p in "$@"; do old[$p]=$(status_of "$p"); done
+	# the states between the steps ("<package> <status>"): each step run on its own, in turn
+	for s in "${steps[@]}"; do
+		# shellcheck disable=SC2086
+		"$DKM" $s >/dev/null
+		for p in "$@"; do mids+=("$p $(status_of "$p")"); done
+	done
+	rm -rf "$ROOT"
+	cp -a "$start" "$ROOT"
 	# shellcheck disable=SC2086
 	strace -qq -y -o "$trace" -e trace="${FILE_CALLS// /,}" "$DKM" $op >/dev/null 2>&1
 	for p in "$@"; do new[$p]=$(status_of "$p"); done
 	end=$(root_state)
-	mapfile -t kills < <(awk -v root="$ROOT/" '
+	mapfile -t kills < <(awk -v root="$ROOT/" -v pipes="$pipes" '
 		match($0, /^[a-z0-9_]+\(/) {
 			call = substr($0, 1, RLENGTH - 1); n = ++seen[call]
 			if (call == "fsync" || call == "fdatasync") next
@@ -136,6 +182,7 @@ crash_points() {
 				# -y: "write(4</path/of/the/file>, ..."
 				if (!match($0, /^[a-z0-9_]+\([0-9]+<[^>]*>/)) next
 				path = substr($0, 1, RLENGTH - 1); sub(/^[^<]*</, "", path)
+				if (pipes == "yes" && index(path, root) != 1) { print call, n; next }
 				if (index(path, root) != 1 || path ~ /\/\.#[^\/]*$/ || path ~ /\/lock$/) next
 			}
 			print call, n
@@ -158,8 +205,12 @@ crash_points() {
 			now=$(status_of "$p")
 			[ "$now" = "${new[$p]}" ] && continue
 			complete=no
-			[ "$now" = "${old[$p]}" ] ||
-				{ printf "'%s' killed at %s #%s: %s neither in its old nor in its new state:\n%s\n" "$op" "$call" "$n" "$p" "$now"; false; }
+			between=no
+			for m in "${mids[@]}"; do
+				if [ "$m" = "$p $now" ]; then between=yes; fi
+			done
+			[ "$now" = "${old[$p]}" ] || [ "$between" = yes ] ||
+				{ printf "'%s' killed at %s #%s: %s neither in its old nor in its new state (nor between two steps):\n%s\n" "$op" "$call" "$n" "$p" "$now"; false; }
 		done
 		if [ "$complete" = no ]; then
 			# shellcheck disable=SC2086
@@ -191,6 +242,39 @@ crash_points() {
 	done
 	echo "# crash points tried: $total" >&3
 	[ "$total" -ge 30 ]
+}
+
+@test "a SIGKILL at each file-changing system call of build, rebuild, remove, add and unbuild (strace injection): the old or the new state, complete" {
+	command -v strace >/dev/null || skip "strace not installed"
+	two_packages_quick_builds
+	# LeakSanitizer cannot run under ptrace (the sanitizer build of CI)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	# each starts where the one before ends; both packages are compared each time
+	total=0
+	# built -> built: the modules and the state are written by the build's worker, which is
+	# not traced; the command itself writes only to its pipes. Killed before the worker
+	# starts, while it runs (it finishes, and holds the lock until then) and after it ended.
+	crash_points --pipes "build module-test/0.1 -k $KVER --force" module-test two-modules
+	total=$((total + POINTS))
+	# built -> installed, for two packages (module-test displacing the shipped module): one
+	# transaction each, so each package is old or new on its own; one job, so that the
+	# installs come in the same order in every run
+	crash_points "rebuild $KVER --no-initrd -j 1" module-test two-modules
+	total=$((total + POINTS))
+	# installed -> not registered: uninstall, unbuild and unregister are a transaction each,
+	# a kill may stop it between two of them (then a second remove finishes it)
+	crash_points --step "uninstall module-test/0.1 -k $KVER" --step "unbuild module-test/0.1 -k $KVER" \
+		"remove module-test/0.1 --all" module-test two-modules
+	total=$((total + POINTS))
+	# not registered (nor any version of it) -> added, its source copied to /usr/src
+	crash_points "add $BATS_TEST_TMPDIR/src/module-test" module-test two-modules
+	total=$((total + POINTS))
+	# built -> added only
+	"$DKM" uninstall two-modules/2.0 -k "$KVER" >/dev/null
+	crash_points "unbuild two-modules/2.0 -k $KVER" module-test two-modules
+	total=$((total + POINTS))
+	echo "# crash points tried: $total" >&3
+	[ "$total" -ge 40 ]
 }
 
 @test "an interrupted install is finished by the next command, not only by fsck" {
