@@ -158,16 +158,21 @@ static void run_done(struct run *rn)
 }
 
 /* A previous command was interrupted (power cut, SIGKILL): finish or roll back what it was
- * doing to each kernel's module tree, and run the depmod it owed. */
+ * doing to the registry and to each kernel's module tree, and run the depmod it owed. */
 static int recover(struct run *rn)
 {
 	_cleanup_free_ char *dir = dkm_ctx_pathf(rn->ctx, "%s/kernels", rn->ctx->state_dir);
 	struct dirent *de;
-	DIR *d = opendir(dir);
-	int r = 0;
+	DIR *d;
+	int r;
 
+	r = dkm_pkg_recover(rn->ctx, true, NULL);
+	if (r < 0)
+		return r;
+	d = opendir(dir);
 	if (!d)
 		return 0;
+	r = 0;
 	while (r >= 0 && (de = readdir(d)))
 		if (de->d_name[0] != '.' && name_is_valid(de->d_name))
 			r = dkm_install_recover(rn->ctx, de->d_name, !rn->o->no_depmod);
@@ -346,7 +351,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	_cleanup_free_ char *src = NULL, *conf_path = NULL, *kver = NULL, *target_logical = NULL;
-	_cleanup_free_ char *target = NULL, *staging = NULL, *srcroot = NULL;
+	_cleanup_free_ char *target = NULL, *staging = NULL, *srcroot = NULL, *marker = NULL;
 	_cleanup_conf_ struct dkm_conf *conf = NULL;
 	_cleanup_pkg_ struct dkm_pkg *existing = NULL;
 	struct dkm_pkg pkg = { 0 };
@@ -451,9 +456,24 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			(void)rm_rf(staging);
 			goto out;
 		}
+		/* until the registration is written, a marker says the copy is ours: recovery
+		 * rolls back an add killed in between (the next add would find it in its way) */
+		marker = dkm_pkg_marker(ctx, conf->package_name, conf->package_version);
+		{
+			_cleanup_kv_ struct dkm_kv mk = { 0 };
+
+			dkm_kv_set(&mk, "source", target_logical);
+			r = dkm_kv_write(marker, &mk);
+		}
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot write '%s': %s", marker, strerror(-r));
+			(void)rm_rf(staging);
+			goto out;
+		}
 		if (rename(staging, target) < 0) {
 			r = dkm_err(ctx, errno, "cannot create '%s': %s", target, strerror(errno));
 			(void)rm_rf(staging);
+			(void)unlink(marker);
 			goto out;
 		}
 		pkg.copied_source = true;
@@ -473,8 +493,12 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			conf->package_version, strerror(-r));
 		if (pkg.copied_source)
 			(void)rm_rf(target);
+		if (marker)
+			(void)unlink(marker);
 		goto out;
 	}
+	if (marker && unlink(marker) == 0)
+		(void)fsync_parent(marker);
 	dkm_notice(ctx, "added %s/%s (source '%s')", conf->package_name, conf->package_version,
 		   target);
 	{
@@ -506,7 +530,16 @@ static int needs_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate 
 
 	if (r < 0)
 		return r;
-	return rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed"));
+	if (rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed")))
+		return 1;
+	/* installed as they are, they would not be what the state and the manifest say */
+	if (!dkm_build_intact(rn->ctx, pkg, ks->k)) {
+		dkm_notice(rn->ctx,
+			   "%s/%s: the modules built for %s are not the ones recorded (an interrupted build?): building again",
+			   pkg->name, pkg->version, ks->k->kver);
+		return 1;
+	}
+	return 0;
 }
 
 /* build/install -k A -k B: the package's builds for all those kernels run together under the
@@ -720,7 +753,8 @@ static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 {
 	_cleanup_free_ char *dir = dkm_inst_dir(rn->ctx, pkg->name, pkg->version, ks->k->kver,
 						ks->k->arch);
-	_cleanup_free_ char *tomb = xasprintf("%s.removing", dir);
+	_cleanup_free_ char *tomb = dkm_inst_tomb(rn->ctx, pkg->name, pkg->version, ks->k->kver,
+						  ks->k->arch);
 	_cleanup_free_ char *kdir = path_dirname(dir);
 	int r;
 
@@ -731,8 +765,12 @@ static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 		ks->dirty = true;
 	if (!path_exists(dir))
 		return 0;
+	/* a dot name, never listed as an instance; the rename is the commit (recovery deletes
+	 * what a crash leaves of the tomb, and so does this, before it needs the name) */
+	(void)rm_rf(tomb);
 	if (rename(dir, tomb) < 0)
 		return dkm_err(rn->ctx, errno, "cannot remove '%s': %s", dir, strerror(errno));
+	(void)fsync_parent(dir);
 	(void)rm_rf(tomb);
 	(void)rmdir(kdir);
 	{
@@ -819,19 +857,17 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 	left = dkm_inst_list(ctx, pkg->name, pkg->version);
 	if (o->all || !left[0]) {
 		_cleanup_conf_ struct dkm_conf *conf = NULL;
-		_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
 
 		if (rn.n_ks > 0 && dkm_pkg_read_conf(ctx, pkg, rn.ks[0].k, &conf) >= 0 &&
 		    !isempty(conf->post_remove))
 			(void)dkm_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove);
-		r = dkm_pkg_unregister(ctx, pkg->name, pkg->version);
+		/* and the source add copied */
+		r = dkm_pkg_unregister(ctx, pkg);
 		if (r < 0) {
 			dkm_err(ctx, r, "cannot unregister %s/%s: %s", pkg->name, pkg->version,
 				strerror(-r));
 			goto out;
 		}
-		if (pkg->copied_source)
-			(void)rm_rf(src);
 		dkm_notice(ctx, "removed %s/%s", pkg->name, pkg->version);
 	}
 	r = 0;

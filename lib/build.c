@@ -834,6 +834,31 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	return 0;
 }
 
+bool dkm_build_intact(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+{
+	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_strv_free_ char **mods = NULL;
+
+	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst) <= 0)
+		return false;
+	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		const char *file = dkm_kv_get(&inst.kv, kf), *want = dkm_kv_get(&inst.kv, ks);
+		_cleanup_free_ char *path = NULL;
+		char sha[65];
+
+		if (isempty(file) || isempty(want))
+			return false;
+		path = xasprintf("%s/modules/%s", instdir, file);
+		if (sha256_file(path, sha) < 0 || !streq(sha, want))
+			return false;
+	}
+	return true;
+}
+
 int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
 		   const char *script)
 {

@@ -50,6 +50,10 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 #define DKM_BUILD_NO_MODULE (-ENOMSG)
 #define DKM_BUILD_REASON_NO_MODULE "expected module not produced"
 
+/* Are the modules stored for (pkg, kernel) the ones its state records (file, sha256)? Not
+ * after a build killed between publishing new ones and recording them. */
+bool dkm_build_intact(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k);
+
 /* Record a failed build (log path, reason) without touching what was built or installed. */
 int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 			  const struct dkm_kernel *k, const char *reason);

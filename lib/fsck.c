@@ -2,7 +2,7 @@
 /* `fsck [--repair]`: compare the state tree, the manifests (path, sha256) and the module tree;
  * report, and with --repair fix: interrupted transactions, missing or changed installed files,
  * orphaned staging files, a displaced original that nothing displaces any more, a depmod
- * that is owed. */
+ * that is owed, an interrupted add, remove or unbuild. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -264,6 +264,18 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 					kvers[i]);
 		}
 		check_kernel_tree(&f, kvers[i]);
+	}
+	/* an add, remove or unbuild interrupted: before the packages are looked at */
+	{
+		_cleanup_strv_free_ char **found = NULL;
+
+		r = dkm_pkg_recover(ctx, repair, &found);
+		if (r < 0)
+			problem(&f, false, "cannot finish an interrupted add, remove or unbuild: %s",
+				strerror(-r));
+		for (size_t i = 0; found && found[i]; i++)
+			problem(&f, repair, "%s%s", found[i],
+				repair ? "" : ": run 'dkm-hook fsck --repair'");
 	}
 	dkm_pkg_list(ctx, &l, &n);
 	for (size_t i = 0; i < n; i++) {

@@ -263,7 +263,8 @@ static void prune_dirs(const struct dkm_kernel *k, const char *path)
 	while (startswith(d, k->moddir) && strlen(d) > strlen(k->moddir)) {
 		char *p;
 
-		if (rmdir(d) < 0)
+		/* gone already: an earlier, interrupted run removed it */
+		if (rmdir(d) < 0 && errno != ENOENT)
 			break;
 		p = path_dirname(d);
 		free(d);
@@ -304,6 +305,8 @@ static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const 
 	r = sha256_file(full, cur);
 	if (r == -ENOENT) {
 		dkm_warn(ctx, "  %s: '%s' was already gone", module, full);
+		/* an uninstall killed after the unlink: its directories are still to prune */
+		prune_dirs(k, full);
 		return 0;
 	}
 	if (r < 0)

@@ -184,20 +184,59 @@ int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 	return dkm_kv_write(path, &kv);
 }
 
-int dkm_pkg_unregister(struct dkm_ctx *ctx, const char *name, const char *version)
+char *dkm_pkg_marker(struct dkm_ctx *ctx, const char *name, const char *version)
 {
-	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, version);
-	_cleanup_free_ char *parent = path_dirname(dir);
-	_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", parent, version);
+	return dkm_ctx_pathf(ctx, "%s/packages/%s/.adding-%s", ctx->state_dir, name, version);
+}
+
+char *dkm_inst_tomb(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		    const char *arch)
+{
+	return dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/.removing-%s", ctx->state_dir, name,
+			     version, kver, arch);
+}
+
+/* A remove after its commit (the registration renamed to its tomb): delete the source that add
+ * copied (the tomb's registration says which: until the tomb is gone, recovery can do it
+ * again), then the tomb. */
+static int unregister_finish(struct dkm_ctx *ctx, const char *name, const char *version,
+			     const char *tomb)
+{
+	_cleanup_free_ char *path = path_join(tomb, "package");
+	_cleanup_free_ char *own = xasprintf("%s/%s-%s", ctx->source_tree, name, version);
+	_cleanup_free_ char *reg = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/package", ctx->state_dir,
+						 name, version);
+	_cleanup_free_ char *parent = path_dirname(tomb);
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
 	int r;
 
-	/* rename first so a crash never leaves a half-deleted registration that looks valid */
-	if (rename(dir, tomb) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	(void)fsync_parent(dir);
+	/* only add's own copy, and not if the package was registered again since */
+	if (dkm_kv_read(path, &kv) == 0 && yes(dkm_kv_get(&kv, "copied_source")) &&
+	    streq(strempty(dkm_kv_get(&kv, "source")), own) && !path_exists(reg)) {
+		_cleanup_free_ char *src = dkm_ctx_path(ctx, own);
+
+		r = rm_rf(src);
+		if (r < 0)
+			dkm_warn(ctx, "cannot delete the source of %s/%s: '%s': %s: left in place",
+				 name, version, src, strerror(-r));
+	}
 	r = rm_rf(tomb);
 	(void)rmdir(parent); /* last version of the package: drop the name too */
 	return r;
+}
+
+int dkm_pkg_unregister(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
+{
+	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, pkg->name, pkg->version);
+	_cleanup_free_ char *parent = path_dirname(dir);
+	_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", parent, pkg->version);
+
+	/* rename first so a crash never leaves a half-deleted registration that looks valid;
+	 * the rename is the commit: recovery finishes what follows it */
+	if (rename(dir, tomb) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	(void)fsync_parent(dir);
+	return unregister_finish(ctx, pkg->name, pkg->version, tomb);
 }
 
 struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg)
@@ -368,4 +407,138 @@ char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
 		}
 	}
 	return l;
+}
+
+/* names in dir that start with prefix, without it (and valid as names) */
+static char **prefixed(const char *dir, const char *prefix)
+{
+	char **l = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return l;
+	while ((de = readdir(d)))
+		if (startswith(de->d_name, prefix) && name_is_valid(de->d_name + strlen(prefix)))
+			strv_extend(&l, de->d_name + strlen(prefix));
+	closedir(d);
+	return l;
+}
+
+/* An add killed between putting its copy of the source in place and registering it: the
+ * marker says the copy is ours. Registered after all: only the marker is left to go; not
+ * registered: the copy goes too, and what there is of the registration (its directory, a
+ * temporary file); the next add makes them again, of the source as it is then. */
+static int adding_finish(struct dkm_ctx *ctx, const char *name, const char *version,
+			 const char *marker)
+{
+	_cleanup_free_ char *own = xasprintf("%s/%s-%s", ctx->source_tree, name, version);
+	_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, version);
+	_cleanup_free_ char *reg = path_join(dir, "package");
+	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	int r;
+
+	if (!path_exists(reg)) {
+		if (dkm_kv_read(marker, &kv) == 0 &&
+		    streq(strempty(dkm_kv_get(&kv, "source")), own)) {
+			_cleanup_free_ char *src = dkm_ctx_path(ctx, own);
+
+			r = rm_rf(src);
+			if (r < 0)
+				return dkm_err(ctx, r,
+					       "cannot delete '%s' (the copy of an interrupted add): %s",
+					       src, strerror(-r));
+		}
+		r = rm_rf(dir);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot delete '%s': %s", dir, strerror(-r));
+	}
+	if (unlink(marker) < 0 && errno != ENOENT)
+		return dkm_err(ctx, errno, "cannot remove '%s': %s", marker, strerror(errno));
+	return 0;
+}
+
+/* unbuild's tombs in the builds of one package version */
+static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *version,
+			    bool repair, char ***found)
+{
+	_cleanup_free_ char *kdir = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir,
+						  name, version);
+	_cleanup_strv_free_ char **kvers = subdirs(kdir);
+	int r = 0;
+
+	for (size_t k = 0; kvers[k] && r >= 0; k++) {
+		_cleanup_free_ char *kvdir = path_join(kdir, kvers[k]);
+		_cleanup_strv_free_ char **arches = prefixed(kvdir, ".removing-");
+
+		for (size_t a = 0; arches[a] && r >= 0; a++) {
+			_cleanup_free_ char *tomb = dkm_inst_tomb(ctx, name, version, kvers[k],
+								  arches[a]);
+
+			strv_push(found, xasprintf("interrupted unbuild of %s/%s for %s, %s: '%s'",
+						   name, version, kvers[k], arches[a], tomb));
+			if (!repair)
+				continue;
+			dkm_notice(ctx, "finishing an interrupted unbuild of %s/%s for %s", name,
+				   version, kvers[k]);
+			r = rm_rf(tomb);
+			(void)rmdir(kvdir);
+			(void)rmdir(kdir);
+		}
+	}
+	return r;
+}
+
+/* remove's tombs and add's markers of one package name, and unbuild's tombs below it */
+static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, char ***found)
+{
+	_cleanup_free_ char *pdir = dkm_ctx_pathf(ctx, "%s/packages/%s", ctx->state_dir, name);
+	_cleanup_strv_free_ char **vers = subdirs(pdir);
+	_cleanup_strv_free_ char **removing = prefixed(pdir, ".removing-");
+	_cleanup_strv_free_ char **adding = prefixed(pdir, ".adding-");
+	int r = 0;
+
+	for (size_t i = 0; vers[i] && r >= 0; i++)
+		r = recover_unbuilds(ctx, name, vers[i], repair, found);
+	for (size_t i = 0; removing[i] && r >= 0; i++) {
+		_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", pdir, removing[i]);
+
+		strv_push(found, xasprintf("interrupted remove of %s/%s: '%s'", name, removing[i],
+					   tomb));
+		if (!repair)
+			continue;
+		dkm_notice(ctx, "finishing an interrupted remove of %s/%s", name, removing[i]);
+		r = unregister_finish(ctx, name, removing[i], tomb);
+	}
+	for (size_t i = 0; adding[i] && r >= 0; i++) {
+		_cleanup_free_ char *marker = dkm_pkg_marker(ctx, name, adding[i]);
+		_cleanup_free_ char *reg = xasprintf("%s/%s/package", pdir, adding[i]);
+
+		strv_push(found, xasprintf("interrupted add of %s/%s: '%s'", name, adding[i],
+					   marker));
+		if (!repair)
+			continue;
+		dkm_notice(ctx, "%s an interrupted add of %s/%s",
+			   path_exists(reg) ? "finishing" : "rolling back", name, adding[i]);
+		r = adding_finish(ctx, name, adding[i], marker);
+		(void)rmdir(pdir); /* rolled back the first version of the package */
+	}
+	return r;
+}
+
+int dkm_pkg_recover(struct dkm_ctx *ctx, bool repair, char ***ret_found)
+{
+	_cleanup_free_ char *top = dkm_ctx_pathf(ctx, "%s/packages", ctx->state_dir);
+	_cleanup_strv_free_ char **names = subdirs(top);
+	_cleanup_strv_free_ char **found = xcalloc(1, sizeof(char *));
+	int r = 0;
+
+	for (size_t i = 0; names[i] && r >= 0; i++)
+		r = recover_package(ctx, names[i], repair, &found);
+	if (r < 0)
+		return r;
+	r = (int)strv_length(found);
+	if (ret_found)
+		*ret_found = TAKE_PTR(found);
+	return r;
 }

@@ -15,6 +15,11 @@ struct dkm_ctx;
  *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/build.log  the last build's log
  *   kernels/<kver>/originals/<module>.record + .file  displaced modules of the kernel
  *
+ * and, while a command changes the registry, for recovery from a crash (dkm_pkg_recover):
+ *   packages/<pkg>/.adding-<ver>                      add: its copy of the source is ours
+ *   packages/<pkg>/.removing-<ver>                    remove: the registration, being deleted
+ *   packages/<pkg>/<ver>/kernels/<kver>/.removing-<arch>  unbuild: the build, being deleted
+ *
  * Every file is replaced atomically (write, fsync, rename), so readers never see a torn
  * state and `status` needs no lock. */
 
@@ -46,7 +51,13 @@ struct dkm_pkg {
 
 int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret);
 int dkm_pkg_save(struct dkm_ctx *ctx, const struct dkm_pkg *pkg);
-int dkm_pkg_unregister(struct dkm_ctx *ctx, const char *name, const char *version);
+int dkm_pkg_unregister(struct dkm_ctx *ctx, const struct dkm_pkg *pkg);
+/* packages/<pkg>/.adding-<ver>: an add is putting its copy of the source in place */
+char *dkm_pkg_marker(struct dkm_ctx *ctx, const char *name, const char *version);
+/* Add, remove and unbuild interrupted (power cut, SIGKILL) after their commit, or add before
+ * it: finished or rolled back (repair), or only listed. Returns how many, ret_found says what
+ * (for fsck). */
+int dkm_pkg_recover(struct dkm_ctx *ctx, bool repair, char ***ret_found);
 struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg);
 /* Every registered package version (sorted by name, then version). */
 int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n);
@@ -65,6 +76,9 @@ struct dkm_inst {
 char *dkm_pkg_dir(struct dkm_ctx *ctx, const char *name, const char *version);
 char *dkm_inst_dir(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
 		   const char *arch);
+/* where unbuild renames an instance dir before deleting it (its commit) */
+char *dkm_inst_tomb(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
+		    const char *arch);
 int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
 		  const char *arch, struct dkm_inst *ret); /* ret->state NULL if none */
 int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,

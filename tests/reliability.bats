@@ -25,12 +25,37 @@ three_packages_two_versions() {
 	for p in module-test/0.1 module-test/0.2 two-modules/2.0 two-modules/2.1 dep-base/1.0 dep-base/1.1; do
 		"$DKM" build "$p" -k "$KVER" >/dev/null
 	done
+	ship_dkms_test
+}
+
+# a dkms_test.ko in ethercat/ as if the kernel shipped it (module-test displaces it): sets SHIPPED
+ship_dkms_test() {
 	mkdir -p "$ROOT/lib/modules/$KVER/ethercat"
 	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko \
 		"$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
 	echo shipped >> "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
 	SHIPPED="ethercat/dkms_test.ko=$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)"
 	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER"
+}
+
+# module-test/0.1 and two-modules/2.0 added and built, the shipped dkms_test.ko; then their
+# registered sources build in a moment: MAKE is "true" and the modules they built are already
+# where the build leaves them (what a command does with a build's result is the same)
+two_packages_quick_builds() {
+	local a s=$ROOT/usr/src c
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" add "$(fixture two-modules)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" build two-modules/2.0 -k "$KVER" >/dev/null
+	ship_dkms_test
+	a=$ROOT/var/lib/dkm-hook/packages
+	cp "$a"/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko "$s/module-test-0.1/"
+	cp "$a"/two-modules/2.0/kernels/"$KVER"/*/modules/mod_a.ko "$s/two-modules-2.0/"
+	cp "$a"/two-modules/2.0/kernels/"$KVER"/*/modules/mod_b_renamed.ko "$s/two-modules-2.0/b/mod_b.ko"
+	for c in "$s/module-test-0.1/dkms.conf" "$s/two-modules-2.0/dkms.conf"; do
+		sed -i '/^MAKE\[0\]=/d' "$c"
+		echo 'MAKE[0]="true"' >> "$c"
+	done
 }
 
 @test "kill test: 50 SIGKILLs at random moments of install/upgrade; every file complete, original in place, index matches" {
@@ -82,57 +107,174 @@ three_packages_two_versions() {
 # empty directory, which the next call's crash point covers.)
 FILE_CALLS="rename renameat renameat2 link linkat symlink symlinkat unlink unlinkat rmdir write pwrite64 writev ftruncate fsync fdatasync copy_file_range sendfile fchmod fchmodat fchown"
 
+# Everything of a root that an interrupted command could leave different: outside the state
+# tree, each file with its sha256, every directory and link; in the state tree, the names of
+# the files, without the temporary files of atomic writes (".#<name>XXXXXX", which a kill
+# leaves behind and nothing reads).
+root_state() {
+	(cd "$ROOT" &&
+		find . -path ./var/lib/dkm-hook -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum &&
+		find . -path ./var/lib/dkm-hook -prune -o \( -type d -o -type l \) -printf '%y %p %l\n' | sort &&
+		find var/lib/dkm-hook -type f ! -name '.#*' | sort)
+}
+
+status_of() { # status_of <package>: its status lines (or that it is not registered)
+	"$DKM" status "$1" 2>&1 || true
+}
+
+# crash_points <command line> <package>...
+# A SIGKILL at each file-changing system call of one dkm-hook command, from the state the root
+# is in now. An uninterrupted run says which calls it makes, and each package's status before
+# and after. Then, for each call and each occurrence n: the root is put back as it was, the
+# command runs again and is killed at its n-th such call (strace makes the call fail and
+# kills the process on the spot), and after `dkm-hook fsck --repair`
+#  - check-tree.py's invariants hold,
+#  - every package is in its old or in its new state (status) — packages one by one: a
+#    command on several packages is one transaction per package, not one for all; and a
+#    command made of several steps (--step <command line>, each a transaction of its own,
+#    in order) may also stop between two of them,
+#  - the command, run again unless it is complete, ends in the new state, and the root is
+#    then exactly what the uninterrupted run left (no leftover file, tomb or registration).
+# Only the command's own process is traced (no -f: builds fork workers and compilers, whose
+# calls are not ours). Not tried, because a kill there leaves what a kill at the next call
+# leaves (for a SIGKILL, unlike a power cut, the page cache survives): fsync and fdatasync,
+# and the calls on a file descriptor (write, pwrite64, writev, ftruncate, fchmod, fchown) when
+# it is not a file under the root (stdout, the jobserver pipe), or is a temporary file of an
+# atomic write (".#<name>XXXXXX": nothing reads it before its rename, which is tried) or a
+# lock (its pid line only feeds a message). With --pipes, the writes to stdout and pipes are
+# tried too: for a command that forks build workers, which run on when it is killed there.
+# Leaves the root in the new state; sets POINTS.
+crash_points() {
+	local op p k s m call n now end complete between pipes=no
+	local start=$BATS_TEST_TMPDIR/crash-start trace=$BATS_TEST_TMPDIR/trace
+	local -A old=() new=()
+	local -a kills=() steps=() mids=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--pipes) pipes=yes ;;
+		--step) steps+=("$2"); shift ;;
+		*) break ;;
+		esac
+		shift
+	done
+	op=$1
+	shift
+	rm -rf "$start"
+	cp -a "$ROOT" "$start"
+	for p in "$@"; do old[$p]=$(status_of "$p"); done
+	# the states between the steps ("<package> <status>"): each step run on its own, in turn
+	for s in "${steps[@]}"; do
+		# shellcheck disable=SC2086
+		"$DKM" $s >/dev/null
+		for p in "$@"; do mids+=("$p $(status_of "$p")"); done
+	done
+	rm -rf "$ROOT"
+	cp -a "$start" "$ROOT"
+	# shellcheck disable=SC2086
+	strace -qq -y -o "$trace" -e trace="${FILE_CALLS// /,}" "$DKM" $op >/dev/null 2>&1
+	for p in "$@"; do new[$p]=$(status_of "$p"); done
+	end=$(root_state)
+	mapfile -t kills < <(awk -v root="$ROOT/" -v pipes="$pipes" '
+		match($0, /^[a-z0-9_]+\(/) {
+			call = substr($0, 1, RLENGTH - 1); n = ++seen[call]
+			if (call == "fsync" || call == "fdatasync") next
+			if (call ~ /^(write|pwrite64|writev|ftruncate|fchmod|fchown)$/) {
+				# -y: "write(4</path/of/the/file>, ..."
+				if (!match($0, /^[a-z0-9_]+\([0-9]+<[^>]*>/)) next
+				path = substr($0, 1, RLENGTH - 1); sub(/^[^<]*</, "", path)
+				if (pipes == "yes" && index(path, root) != 1) { print call, n; next }
+				if (index(path, root) != 1 || path ~ /\/\.#[^\/]*$/ || path ~ /\/lock$/) next
+			}
+			print call, n
+		}' "$trace")
+	[ "${#kills[@]}" -gt 0 ]
+	POINTS=0
+	for k in "${kills[@]}"; do
+		read -r call n <<<"$k"
+		rm -rf "$ROOT"
+		cp -a "$start" "$ROOT"
+		# (run: strace dies of the same signal, and the shell's "Killed" stays quiet)
+		# shellcheck disable=SC2086
+		run strace -qq -o /dev/null -e trace="$call" -e inject="$call:error=EIO:signal=KILL:when=$n" "$DKM" $op
+		run "$DKM" fsck --repair
+		[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n: fsck: $output"; false; }
+		run python3 "$CHECK" "$ROOT" "$KVER" ${SHIPPED:+"$SHIPPED"}
+		[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n: $output"; false; }
+		complete=yes
+		for p in "$@"; do
+			now=$(status_of "$p")
+			[ "$now" = "${new[$p]}" ] && continue
+			complete=no
+			between=no
+			for m in "${mids[@]}"; do
+				if [ "$m" = "$p $now" ]; then between=yes; fi
+			done
+			[ "$now" = "${old[$p]}" ] || [ "$between" = yes ] ||
+				{ printf "'%s' killed at %s #%s: %s neither in its old nor in its new state (nor between two steps):\n%s\n" "$op" "$call" "$n" "$p" "$now"; false; }
+		done
+		if [ "$complete" = no ]; then
+			# shellcheck disable=SC2086
+			run "$DKM" $op
+			[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n, then run again: $output"; false; }
+			for p in "$@"; do
+				now=$(status_of "$p")
+				[ "$now" = "${new[$p]}" ] ||
+					{ printf "'%s' killed at %s #%s, then run again: %s is not in its new state:\n%s\n" "$op" "$call" "$n" "$p" "$now"; false; }
+			done
+		fi
+		now=$(root_state)
+		[ "$now" = "$end" ] || { echo "'$op' killed at $call #$n: the root differs from an uninterrupted run's:"; diff <(echo "$end") <(echo "$now"); false; }
+		POINTS=$((POINTS + 1))
+	done
+	echo "# '$op': ${#kills[@]} crash points" >&3
+}
+
 @test "a SIGKILL at each file-changing system call of install, upgrade and uninstall (strace injection): the old or the new state, complete" {
 	command -v strace >/dev/null || skip "strace not installed"
 	three_packages_two_versions
 	# LeakSanitizer cannot run under ptrace (the sanitizer build of CI)
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-	# each operation, and the commands that bring the root to the state it starts from
-	ops=("install module-test/0.1" "install module-test/0.2" "uninstall module-test/0.2")
-	resets=("uninstall module-test/0.1;uninstall module-test/0.2" "install module-test/0.1" "install module-test/0.2")
-	reset() {
-		local c
-		IFS=';' read -ra cs <<<"${resets[$1]}"
-		for c in "${cs[@]}"; do
-			# shellcheck disable=SC2086
-			"$DKM" $c -k "$KVER" >/dev/null 2>&1 || return 1
-		done
-	}
-	points=0
-	for i in "${!ops[@]}"; do
-		op=${ops[$i]}
-		reset "$i"
-		old=$("$DKM" status module-test)
-		# an uninterrupted run: which file-changing calls it makes, and how often
-		# shellcheck disable=SC2086
-		strace -qq -o "$BATS_TEST_TMPDIR/trace" -e trace="${FILE_CALLS// /,}" "$DKM" $op -k "$KVER" >/dev/null 2>&1
-		new=$("$DKM" status module-test)
-		[ "$old" != "$new" ]
-		declare -A count=()
-		while read -r n call; do count[$call]=$n; done < <(sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' "$BATS_TEST_TMPDIR/trace" | sort | uniq -c)
-		[ "${count[rename]:-0}" -gt 0 ] # the trace did see the install's renames
-		for call in "${!count[@]}"; do
-			for n in $(seq 1 "${count[$call]}"); do
-				reset "$i"
-				# the call is not made: it fails and the process is killed on the spot
-				# (run: strace dies of the same signal, and the shell's "Killed" stays quiet)
-				# shellcheck disable=SC2086
-				run strace -qq -o /dev/null -e trace="$call" -e inject="$call:error=EIO:signal=KILL:when=$n" \
-					"$DKM" $op -k "$KVER"
-				run "$DKM" fsck --repair
-				[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n: fsck: $output"; false; }
-				run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
-				[ "$status" -eq 0 ] || { echo "'$op' killed at $call #$n: $output"; false; }
-				now=$("$DKM" status module-test)
-				[ "$now" = "$old" ] || [ "$now" = "$new" ] ||
-					{ printf "'%s' killed at %s #%s: neither old nor new state:\n%s\n" "$op" "$call" "$n" "$now"; false; }
-				points=$((points + 1))
-			done
-		done
-		unset count
+	# each starts where the one before ends
+	total=0
+	for op in "install module-test/0.1" "install module-test/0.2" "uninstall module-test/0.2"; do
+		crash_points "$op -k $KVER" module-test
+		total=$((total + POINTS))
 	done
-	echo "# crash points tried: $points" >&3
-	[ "$points" -ge 30 ]
+	echo "# crash points tried: $total" >&3
+	[ "$total" -ge 30 ]
+}
+
+@test "a SIGKILL at each file-changing system call of build, rebuild, remove, add and unbuild (strace injection): the old or the new state, complete" {
+	command -v strace >/dev/null || skip "strace not installed"
+	two_packages_quick_builds
+	# LeakSanitizer cannot run under ptrace (the sanitizer build of CI)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	# each starts where the one before ends; both packages are compared each time
+	total=0
+	# built -> built: the modules and the state are written by the build's worker, which is
+	# not traced; the command itself writes only to its pipes. Killed before the worker
+	# starts, while it runs (it finishes, and holds the lock until then) and after it ended.
+	crash_points --pipes "build module-test/0.1 -k $KVER --force" module-test two-modules
+	total=$((total + POINTS))
+	# built -> installed, for two packages (module-test displacing the shipped module): one
+	# transaction each, so each package is old or new on its own; one job, so that the
+	# installs come in the same order in every run
+	crash_points "rebuild $KVER --no-initrd -j 1" module-test two-modules
+	total=$((total + POINTS))
+	# installed -> not registered: uninstall, unbuild and unregister are a transaction each,
+	# a kill may stop it between two of them (then a second remove finishes it)
+	crash_points --step "uninstall module-test/0.1 -k $KVER" --step "unbuild module-test/0.1 -k $KVER" \
+		"remove module-test/0.1 --all" module-test two-modules
+	total=$((total + POINTS))
+	# not registered (nor any version of it) -> added, its source copied to /usr/src
+	crash_points "add $BATS_TEST_TMPDIR/src/module-test" module-test two-modules
+	total=$((total + POINTS))
+	# built -> added only
+	"$DKM" uninstall two-modules/2.0 -k "$KVER" >/dev/null
+	crash_points "unbuild two-modules/2.0 -k $KVER" module-test two-modules
+	total=$((total + POINTS))
+	echo "# crash points tried: $total" >&3
+	[ "$total" -ge 40 ]
 }
 
 @test "an interrupted install is finished by the next command, not only by fsck" {
@@ -178,6 +320,120 @@ FILE_CALLS="rename renameat renameat2 link linkat symlink symlinkat unlink unlin
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "an uninstall killed after removing a module file, before pruning its directories, leaves none behind" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko" ]
+	# the moment of the crash: journal and depmod debt written, the file gone, its directories not
+	printf 'op=uninstall\npackage=module-test\nversion=0.1\narch=%s\n' "$(uname -m)" \
+		> "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal"
+	: > "$ROOT/var/lib/dkm-hook/kernels/$KVER/depmod-pending"
+	rm "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko"
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$ROOT/lib/modules/$KVER/updates" ]
+	run "$DKM" status module-test/0.1
+	[[ "$output" == *"module-test/0.1, $KVER, $(uname -m): built"* ]]
+	run python3 "$CHECK" "$ROOT" "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "an unbuild killed while deleting the build: not listed under another name, cleaned by fsck, built and unbuilt again" {
+	command -v strace >/dev/null || skip "strace not installed"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	# killed at its first unlinkat: the build moved aside, none of its files deleted yet
+	run strace -qq -o /dev/null -e trace=unlinkat -e inject=unlinkat:error=EIO:signal=KILL:when=1 \
+		"$DKM" unbuild module-test/0.1 -k "$KVER"
+	run "$DKM" status module-test
+	[ "$output" = "module-test/0.1: added (modules: dkms_test)" ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: interrupted unbuild of module-test/0.1 for $KVER, $(uname -m)"* ]]
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels" ]
+	"$DKM" build module-test/0.1 -k "$KVER"
+	"$DKM" unbuild module-test/0.1 -k "$KVER"
+	run "$DKM" status module-test
+	[ "$output" = "module-test/0.1: added (modules: dkms_test)" ]
+}
+
+@test "a remove killed after unregistering, before deleting the source it copied, is finished by the next command" {
+	src=$(fixture module-test)
+	"$DKM" add "$src" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" unbuild module-test/0.1 -k "$KVER" >/dev/null
+	# the moment of the crash: the registration renamed to its tomb, the copied source still there
+	mv "$ROOT/var/lib/dkm-hook/packages/module-test/0.1" "$ROOT/var/lib/dkm-hook/packages/module-test/.removing-0.1"
+	run "$DKM" status module-test
+	[ "$status" -eq 3 ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: interrupted remove of module-test/0.1"* ]]
+	# adding it again finishes the remove first (the copy would be in its way)
+	run "$DKM" add "$src"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"finishing an interrupted remove of module-test/0.1"*"added module-test/0.1"* ]]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/.removing-0.1" ]
+	run "$DKM" remove module-test/0.1 --all
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$ROOT/usr/src/module-test-0.1" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "an add killed after putting the copied source in place, before registering it, is rolled back and redone by the next add" {
+	src=$(fixture module-test)
+	# the moment of the crash: the copy in place (of the source as it was then), the add's
+	# marker, the registration's directory and temporary file, not yet renamed to 'package'
+	mkdir -p "$ROOT/usr/src" "$ROOT/var/lib/dkm-hook/packages/module-test/0.1"
+	cp -a "$src" "$ROOT/usr/src/module-test-0.1"
+	printf 'source=/usr/src/module-test-0.1\n' > "$ROOT/var/lib/dkm-hook/packages/module-test/.adding-0.1"
+	printf 'name=module-test\n' > "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/.#packageAbC123"
+	echo '/* changed since */' >> "$src/dkms_test.c"
+	run "$DKM" status module-test
+	[ "$status" -eq 3 ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: interrupted add of module-test/0.1"* ]]
+	run "$DKM" add "$src"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"rolling back an interrupted add of module-test/0.1"*"added module-test/0.1"* ]]
+	diff -r "$src" "$ROOT/usr/src/module-test-0.1"
+	[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test/.adding-0.1" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run "$DKM" remove module-test/0.1 --all
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/usr/src/module-test-0.1" ]
+}
+
+@test "a build killed between publishing its modules and recording them: install builds again, never installs a module its state does not describe" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	inst=$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
+	cp "$inst/state" "$BATS_TEST_TMPDIR/state.before"
+	# the source changes (same version), and the next build is killed after its worker swapped
+	# in the new modules, before it wrote the state: the state still records the old ones
+	sed -i 's/MODULE_LICENSE("GPL");/MODULE_LICENSE("GPL");\nMODULE_VERSION("0.1-patched");/' \
+		"$ROOT/usr/src/module-test-0.1/dkms_test.c"
+	"$DKM" build module-test/0.1 -k "$KVER" --force >/dev/null
+	cp "$BATS_TEST_TMPDIR/state.before" "$inst/state"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"module-test/0.1: building for $KVER"* ]]
+	run python3 "$CHECK" "$ROOT" "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(modinfo_field dkms_test version)" = "0.1-patched" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	"$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ ! -e "$ROOT/lib/modules/$KVER/updates" ]
 }
 
 @test "fsck reports and repairs a deleted module, a changed module, a staging leftover, an unrestored original" {
