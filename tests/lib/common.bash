@@ -126,3 +126,40 @@ interrupted_uninstall() {
 	: >"$kdir/depmod-pending"
 	[ ! -e "$inst/manifest" ]
 }
+
+# hold_lock FILE — another process holds FILE's flock until release_lock (returns once it does)
+hold_lock() {
+	local ready=$BATS_TEST_TMPDIR/.lock-held
+	rm -f "$ready"
+	(exec 9>>"$1" && flock 9 && : >"$ready" && exec sleep 300) &
+	LOCK_HOLDER=$!
+	for _ in $(seq 1 600); do
+		[ -e "$ready" ] && return 0
+		sleep 0.05
+	done
+	echo "hold_lock: could not take '$1'" >&2
+	return 1
+}
+
+release_lock() {
+	kill "$LOCK_HOLDER" 2>/dev/null || true
+	{ wait "$LOCK_HOLDER"; } 2>/dev/null || true
+}
+
+# run_waiting_for_lock FILE CMD... — like `run CMD...`, while another process holds FILE: the
+# lock is released once CMD says it is waiting (or after 30 s), not after a guessed delay
+run_waiting_for_lock() {
+	local out=$BATS_TEST_TMPDIR/.lock-wait-output pid
+	hold_lock "$1" || return 1
+	shift
+	"$@" >"$out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 600); do
+		grep -q 'waiting for another dkm-hook' "$out" && break
+		sleep 0.05
+	done
+	release_lock
+	status=0
+	wait "$pid" || status=$?
+	output=$(cat "$out")
+}
