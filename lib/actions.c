@@ -960,6 +960,9 @@ static bool up_to_date(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct ks
 
 		if (isempty(p) || isempty(want))
 			return false;
+		/* what is installed must be the latest build (not so after a build --force) */
+		if (!streq(want, strempty(dkm_kv_get(&inst.kv, ks2))))
+			return false;
 		full = dkm_ctx_path(ctx, p);
 		if (sha256_file(full, sha) < 0 || !streq(sha, want))
 			return false;

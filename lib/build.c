@@ -827,7 +827,16 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	dkm_kv_set(&kv, "log", log);
 	dkm_kv_set(&kv, "reason", "");
 	dkm_kv_set(&kv, "last_failure", "");
-	r = save_state(ctx, pkg, k, "built", &kv);
+	/* a build of an installed package leaves the installed files alone: it stays installed
+	 * (the next install or rebuild places the new build) */
+	{
+		_cleanup_inst_ struct dkm_inst prev = { 0 };
+		bool installed = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch,
+					       &prev) > 0 &&
+				 prev.state && streq(prev.state, "installed");
+
+		r = save_state(ctx, pkg, k, installed ? "installed" : "built", &kv);
+	}
 	if (r < 0)
 		return r;
 	(void)rm_rf(pvdir);

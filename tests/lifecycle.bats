@@ -98,6 +98,30 @@ setup() {
 	[ "$(stat -c %Y.%i "$ROOT/lib/modules/$KVER/modules.dep")" = "$before" ]
 }
 
+@test "build --force of an installed package: it stays installed, the next install or rebuild places the new build" {
+	src=$(fixture module-test)
+	"$DKM" add "$src" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	installed=$(modinfo_field dkms_test filename)
+	old=$(sha256sum <"$installed")
+	# the registered source changes under the same version, then a forced build
+	echo 'MODULE_INFO(rebuilt, "yes");' >>"$ROOT/usr/src/module-test-0.1/dkms_test.c"
+	run "$DKM" build module-test/0.1 -k "$KVER" --force
+	[ "$status" -eq 0 ]
+	run "$DKM" status module-test
+	[ "$output" = "module-test/0.1, $KVER, $(uname -m): installed (modules: dkms_test; signed)" ]
+	[ "$(sha256sum <"$installed")" = "$old" ] # the tree is not touched by a build
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# rebuild sees that what is installed is not the latest build
+	run "$DKM" rebuild "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"installed '$installed'"* ]]
+	[ "$(modinfo_field dkms_test rebuilt)" = yes ]
+	run "$DKM" rebuild "$KVER"
+	[[ "$output" == *"nothing to do (1 package up to date)"* ]]
+}
+
 @test "two versions of one package: the newer install replaces the older one" {
 	"$DKM" add "$(fixture module-test)"
 	src2=${BATS_TEST_TMPDIR}/src/module-test-0.2
