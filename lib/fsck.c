@@ -74,6 +74,16 @@ static void check_kernel_tree(struct fsck *f, const char *kver)
 		(void)nftw(moddir, orphan_cb, 16, FTW_PHYS);
 }
 
+/* the same in the state tree: a state file's write killed before its rename */
+static void check_state_tree(struct fsck *f)
+{
+	_cleanup_free_ char *dir = dkm_ctx_path(f->ctx, f->ctx->state_dir);
+
+	walk_fsck = f;
+	if (is_dir(dir))
+		(void)nftw(dir, orphan_cb, 16, FTW_PHYS);
+}
+
 static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *kver,
 			   const char *arch)
 {
@@ -292,6 +302,7 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 		}
 	}
 	dkm_pkg_list_free(l, n);
+	check_state_tree(&f);
 	for (size_t i = 0; kvers[i]; i++)
 		check_originals(&f, kvers[i]);
 	for (size_t i = 0; repair && f.dirty && f.dirty[i]; i++) {

@@ -453,6 +453,9 @@ crash_points() {
 	rm "$ROOT/lib/modules/$KVER/extra/mod_a.ko"
 	echo tampered >> "$ROOT/lib/modules/$KVER/extra/two/mod_b_renamed.ko"
 	touch "$ROOT/lib/modules/$KVER/extra/.mod_a.ko.dkm-hook-new"
+	# a state file's write killed before its rename
+	tmpstate=$ROOT/var/lib/dkm-hook/packages/two-modules/2.0/.#packageAb12Cd
+	touch "$tmpstate"
 	# module-test's registration vanishes behind our back: its original is not restored
 	rm "$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)/manifest"
 	rm "$ROOT"/lib/modules/"$KVER"/updates/dkms/dkms_test.ko
@@ -461,6 +464,7 @@ crash_points() {
 	[[ "$output" == *"problem: two-modules/2.0, $KVER: installed module is missing: '$ROOT/lib/modules/$KVER/extra/mod_a.ko'"* ]]
 	[[ "$output" == *"problem: two-modules/2.0, $KVER: installed module differs from what dkm-hook installed: '$ROOT/lib/modules/$KVER/extra/two/mod_b_renamed.ko'"* ]]
 	[[ "$output" == *"problem: orphaned staging file '$ROOT/lib/modules/$KVER/extra/.mod_a.ko.dkm-hook-new'"* ]]
+	[[ "$output" == *"problem: orphaned staging file '$tmpstate'"* ]]
 	[[ "$output" == *"problem: displaced original of 'dkms_test' not restored to '$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko'"* ]]
 	[[ "$output" == *"problem: module-test/0.1, $KVER: state says installed but the manifest"* ]]
 	run "$DKM" fsck --repair
@@ -468,6 +472,7 @@ crash_points() {
 	[[ "$output" == *"repaired: displaced original of 'dkms_test' not restored"* ]]
 	[ -f "$ROOT/lib/modules/$KVER/extra/mod_a.ko" ]
 	[ ! -e "$ROOT/lib/modules/$KVER/extra/.mod_a.ko.dkm-hook-new" ]
+	[ ! -e "$tmpstate" ]
 	[ "$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)" = "${SHIPPED#*=}" ]
 	[ "$(modinfo_field dkms_test filename)" = "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" ]
 }
