@@ -261,8 +261,9 @@ static int cmp_ver(const void *a, const void *b)
 	return version_compare(*(char *const *)a, *(char *const *)b);
 }
 
-/* names of the subdirectories of dir that are valid names (skips dot files) */
-static char **subdirs(const char *dir)
+/* The valid names in dir: with prefix, those that start with it (without it); without, the
+ * subdirectories (dot files skipped). */
+static char **dir_names(const char *dir, const char *prefix)
 {
 	char **l = xcalloc(1, sizeof(char *));
 	struct dirent *de;
@@ -270,12 +271,23 @@ static char **subdirs(const char *dir)
 
 	if (!d)
 		return l;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && name_is_valid(de->d_name) &&
-		    (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN))
-			strv_extend(&l, de->d_name);
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+
+		if (prefix ? !startswith(name, prefix)
+			   : name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		name += prefix ? strlen(prefix) : 0;
+		if (name_is_valid(name))
+			strv_extend(&l, name);
+	}
 	closedir(d);
 	return l;
+}
+
+static char **subdirs(const char *dir)
+{
+	return dir_names(dir, NULL);
 }
 
 char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name)
@@ -409,20 +421,9 @@ char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
 	return l;
 }
 
-/* names in dir that start with prefix, without it (and valid as names) */
 static char **prefixed(const char *dir, const char *prefix)
 {
-	char **l = xcalloc(1, sizeof(char *));
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return l;
-	while ((de = readdir(d)))
-		if (startswith(de->d_name, prefix) && name_is_valid(de->d_name + strlen(prefix)))
-			strv_extend(&l, de->d_name + strlen(prefix));
-	closedir(d);
-	return l;
+	return dir_names(dir, prefix);
 }
 
 /* An add killed between putting its copy of the source in place and registering it: the
