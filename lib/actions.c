@@ -700,6 +700,7 @@ static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks
 static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
 	_cleanup_conf_ struct dkm_conf *conf = NULL;
+	bool built = ks->prebuilt;
 	int r;
 
 	if (ks->prebuilt) {
@@ -707,6 +708,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 			return ks->build_exit;
 	} else {
 		r = needs_build(rn, pkg, ks);
+		built = r > 0;
 		if (r > 0)
 			r = build_one(rn, pkg, ks, false);
 		if (r != 0)
@@ -720,7 +722,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 				       pkg->name, pkg->version, ks->k->kver);
 	}
 	dkm_notice(rn->ctx, "installing %s/%s for %s", pkg->name, pkg->version, ks->k->kver);
-	r = dkm_install_pkg(rn->ctx, pkg, ks->k);
+	r = dkm_install_pkg(rn->ctx, pkg, ks->k, built || rn->o->force);
 	if (r < 0)
 		return r;
 	if (r == 0)

@@ -850,7 +850,7 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 	if (r < 0)
 		goto out;
 	dkm_notice(ctx, "installing %s/%s for %s", pkg->name, pkg->version, kver);
-	r = dkm_install_pkg(ctx, pkg, k);
+	r = dkm_install_pkg(ctx, pkg, k, o->force);
 	if (r < 0)
 		goto out;
 	changed = r > 0;

@@ -634,7 +634,8 @@ static void install_unstage(struct dkm_kv *plan)
 	}
 }
 
-int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
+int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		    bool fresh)
 {
 	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
 	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
@@ -685,7 +686,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	}
 
 	/* nothing to do if every file we placed is still there and identical to the artefact */
-	if (streq(inst.state, "installed") && old.n > 0 && !prev_version) {
+	if (!fresh && streq(inst.state, "installed") && old.n > 0 && !prev_version) {
 		bool same = true;
 
 		for (size_t i = 0; mods[i] && same; i++) {

@@ -10,9 +10,11 @@ struct dkm_kernel;
 /* Place a built package's modules into the kernel's module dir: each file staged next to its
  * target and renamed into place; a module of the same name shipped elsewhere in the tree
  * (found through modules.dep, wherever it lives) is archived with its exact path. Returns 1
- * if the module tree changed, 0 if it already was as built, -errno on failure (nothing
- * half-placed: what was placed is rolled back). depmod is the caller's job, once per kernel. */
-int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k);
+ * if the module tree changed, 0 if it already was as built (never with fresh: a build of this
+ * command, or --force, is placed again), -errno on failure (nothing half-placed: what was
+ * placed is rolled back). depmod is the caller's job, once per kernel. */
+int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+		    bool fresh);
 
 /* Remove what install placed (only files that are still ours, by sha256) and restore
  * displaced originals to their exact paths. Returns 1 if the tree changed, 0 if nothing was

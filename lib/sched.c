@@ -170,7 +170,7 @@ static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, int worker)
 	}
 	dkm_notice(ctx, "%s/%s: built for %s", j->pkg->name, j->pkg->version, j->k->kver);
 	if (j->install) {
-		r = dkm_install_pkg(ctx, j->pkg, j->k);
+		r = dkm_install_pkg(ctx, j->pkg, j->k, true);
 		if (r < 0) {
 			j->result = DKM_JOB_FAILED;
 			return;
