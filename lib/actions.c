@@ -54,8 +54,7 @@ static int parse_pkgver(struct dkm_ctx *ctx, const char *arg, char **ret_name, c
 	return 0;
 }
 
-/* Find a registered package; when the name is a module of some package, say so. */
-static int resolve_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret)
+int dkm_resolve_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret)
 {
 	_cleanup_free_ char *name = NULL, *ver = NULL;
 	_cleanup_strv_free_ char **vers = NULL;
@@ -643,7 +642,7 @@ static int for_each_kernel(struct run *rn, const char *arg,
 	size_t n;
 	int r, worst = 0;
 
-	r = resolve_pkg(rn->ctx, arg, &pkg);
+	r = dkm_resolve_pkg(rn->ctx, arg, &pkg);
 	if (r < 0)
 		return exit_code(r);
 	rn->pkg_name = xstrdup(pkg->name);
@@ -829,7 +828,7 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 		dkm_err(ctx, -EINVAL, "remove needs -k <kernel> or --all");
 		return DKM_EXIT_USAGE;
 	}
-	r = resolve_pkg(ctx, arg, &pkg);
+	r = dkm_resolve_pkg(ctx, arg, &pkg);
 	if (r < 0)
 		return exit_code(r);
 	r = run_lock(&rn);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 struct dkm_ctx;
+struct dkm_pkg;
 
 /* Exit codes of the dkm-hook command (documented in --help and dkm-hook(8)). */
 enum {
@@ -26,6 +27,10 @@ struct dkm_opts {
 	bool no_initrd;
 	bool no_depmod;
 };
+
+/* The registered package "pkg/ver" or "pkg" (its only version) names, with an error that says
+ * what to name instead: the versions there are, or the package when arg names a module. */
+int dkm_resolve_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret);
 
 int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
 int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);

@@ -83,41 +83,6 @@ static void bundle_done(struct bundle *b)
 }
 
 /* "pkg/ver", or "pkg" when one version is registered */
-static int find_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret)
-{
-	const char *slash = strchr(arg, '/');
-	_cleanup_free_ char *name = slash ? xstrndup(arg, (size_t)(slash - arg)) : xstrdup(arg);
-	_cleanup_strv_free_ char **vers = NULL;
-	_cleanup_free_ char *ver = NULL;
-
-	if (!name_is_valid(name) || (slash && !name_is_valid(slash + 1)))
-		return dkm_err(ctx, -EINVAL, "invalid package '%s': expected <package>/<version>",
-			       arg);
-	vers = dkm_pkg_versions(ctx, name);
-	if (!vers[0])
-		return dkm_err(ctx, -ENOENT,
-			       "package '%s' is not registered: 'dkm-hook status' lists what is",
-			       name);
-	if (slash)
-		ver = xstrdup(slash + 1);
-	else if (!vers[1])
-		ver = xstrdup(vers[0]);
-	else {
-		_cleanup_free_ char *l = strv_join(vers, ", ");
-
-		return dkm_err(ctx, -EINVAL,
-			       "package '%s' has several versions (%s): name one as '%s/<version>'",
-			       name, l, name);
-	}
-	if (!strv_contains(vers, ver)) {
-		_cleanup_free_ char *l = strv_join(vers, ", ");
-
-		return dkm_err(ctx, -ENOENT, "%s/%s is not registered (registered versions: %s)",
-			       name, ver, l);
-	}
-	return dkm_pkg_load(ctx, name, ver, ret);
-}
-
 static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, const char *arch,
 		       struct bundle *b)
 {
@@ -127,7 +92,7 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 	const char *signed_, *v;
 	int r;
 
-	r = find_pkg(ctx, arg, &b->pkg);
+	r = dkm_resolve_pkg(ctx, arg, &b->pkg);
 	if (r < 0)
 		return r;
 	b->kver = xstrdup(kver);
