@@ -575,23 +575,6 @@ static void build_kernels(struct run *rn, const struct dkm_pkg *pkg, const ssize
 	}
 }
 
-static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks);
-
-/* Does pkg belong in the initramfs of ks's kernel (REMAKE_INITRD, initrd_packages=, the root
- * file system's provider)? */
-static bool initrd_holds(struct run *rn, const struct dkm_pkg *pkg, const struct kstate *ks)
-{
-	struct dkm_initrd_list l = { 0 };
-	bool found = false;
-
-	if (dkm_initrd_modules(rn->ctx, ks->k->kver, ks->k->arch, &l) < 0)
-		return false;
-	for (size_t i = 0; i < l.n && !found; i++)
-		found = streq(l.entries[i].package, pkg->name);
-	dkm_initrd_list_done(&l);
-	return found;
-}
-
 /* The end of install and uninstall, once the locks are released (dracut's 50dkm-hook module
  * calls us back). install: the initramfs of each kernel whose module tree changed is
  * regenerated if the package belongs in it, as rebuild does. uninstall: it is not — the
@@ -666,9 +649,6 @@ static int for_each_kernel(struct run *rn, const char *arg,
 	if (builds_together && n > 1)
 		build_kernels(rn, pkg, kidx, n);
 	for (size_t i = 0; i < n; i++) {
-		/* an uninstall takes the package out of the initramfs: did it belong there? */
-		if (kidx[i] >= 0 && fn == do_uninstall && !rn->o->no_initrd)
-			rn->ks[kidx[i]].in_initrd = initrd_holds(rn, pkg, &rn->ks[kidx[i]]);
 		r = kidx[i] < 0 ? kerr[i] : fn(rn, pkg, &rn->ks[kidx[i]]);
 		r = exit_code(r);
 		if (r > worst)
@@ -736,8 +716,20 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 
 static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	int r = dkm_uninstall_pkg(rn->ctx, pkg, ks->k);
+	_cleanup_free_ char *st = NULL;
+	int r;
 
+	/* what is installed may be in the initramfs: asked before it goes (the answer can change
+	 * with it), and only then */
+	if (!rn->o->no_initrd && inst_state(rn->ctx, pkg, ks->k, &st) >= 0 && st &&
+	    streq(st, "installed")) {
+		char *names[] = { pkg->name, NULL };
+		_cleanup_free_ char *holder = dkm_initrd_holder(rn->ctx, ks->k->kver, ks->k->arch,
+								names);
+
+		ks->in_initrd = holder != NULL;
+	}
+	r = dkm_uninstall_pkg(rn->ctx, pkg, ks->k);
 	if (r < 0)
 		return r;
 	if (r == 0) {

@@ -93,8 +93,12 @@ static int save_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 	r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
 	if (r < 0)
 		return r;
-	free(inst.state);
-	inst.state = xstrdup(state);
+	/* a build of an installed package leaves the installed files alone: it stays installed
+	 * (the next install or rebuild places the new build) */
+	if (!(streq(state, "built") && inst.state && streq(inst.state, "installed"))) {
+		free(inst.state);
+		inst.state = xstrdup(state);
+	}
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	dkm_kv_set(&inst.kv, "changed", when);
 	for (size_t i = 0; extra && i < extra->n; i++)
@@ -827,16 +831,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	dkm_kv_set(&kv, "log", log);
 	dkm_kv_set(&kv, "reason", "");
 	dkm_kv_set(&kv, "last_failure", "");
-	/* a build of an installed package leaves the installed files alone: it stays installed
-	 * (the next install or rebuild places the new build) */
-	{
-		_cleanup_inst_ struct dkm_inst prev = { 0 };
-		bool installed = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch,
-					       &prev) > 0 &&
-				 prev.state && streq(prev.state, "installed");
-
-		r = save_state(ctx, pkg, k, installed ? "installed" : "built", &kv);
-	}
+	r = save_state(ctx, pkg, k, "built", &kv);
 	if (r < 0)
 		return r;
 	(void)rm_rf(pvdir);
@@ -1001,7 +996,7 @@ int dkm_build_fingerprint(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct
 	/* /etc/dkms/<module>[-<ver>[-<kver>[-<arch>]]].conf overrides change what is built */
 	{
 		_cleanup_free_ char *etc = dkm_ctx_path(ctx, "/etc/dkms");
-		_cleanup_free_ char *prefix = xasprintf("%s", pkg->name);
+		const char *prefix = pkg->name;
 		struct dirent **ents = NULL;
 		int n = scandir(etc, &ents, NULL, cmp_dirent);
 

@@ -65,20 +65,10 @@ static int orphan_cb(const char *path, const struct stat *st, int type, struct F
 	return 0;
 }
 
-static void check_kernel_tree(struct fsck *f, const char *kver)
+/* in a kernel's module tree, and in the state tree (a state file's write killed before its
+ * rename) */
+static void check_orphans(struct fsck *f, const char *dir)
 {
-	_cleanup_free_ char *moddir = dkm_ctx_pathf(f->ctx, "%s/%s", f->ctx->module_dir, kver);
-
-	walk_fsck = f;
-	if (is_dir(moddir))
-		(void)nftw(moddir, orphan_cb, 16, FTW_PHYS);
-}
-
-/* the same in the state tree: a state file's write killed before its rename */
-static void check_state_tree(struct fsck *f)
-{
-	_cleanup_free_ char *dir = dkm_ctx_path(f->ctx, f->ctx->state_dir);
-
 	walk_fsck = f;
 	if (is_dir(dir))
 		(void)nftw(dir, orphan_cb, 16, FTW_PHYS);
@@ -273,7 +263,12 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 					"%s: an interrupted transaction or a depmod is pending: run 'dkm-hook fsck --repair'",
 					kvers[i]);
 		}
-		check_kernel_tree(&f, kvers[i]);
+		{
+			_cleanup_free_ char *moddir =
+				dkm_ctx_pathf(ctx, "%s/%s", ctx->module_dir, kvers[i]);
+
+			check_orphans(&f, moddir);
+		}
 	}
 	/* an add, remove or unbuild interrupted: before the packages are looked at */
 	{
@@ -302,7 +297,11 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 		}
 	}
 	dkm_pkg_list_free(l, n);
-	check_state_tree(&f);
+	{
+		_cleanup_free_ char *state = dkm_ctx_path(ctx, ctx->state_dir);
+
+		check_orphans(&f, state);
+	}
 	for (size_t i = 0; kvers[i]; i++)
 		check_originals(&f, kvers[i]);
 	for (size_t i = 0; repair && f.dirty && f.dirty[i]; i++) {

@@ -471,28 +471,34 @@ int dkm_initrd_regenerate(struct dkm_ctx *ctx, const char *kver)
 	return 1;
 }
 
+char *dkm_initrd_holder(struct dkm_ctx *ctx, const char *kver, const char *arch,
+			char *const *packages)
+{
+	struct dkm_initrd_list l = { 0 };
+	char *which = NULL;
+
+	if (!packages || !packages[0] || dkm_initrd_modules(ctx, kver, arch, &l) < 0)
+		return NULL;
+	for (size_t i = 0; i < l.n && !which; i++)
+		if (strv_contains(packages, l.entries[i].package))
+			which = xstrdup(l.entries[i].package);
+	dkm_initrd_list_done(&l);
+	return which;
+}
+
 int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		      char *const *changed)
 {
-	struct dkm_initrd_list l = { 0 };
-	const char *which = NULL;
-	int r;
+	_cleanup_free_ char *which = NULL;
 
 	if (!changed || !changed[0])
 		return 0;
-	r = dkm_initrd_modules(ctx, kver, arch, &l);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < l.n && !which; i++)
-		if (strv_contains(changed, l.entries[i].package))
-			which = l.entries[i].package;
+	which = dkm_initrd_holder(ctx, kver, arch, changed);
 	if (!which) {
 		dkm_info(ctx, "initramfs of %s: unchanged (none of the rebuilt packages belongs in it)",
 			 kver);
-		dkm_initrd_list_done(&l);
 		return 0;
 	}
 	dkm_info(ctx, "initramfs of %s: %s changed and belongs in it", kver, which);
-	dkm_initrd_list_done(&l);
 	return dkm_initrd_regenerate(ctx, kver);
 }

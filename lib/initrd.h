@@ -52,6 +52,11 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
  * 0 if there was nothing to do (logged why), -errno on failure (logged). */
 int dkm_initrd_regenerate(struct dkm_ctx *ctx, const char *kver);
 
+/* The first of packages (names) that belongs in the initramfs of kver, or NULL (also when the
+ * list cannot be made). */
+char *dkm_initrd_holder(struct dkm_ctx *ctx, const char *kver, const char *arch,
+			char *const *packages);
+
 /* After a rebuild: regenerate the initramfs of kver if one of the packages whose modules
  * changed belongs in it (changed: package names). Returns as dkm_initrd_regenerate. */
 int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch,

@@ -292,7 +292,7 @@ setup() {
 	run "$DKM" remove dkms_test/0.1 --all
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"'dkms_test' is not a package but a module of package 'module-test' (module-test/0.1): use 'module-test/0.1'"* ]]
-	for verb in build install uninstall unbuild; do
+	for verb in build install uninstall unbuild export; do
 		run "$DKM" "$verb" dkms_test/0.1 -k "$KVER"
 		[ "$status" -eq 3 ]
 		[[ "$output" == *"use 'module-test/0.1'"* ]]
