@@ -802,7 +802,7 @@ static int read_regular(const char *path, size_t max, char **ret, size_t *ret_le
 	struct stat st;
 
 	if (fd < 0)
-		return errno == ELOOP ? -EPERM : -errno;
+		return -errno; /* -ELOOP: a symlink */
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
@@ -821,8 +821,9 @@ static int read_built_module(struct dkm_ctx *ctx, const char *ko, const char *tm
 	int r;
 
 	r = read_regular(tmp, (size_t)1 << 30, &data, &len);
-	if (r == -EPERM)
-		return dkm_err(ctx, r, "refusing '%s': not a regular file any more", tmp);
+	if (r == -ELOOP || r == -EPERM)
+		return dkm_err(ctx, -EPERM, "'%s' is %s after strip: refusing it", tmp,
+			       r == -ELOOP ? "a symlink" : "not a regular file");
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
 	r = dkm_elf_module_parse(ctx, ko, data, len, ret_em);

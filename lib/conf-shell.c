@@ -329,7 +329,6 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -1 };
 	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
 	struct dkm_sandbox sb = { 0 };
-	_cleanup_free_ char *vdir = NULL, *vpath = NULL;
 	char desc[64];
 	int pipe_out[2], pipe_err[2], keep[3], status = 0, r;
 	pid_t pid;
@@ -353,22 +352,16 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 		return r;
 	s.uid = id.uid, s.gid = id.gid, s.run_as = id.run_as;
 	/* read-only file system, no network, no signing key: evaluating a dkms.conf can look,
-	 * not touch. Its directory is bound at a fixed place (wherever it is, also below a
-	 * directory only root may enter), the root of the context too. */
+	 * not touch. $BASH_SOURCE and the cwd are the file's real ones, as bash gives them (the
+	 * cwd entered before the drop, so a directory the uid cannot enter works as before). */
 	r = ctx ? dkm_sandbox_wanted(ctx) : 0;
 	if (r < 0)
 		return r;
 	if (r > 0) {
-		_cleanup_free_ char *seen = NULL;
-
 		dkm_sandbox_init(&sb, ctx);
-		seen = dkm_sandbox_view(&sb, dir);
-		if (streq(seen, dir))
-			dkm_sandbox_add_bind(&sb, dir, "source", false);
 		s.sandbox = &sb;
 	}
-	vdir = dkm_sandbox_view(s.sandbox, dir);
-	vpath = dkm_sandbox_view(s.sandbox, abspath);
+	s.cwd_before_drop = true;
 	text_fd = make_text_fd(rewritten);
 	if (text_fd < 0)
 		return dkm_err(ctx, text_fd, "cannot evaluate dkms.conf: '%s': memfd: %s", path,
@@ -392,7 +385,7 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	strv_extend(&argv, "dkms"); /* $0, as in dkms itself */
 	strv_extend(&argv, out_arg);
 	strv_extend(&argv, in_arg);
-	strv_extend(&argv, vpath); /* $BASH_SOURCE, absolute as in dkms */
+	strv_extend(&argv, abspath); /* $BASH_SOURCE, absolute as in dkms */
 	for (size_t i = 0; i < ELEMENTSOF(env_names); i++) {
 		const char *val = dkm_conf_env_value(env, env_names[i]);
 
@@ -405,7 +398,7 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	keep[2] = -1;
 	s.argv = argv;
 	s.envp = envp;
-	s.cwd = vdir;
+	s.cwd = dir;
 	s.stderr_fd = err_w;
 	s.keep_fds = keep;
 	r = dkm_spawn_start(ctx, &s, &pid);

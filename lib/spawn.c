@@ -237,13 +237,15 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 			if (dkm_sandbox_enter_init(s->sandbox, &se) < 0)
 				child_fail(errpipe[1], se.err, se.step, se.index);
 		}
+		if (s->cwd && s->cwd_before_drop && chdir(s->cwd) < 0)
+			child_fail(errpipe[1], errno, DKM_SANDBOX_STEP_CWD, -1);
 		if (s->run_as) {
 			if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
 			    setresuid(s->uid, s->uid, s->uid) < 0)
 				goto fail;
 		}
 		/* as the build uid: what it cannot reach is said now, not deep in a make log */
-		if (s->cwd && chdir(s->cwd) < 0)
+		if (s->cwd && !s->cwd_before_drop && chdir(s->cwd) < 0)
 			child_fail(errpipe[1], errno, DKM_SANDBOX_STEP_CWD, -1);
 		for (size_t i = 0; s->reach && s->reach[i]; i++)
 			if (access(s->reach[i], R_OK | X_OK) < 0)

@@ -22,6 +22,7 @@ struct dkm_spawn {
 	unsigned timeout_sec; /* 0 = none; on expiry the process group gets SIGTERM, then SIGKILL */
 	const struct dkm_sandbox *sandbox; /* enter before dropping privileges; NULL = none */
 	char *const *reach; /* paths the child must read and search as its uid, checked before exec */
+	bool cwd_before_drop; /* enter cwd as root (else as the uid: a clear error if it cannot) */
 };
 
 /* Start a child in its own process group. ret_pid is the child. */
