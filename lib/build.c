@@ -620,7 +620,7 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		dkm_err(ctx, r, "cannot prepare build dir: '%s': %s", pvdir, strerror(-r));
 		goto out;
 	}
-	r = copy_tree(src, rn.build, &bad);
+	r = copy_tree(src, rn.build, (uid_t)-1, (gid_t)-1, &bad);
 	if (r == -ELOOP) {
 		r = dkm_err(ctx, -ELOOP,
 			    "refusing to build %s/%s: '%s/%s' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it",
