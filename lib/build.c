@@ -10,6 +10,9 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <openssl/evp.h>
 
@@ -834,6 +837,62 @@ static int read_built_module(struct dkm_ctx *ctx, const char *ko, const char *tm
 	return 0;
 }
 
+/* Copy the built module ko (a path inside build) to dst: opened below the build dir without
+ * following any symlink on the way (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS from an fd of the
+ * build dir, itself reached without following one), a regular file only, never blocking on a
+ * FIFO. The build uid owns everything from the build dir down: no path there is trusted. */
+static int copy_built(const char *build, const char *ko, const char *dst)
+{
+	_cleanup_free_ char *pvdir = path_dirname(build);
+	_cleanup_close_ int pfd = -1, bfd = -1, in = -1, out = -1;
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *rel = ko + strlen(build);
+	struct stat st;
+	char buf[65536];
+
+	while (*rel == '/')
+		rel++;
+	pfd = open(pvdir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	bfd = openat(pfd, path_basename(build), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0)
+		return -errno;
+	in = (int)syscall(SYS_openat2, bfd, rel, &how, sizeof(how));
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -errno;
+	for (;;) {
+		ssize_t k = read(in, buf, sizeof(buf));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		for (ssize_t o = 0; o < k;) {
+			ssize_t w = write(out, buf + o, (size_t)(k - o));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			o += w;
+		}
+	}
+	return fchmod(out, 0644) < 0 ? -errno : 0;
+}
+
 int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
 		      const struct dkm_conf *conf, const struct dkm_finish *fin)
 {
@@ -880,9 +939,13 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		if (mkdir(workdir, 0700) < 0)
 			return dkm_err(ctx, -errno, "cannot create '%s': %s", workdir,
 				       strerror(errno));
-		r = copy_file(ko, tmp, 0644);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot copy '%s': %s", ko, strerror(-r));
+		r = copy_built(build, ko, tmp);
+		if (r < 0) {
+			why = built_file_problem(build, ko);
+			return dkm_err(ctx, r == -ENOENT || why ? -EPERM : r,
+				       "'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
+				       ko, i, m->built_name, why ? why : strerror(-r));
+		}
 		/* a kernel module at all? (before strip, which has its own idea of a bad file) */
 		r = read_built_module(ctx, ko, tmp, &data, &len, &em);
 		if (r < 0)
