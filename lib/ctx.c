@@ -60,6 +60,10 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->log_level = DKM_LOG_NOTICE;
 	if (dbg && streq(dbg, "1"))
 		ctx->log_level = DKM_LOG_DEBUG;
+	ctx->build_log_max = 16ULL << 20;
+	ctx->build_dir_max = 4ULL << 30;
+	ctx->build_max_procs = 512;
+	ctx->build_max_memory = 4ULL << 30;
 	*ret = ctx;
 	return 0;
 }
@@ -145,7 +149,8 @@ static const struct setting settings[] = {
 
 /* keys with their own parsing in config_set() below */
 static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages",
-					     "build_uid_range" };
+					     "build_uid_range", "build_log_max", "build_dir_max",
+					     "build_max_procs", "build_max_memory" };
 
 char **dkm_ctx_config_keys(void)
 {
@@ -168,6 +173,33 @@ static int parse_uint(const char *s, unsigned *ret)
 	if (errno || end == s || *end || v > 1000000)
 		return -EINVAL;
 	*ret = (unsigned)v;
+	return 0;
+}
+
+/* "4096", "64K", "16M", "4G", "1T": bytes, the suffixes powers of 1024 */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+	unsigned shift = 0;
+
+	if (!(*s >= '0' && *s <= '9'))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u || end[1])
+			return -EINVAL;
+		shift = 10 * (unsigned)(u - units + 1);
+	}
+	if (v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*ret = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -231,6 +263,30 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 	if (streq(key, "initrd_packages")) {
 		strv_free(ctx->initrd_packages);
 		ctx->initrd_packages = strv_split(value, " \t,");
+		return 0;
+	}
+	if (streq(key, "build_log_max") || streq(key, "build_dir_max") ||
+	    streq(key, "build_max_memory")) {
+		uint64_t v;
+
+		if (parse_size(value, &v) < 0 || (streq(key, "build_log_max") && v && v < 4096))
+			return dkm_err(ctx, -EINVAL,
+				       "invalid configuration: '%s':%u: %s='%s': expected a size in bytes, with an optional K, M, G or T suffix (powers of 1024), 0 for no limit%s",
+				       path, line, key, value,
+				       streq(key, "build_log_max") ? ", else at least 4K" : "");
+		if (streq(key, "build_log_max"))
+			ctx->build_log_max = v;
+		else if (streq(key, "build_dir_max"))
+			ctx->build_dir_max = v;
+		else
+			ctx->build_max_memory = v;
+		return 0;
+	}
+	if (streq(key, "build_max_procs")) {
+		if (parse_uint(value, &ctx->build_max_procs) < 0)
+			return dkm_err(ctx, -EINVAL,
+				       "invalid configuration: '%s':%u: %s='%s': expected a whole number of processes, 0 for no limit",
+				       path, line, key, value);
 		return 0;
 	}
 	return dkm_err(ctx, -EINVAL, "invalid configuration: '%s':%u: unknown key '%s'", path, line,

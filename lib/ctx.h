@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "log.h"
@@ -44,6 +45,11 @@ struct dkm_ctx {
 	int sandbox_state;    /* 0 not probed yet, 1 available, -errno unavailable */
 	unsigned build_uid_min; /* the range of uids builds run as, one per build at a time */
 	unsigned build_uid_max;
+	/* what one build may use (0 = no limit) */
+	uint64_t build_log_max;    /* bytes of output kept in build.log */
+	uint64_t build_dir_max;    /* bytes in the build dir, and the largest file it may write */
+	unsigned build_max_procs;  /* processes of the build user a build may add */
+	uint64_t build_max_memory; /* address space of each build process, bytes */
 };
 
 int dkm_ctx_new(const char *root, struct dkm_ctx **ret);
