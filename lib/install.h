@@ -35,3 +35,15 @@ int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod);
 
 /* Does the kernel's module tree still owe a depmod (a change not yet indexed)? */
 bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver);
+
+/* Is the manifest at path what install writes (a modules= line, and for each module a path
+ * under <module_dir>/<kver>/ and a sha256)? 0 if so, -ENOENT if there is none, -EBADMSG when
+ * damaged (*ret_why, if given, says how), or the error reading it. Reads only. */
+int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path,
+			  char **ret_why);
+
+/* fsck --repair of a damaged manifest: write it again from the build's state, only when the
+ * state says installed and every module file is at its place with the build's sha256 (nothing
+ * that is not provably ours is claimed). 1 if written, 0 if not (*ret_why says why), -errno. */
+int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *version,
+			 const char *kver, const char *arch, char **ret_why);
