@@ -1011,6 +1011,28 @@ static void install_unstage(struct dkm_kv *plan)
 	}
 }
 
+int dkm_install_check_location(struct dkm_ctx *ctx, const char *name, const char *version,
+			       const struct dkm_kernel *k, const char *location)
+{
+	_cleanup_free_ char *bad = NULL;
+	int r;
+
+	if (isempty(location) || location[0] != '/')
+		return dkm_err(ctx, -EINVAL,
+			       "cannot install %s/%s for %s: location '%s' is not an absolute directory below '%s'",
+			       name, version, k->kver, strempty(location), k->moddir);
+	/* the target is reached through real directories of the module dir only: never
+	 * through its build/ or source/ link (into the headers), nor any other link */
+	r = dir_is_beneath(k, location + 1, &bad);
+	if (r < 0)
+		return dkm_err(ctx, r,
+			       "cannot install %s/%s for %s: '%s/%s' is %s: a module is installed only below '%s' through real directories (location '%s'); nothing was changed",
+			       name, version, k->kver, k->moddir, strempty(bad),
+			       r == -ELOOP ? "a symbolic link" : "not a directory", k->moddir,
+			       location);
+	return 0;
+}
+
 int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		    bool fresh)
 {
@@ -1098,7 +1120,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		const char *oldpath = dkm_kv_get(&old, kp), *newsha = dkm_kv_get(&inst.kv, ks);
 		_cleanup_free_ char *src = NULL, *logical = NULL, *target = NULL, *owner = NULL;
 		_cleanup_free_ char *stage = NULL, *displace = NULL, *kk = NULL, *tdir = NULL;
-		_cleanup_free_ char *bad = NULL, *twins = NULL;
+		_cleanup_free_ char *twins = NULL;
 		_cleanup_strv_free_ char **existing = NULL, **disp = NULL, **ours = NULL;
 
 		if (isempty(file) || isempty(loc) || !name_is_valid(file) || loc[0] != '/' ||
@@ -1112,15 +1134,9 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 			if (oldpath && !manifest_entry_ok(k, oldpath, dkm_kv_get(&old, oks)))
 				oldpath = NULL;
 		}
-		/* the target is reached through real directories of the module dir only: never
-		 * through its build/ or source/ link (into the headers), nor any other link */
-		r = dir_is_beneath(k, loc + 1, &bad);
+		r = dkm_install_check_location(ctx, pkg->name, pkg->version, k, loc);
 		if (r < 0)
-			return dkm_err(ctx, r,
-				       "cannot install %s/%s for %s: '%s/%s' is %s: a module is installed only below '%s' through real directories (location '%s'); nothing was changed",
-				       pkg->name, pkg->version, k->kver, k->moddir, strempty(bad),
-				       r == -ELOOP ? "a symbolic link" : "not a directory", k->moddir,
-				       loc);
+			return r;
 		src = xasprintf("%s/modules/%s", instdir, file);
 		logical = xasprintf("%s%s/%s", k->moddir_logical, loc, file);
 		target = dkm_ctx_path(ctx, logical);
@@ -1153,7 +1169,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		for (size_t j = 0; existing[j]; j++) {
 			_cleanup_free_ char *el = xasprintf("%s/%s", k->moddir_logical, existing[j]);
 			_cleanup_free_ char *ef = path_join(k->moddir, existing[j]);
-			_cleanup_free_ char *eo = NULL, *edir = path_dirname(existing[j]);
+			_cleanup_free_ char *eo = NULL, *edir = path_dirname(existing[j]), *bad = NULL;
 			const char *whose;
 			char sha[65];
 

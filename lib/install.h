@@ -16,6 +16,13 @@ struct dkm_kernel;
 int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		    bool fresh);
 
+/* Is the directory <moddir><location> reached from the module dir through real directories
+ * only (what does not exist yet is created as such)? A symlink on the way (the kernel's build/
+ * and source/ links into its headers, or any other) would take the install out of the tree:
+ * -ELOOP (or -ENOTDIR), logged with the path. */
+int dkm_install_check_location(struct dkm_ctx *ctx, const char *name, const char *version,
+			       const struct dkm_kernel *k, const char *location);
+
 /* Remove what install placed (only files that are still ours, by sha256) and restore
  * displaced originals to their exact paths. Returns 1 if the tree changed, 0 if nothing was
  * installed. */
