@@ -259,8 +259,13 @@ static void check_originals(struct fsck *f, const char *kver)
 				mark_dirty(f, kver);
 				fixed = true;
 			}
-			problem(f, fixed, "displaced original of '%s' not restored to '%s'", mod,
-				target);
+			problem(f, fixed, "displaced original of '%s' not restored to '%s'%s%s%s", mod,
+				target,
+				!fixed && path_exists(target)
+					? ": another file is at that path now: move it away (the original is archived as '"
+					: "",
+				!fixed && path_exists(target) ? file : "",
+				!fixed && path_exists(target) ? "'), then run 'dkm-hook fsck --repair'" : "");
 		}
 	}
 	closedir(d);

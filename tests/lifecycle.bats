@@ -503,3 +503,35 @@ PY
 	"$DKM" uninstall module-test/0.1 -k "$KVER"
 	[ -f "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" ]
 }
+
+@test "a module that replaces the kernel's at the very same path: archived and restored; a file changed since is never overwritten by the restore" {
+	src=$(fixture module-test)
+	sed -i 's|^DEST_MODULE_LOCATION\[0\]=.*|DEST_MODULE_LOCATION[0]="/kernel/drivers/misc"|' "$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko "$BATS_TEST_TMPDIR/shipped.ko"
+	echo shipped >> "$BATS_TEST_TMPDIR/shipped.ko"
+	ship_module kernel/drivers/misc/dkms_test.ko "$BATS_TEST_TMPDIR/shipped.ko"
+	p=$ROOT/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"original module '/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko' archived"* ]]
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	cmp "$p" "$BATS_TEST_TMPDIR/shipped.ko"
+	# installed again, then changed by hand: uninstall leaves it, and keeps the original archived
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	echo local change >> "$p"
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"changed since dkm-hook installed it: left in place"* ]]
+	[[ "$output" == *"the original module is not restored to '/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko': another file is there now"* ]]
+	[ "$(tail -1 "$p")" = "local change" ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"displaced original of 'dkms_test' not restored to '$p': another file is at that path now: move it away"* ]]
+	rm "$p"
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	cmp "$p" "$BATS_TEST_TMPDIR/shipped.ko"
+}
