@@ -60,7 +60,9 @@ static int regular_file_sha(const char *path, char sha[static 65])
 		if (errno == ENOENT)
 			return -ENOENT;
 		if (lstat(path, &lst) == 0 && !S_ISREG(lst.st_mode))
-			return S_ISLNK(lst.st_mode) ? -ELOOP : S_ISDIR(lst.st_mode) ? -EISDIR : -EINVAL;
+			return S_ISLNK(lst.st_mode)   ? -ELOOP
+			       : S_ISDIR(lst.st_mode) ? -EISDIR
+						      : -EINVAL;
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0)
@@ -187,12 +189,14 @@ static char **own_modules(struct dkm_ctx *ctx, const char *kver)
 
 					if (dkm_kv_read(p, &kv) < 0)
 						continue;
-					for (size_t i = 0; i < kv.n; i++)
-						if (startswith(kv.keys[i], "module.") &&
-						    endswith(kv.keys[i], ".sha256") &&
-						    strlen(kv.values[i]) == 64)
-							strv_push(&l, xasprintf("%s %s/%s", kv.values[i],
-										de->d_name, ve->d_name));
+					for (size_t i = 0; i < kv.n; i++) {
+						if (!startswith(kv.keys[i], "module.") ||
+						    !endswith(kv.keys[i], ".sha256") ||
+						    strlen(kv.values[i]) != 64)
+							continue;
+						strv_push(&l, xasprintf("%s %s/%s", kv.values[i],
+									de->d_name, ve->d_name));
+					}
 				}
 			}
 			if (ad)
@@ -484,7 +488,7 @@ static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, con
 
 		r = regular_file_sha(target, cur);
 		if (r == 0 && streq(cur, strempty(dkm_kv_get(&kv, "sha256")))) {
-			/* back already (an interrupted copy across file systems): the archive goes */
+			/* back already (an interrupted copy across file systems): archive gone */
 			(void)unlink(file);
 		} else if (r != -ENOENT) {
 			/* never clobber what is there now (a file changed since we installed it, or
@@ -1169,7 +1173,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		for (size_t j = 0; existing[j]; j++) {
 			_cleanup_free_ char *el = xasprintf("%s/%s", k->moddir_logical, existing[j]);
 			_cleanup_free_ char *ef = path_join(k->moddir, existing[j]);
-			_cleanup_free_ char *eo = NULL, *edir = path_dirname(existing[j]), *bad = NULL;
+			_cleanup_free_ char *edir = path_dirname(existing[j]);
+			_cleanup_free_ char *eo = NULL, *bad = NULL;
 			const char *whose;
 			char sha[65];
 
@@ -1210,8 +1215,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 				if (*whose && !(strneq(whose, pkg->name, nl) && pkg->name[nl] == 0))
 					return dkm_err(ctx, -EBUSY,
 						       "cannot install %s/%s for %s: '%s' is a module built by dkm-hook for %s (its sha256), but no valid manifest records it: nothing was changed; run 'dkm-hook fsck' and 'dkm-hook install %s -k %s --force'",
-						       pkg->name, pkg->version, k->kver, ef, whose, whose,
-						       k->kver);
+						       pkg->name, pkg->version, k->kver, ef, whose,
+						       whose, k->kver);
 				dkm_notice(ctx,
 					   "  %s: '%s' is a module of %s (its sha256) that no manifest records: replaced, not archived",
 					   m, el, *whose ? whose : pkg->name);
@@ -1224,7 +1229,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		 * displace, or one beside an original archived already, is refused now, before
 		 * anything changes, not halfway through the commit */
 		if (disp[0]) {
-			_cleanup_free_ char *norm = normalize(m), *odir = originals_dir(ctx, k->kver);
+			_cleanup_free_ char *norm = normalize(m);
+			_cleanup_free_ char *odir = originals_dir(ctx, k->kver);
 			_cleanup_free_ char *rec = xasprintf("%s/%s.record", odir, norm);
 			_cleanup_kv_ struct dkm_kv rkv = { 0 };
 			_cleanup_free_ char *first = xasprintf("%s/%s", k->moddir_logical, disp[0]);

@@ -274,9 +274,10 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 		for (size_t i = 0; bad[i]; i++) {
 			_cleanup_free_ char *pv = xstrndup(bad[i], strcspn(bad[i], "\t"));
 			_cleanup_free_ char *name = xstrndup(pv, strcspn(pv, "/"));
-			_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, strchr(pv, '/') + 1);
+			const char *ver = strchr(pv, '/') + 1;
+			_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, ver);
 
-			if ((fname && !streq(fname, name)) || (fver && !streq(fver, strchr(pv, '/') + 1)))
+			if ((fname && !streq(fname, name)) || (fver && !streq(fver, ver)))
 				continue;
 			shown++;
 			printf("%s: damaged (registration '%s/package' is %s: run 'dkm-hook fsck')\n",
