@@ -488,7 +488,7 @@ static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, con
 
 		r = regular_file_sha(target, cur);
 		if (r == 0 && streq(cur, strempty(dkm_kv_get(&kv, "sha256")))) {
-			/* back already (an interrupted copy across file systems): archive gone */
+			/* back already (a cross-device copy was interrupted): the archive goes */
 			(void)unlink(file);
 		} else if (r != -ENOENT) {
 			/* never clobber what is there now (a file changed since we installed it, or
