@@ -116,7 +116,7 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 			p->version, kver, mp, strempty(why), fixed ? ": written again from the build" : "",
 			cannot ? ": not repaired: " : "", strempty(cannot));
 		if (!fixed) {
-			printf("  to repair it: 'dkm-hook install %s/%s -k %s --force' (modules of ours are replaced, never archived as the kernel's), then 'dkm-hook fsck'\n",
+			printf("  to repair it: 'dkm-hook install %s/%s -k %s' (it installs the build again: a module of ours is replaced, never archived as the kernel's), then 'dkm-hook fsck'\n",
 			       p->name, p->version, kver);
 			return;
 		}
