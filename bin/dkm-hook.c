@@ -16,6 +16,7 @@
 #include "export.h"
 #include "hook.h"
 #include "initrd.h"
+#include "kernel.h"
 #include "registry.h"
 #include "sign.h"
 #include "util.h"
@@ -312,6 +313,12 @@ int main(int argc, char **argv)
 	r = dkm_ctx_load_config(ctx);
 	if (r < 0)
 		return DKM_EXIT_INVALID;
+	/* -k and -a become directory names under the root and the state: the one name rule */
+	if (o.arch && dkm_arg_check(ctx, "architecture", o.arch, dkm_host_arch()) < 0)
+		return DKM_EXIT_INVALID;
+	for (size_t i = 0; kernels && kernels[i]; i++)
+		if (dkm_kver_check(ctx, kernels[i]) < 0)
+			return DKM_EXIT_INVALID;
 	if (jobs)
 		ctx->jobs = jobs;
 	ctx->force = o.force;

@@ -563,15 +563,15 @@ ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.
 
 # ---- arguments ----
 
-kver_msg() {
-	echo "dkm-hook: error: invalid kernel version '$1': must be the name of a kernel's directory under '/lib/modules', e.g. '$KVER' (not empty, no '/', '..' or control characters)"
+kver_msg() { # kver_msg <shown value> <problem>
+	echo "dkm-hook: error: invalid kernel version '$1': $2: expected the name of a kernel's directory under '/lib/modules' (letters, digits and '._+-~', not starting with '-' or '.'), e.g. '$KVER'"
 }
 
 @test "-k ../.. is refused" {
 	add_ok
 	run "$DKM" build module-test/0.1 -k ../..
 	[ "$status" -eq 5 ]
-	has_line "$(kver_msg ../..)"
+	has_line "$(kver_msg ../.. "it starts with '.'")"
 	unchanged
 	[ ! -e "$PKGDIR/0.1/kernels" ]
 }
@@ -580,7 +580,7 @@ kver_msg() {
 	add_ok
 	run "$DKM" install module-test/0.1 -k ''
 	[ "$status" -eq 5 ]
-	has_line "$(kver_msg '')"
+	has_line "$(kver_msg '' 'it is empty')"
 	unchanged
 }
 
@@ -588,7 +588,7 @@ kver_msg() {
 	add_ok
 	run "$DKM" build module-test/0.1 -k "$(printf '6.1\n../..')"
 	[ "$status" -eq 5 ]
-	has_line "$(kver_msg '6.1\n../..')"
+	has_line "$(kver_msg '6.1\n../..' "it contains the control character '\n'")"
 	unchanged
 }
 
@@ -771,4 +771,132 @@ config_msg() {
 	[ "$status" -eq 5 ]
 	has_line "$(config_msg "'sign yes': expected key=value")"
 	unchanged
+}
+
+# ---- names that become path components: -k, -a, dkms -k K/ARCH, --templatekernel ----
+
+name_rule="letters, digits and '._+-~', not starting with '-' or '.'"
+
+arch_msg() { # arch_msg <shown value> <problem>
+	echo "dkm-hook: error: invalid architecture '$1': $2: expected a name of $name_rule, e.g. '$(uname -m)'"
+}
+
+# a directory outside the root that an escaping argument would reach, with a file in it
+victim() {
+	VICTIM=$BATS_TEST_TMPDIR/victim
+	mkdir -p "$VICTIM/module-test/0.1"
+	echo precious > "$VICTIM/module-test/0.1/data"
+	VICTIM_BEFORE=$(cd "$VICTIM" && find . -printf '%p %y %u %m %s\n' | sort)
+}
+
+victim_unchanged() {
+	diff <(echo "$VICTIM_BEFORE") <(cd "$VICTIM" && find . -printf '%p %y %u %m %s\n' | sort)
+	[ "$(cat "$VICTIM/module-test/0.1/data")" = precious ]
+}
+
+@test "-a with ../ that climbs out of the state is refused: nothing outside is chowned, deleted or written" {
+	add_ok
+	victim
+	# <state>/packages/module-test/0.1/kernels/<kver>/<arch>: six levels up is the root's parent
+	for cmd in build install unbuild; do
+		run "$DKM" "$cmd" module-test/0.1 -k "$KVER" -a "../../../../../../../../../..$VICTIM/module-test/0.1"
+		echo "$output"
+		[ "$status" -eq 5 ]
+		has_line "$(arch_msg "../../../../../../../../../..$VICTIM/module-test/0.1" "it starts with '.'")"
+	done
+	victim_unchanged
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+@test "-a: '/', '.', '..', empty, a leading '-', control characters and shell words are refused with what is wrong" {
+	add_ok
+	local a
+	while IFS='|' read -r a problem; do
+		run "$DKM" build module-test/0.1 -k "$KVER" -a "$a"
+		[ "$status" -eq 5 ] || { echo "-a '$a': exit $status: $output"; return 1; }
+		has_line "$(arch_msg "$a" "$problem")"
+	done <<-'EOF'
+		x86_64/../..|it contains '/'
+		/etc|it contains '/'
+		.|it starts with '.'
+		..|it starts with '.'
+		|it is empty
+		-rf|it starts with '-'
+		x86 64|it contains a blank
+		$(id)|it contains '$'
+		x86*|it contains '*'
+	EOF
+	run "$DKM" build module-test/0.1 -k "$KVER" -a "$(printf 'x86\n64')"
+	[ "$status" -eq 5 ]
+	[ "${#lines[@]}" -eq 1 ]
+	has_line "$(arch_msg 'x86\n64' "it contains the control character '\n'")"
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+@test "-k: a leading '-', '.', shell words are refused like '/' and '..'" {
+	add_ok
+	local k
+	while IFS='|' read -r k problem; do
+		run "$DKM" install module-test/0.1 -k "$k"
+		[ "$status" -eq 5 ] || { echo "-k '$k': exit $status: $output"; return 1; }
+		has_line "$(kver_msg "$k" "$problem")"
+	done <<-'EOF'
+		-rf|it starts with '-'
+		.|it starts with '.'
+		6.1;id|it contains ';'
+		6.1 x|it contains a blank
+	EOF
+	for verb in rebuild kernel-add kernel-remove initrd-modules; do
+		run "$DKM" "$verb" ../../x
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"invalid kernel version '../../x': it starts with '.'"* ]] || { echo "$verb: $output"; return 1; }
+	done
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+# the same binary started as `dkms`, as Debian's kernel hooks and *-dkms packages call it
+dkms() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	ln -sfn "$DKM" "$BATS_TEST_TMPDIR/bin/dkms"
+	"$BATS_TEST_TMPDIR/bin/dkms" "$@"
+}
+
+dkms_arch_msg() { echo "Error! invalid architecture '$1': $2: expected a name of $name_rule, e.g. '$(uname -m)'"; }
+dkms_kver_msg() {
+	echo "Error! invalid kernel version '$1': $2: expected the name of a kernel's directory under '/lib/modules' ($name_rule), e.g. '$KVER'"
+}
+
+@test "dkms front end: -k K/ARCH, -a and --templatekernel that climb out are refused; nothing outside changes" {
+	add_ok
+	victim
+	local esc="../../../../../../../../../..$VICTIM/module-test/0.1"
+	run dkms build -m module-test -v 0.1 -k "$KVER/$esc"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg "$esc" "it starts with '.'")"
+	run dkms install module-test/0.1 -k "$KVER" -a "$esc"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg "$esc" "it starts with '.'")"
+	run dkms install module-test/0.1 -k "$KVER" --arch=/etc
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg /etc "it contains '/'")"
+	run dkms match --templatekernel="../../x" -k "$KVER"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_kver_msg ../../x "it starts with '.'")"
+	run dkms build module-test/0.1 -k "-x"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_kver_msg -x "it starts with '-'")"
+	run dkms status -k "$(printf '6.1\n\033[2Jx')"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	has_line "$(dkms_kver_msg '6.1\n\x1b[2Jx' "it contains the control character '\n'")"
+	run dkms unbuild module-test/0.1 -k "$KVER/"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg '' 'it is empty')"
+	victim_unchanged
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
 }
