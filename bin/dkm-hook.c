@@ -97,8 +97,14 @@ static int list(const char *what, const char *root)
 		if (dkm_ctx_load_config(ctx) < 0)
 			return DKM_EXIT_INVALID;
 		dkm_pkg_list(ctx, &l, &n);
-		for (size_t i = 0; i < n; i++)
-			printf("%s/%s\n", l[i]->name, l[i]->version);
+		/* a registration older than the name rule may have any name: only names that
+		 * follow it are offered to a shell */
+		for (size_t i = 0; i < n; i++) {
+			char buf[64];
+
+			if (!dkm_name_problem(l[i]->name, buf) && !dkm_name_problem(l[i]->version, buf))
+				printf("%s/%s\n", l[i]->name, l[i]->version);
+		}
 		dkm_pkg_list_free(l, n);
 	} else {
 		fprintf(stderr, "%s: error: --list '%s': expected verbs, config-keys, dkms-conf-directives or packages\n",

@@ -900,3 +900,20 @@ dkms_kver_msg() {
 	unchanged
 	[ ! -e "$PKGDIR/0.1/kernels" ]
 }
+
+# ---- names that reach a shell or a command line: the same rule in dkms.conf ----
+
+@test "PACKAGE_NAME with shell code (\$(...)) is refused at add: it would run in the shell of whoever completes it" {
+	conf "PACKAGE_NAME='x\$(touch\${IFS}PWNED)'"
+	refuse_add 5 "$(invalid "PACKAGE_NAME[0]='x\$(touch\${IFS}PWNED)': it contains '\$': must be a name of $name_rule, such as 'mydriver'")"
+	[ -z "$(find "$BATS_TEST_TMPDIR" -name 'PWNED*')" ]
+}
+
+@test "module names and versions that would be options or globs are refused at add" {
+	conf 'BUILT_MODULE_NAME[0]="-dkms_test"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_NAME[0]='-dkms_test': it starts with '-': must be a name of $name_rule, such as 'mymod'")"
+	conf 'DEST_MODULE_NAME[0]="--version"'
+	refuse_add 5 "$(invalid "DEST_MODULE_NAME[0]='--version': it starts with '-': must be a name of $name_rule, such as 'dkms_test'")"
+	conf 'PACKAGE_VERSION="0.1*"'
+	refuse_add 5 "$(invalid "PACKAGE_VERSION[0]='0.1*': it contains '*': must be a name of $name_rule, such as '1.0'")"
+}
