@@ -917,3 +917,60 @@ dkms_kver_msg() {
 	conf 'PACKAGE_VERSION="0.1*"'
 	refuse_add 5 "$(invalid "PACKAGE_VERSION[0]='0.1*': it contains '*': must be a name of $name_rule, such as '1.0'")"
 }
+
+# ---- the initramfs scripts: a name is never an option (defence in depth behind add) ----
+
+# a dkm-hook whose initrd-modules lists names a registration older than the name rule could
+# hold, beside a good one
+initrd_stub() {
+	STUB=$BATS_TEST_TMPDIR/stub-dkm-hook
+	cat >"$STUB" <<-'EOS'
+		#!/bin/sh
+		[ "$1" = initrd-modules ] || exit 0
+		printf '%s\tevil\tinstalled\tREMAKE_INITRD\n' "$EVIL_NAME"
+		printf 'dkms_test\tmodule-test\tinstalled\tREMAKE_INITRD\n'
+	EOS
+	chmod +x "$STUB"
+}
+
+@test "dracut module: a module name that starts with '-' never reaches instmods" {
+	initrd_stub
+	for EVIL_NAME in '-c' '--help' '-o/etc/shadow' 'a;b'; do
+		export EVIL_NAME
+		run env -i PATH="$PATH" EVIL_NAME="$EVIL_NAME" STUB="$STUB" ROOT="$ROOT" KVER="$KVER" LOG="$BATS_TEST_TMPDIR/instmods" \
+			bash -c '
+			derror() { echo "E: $*" >&2; }
+			dinfo() { :; }
+			instmods() { printf "[%s]" "$@" >>"$LOG"; echo >>"$LOG"; }
+			. "$0"
+			kernel=$KVER srcmods=$ROOT/lib/modules/$KVER DKM_HOOK_ROOT=$ROOT DKM_HOOK_BIN=$STUB \
+				DKM_HOOK_SKIP_REBUILD=1 installkernel' "$TOP/dracut-module/50dkm-hook/module-setup.sh"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		has_line "E: dkm-hook: '$EVIL_NAME' (for $KVER) is not a module name (letters, digits and '._+-~', not starting with '-' or '.'): not passing it to instmods; check 'dkm-hook status'"
+		# it never reached instmods (nor anything after it)
+		[ ! -e "$BATS_TEST_TMPDIR/instmods" ]
+	done
+}
+
+@test "initramfs-tools hook: a module name that starts with '-' never reaches modprobe or modinfo" {
+	[ -r /usr/share/initramfs-tools/hook-functions ] || skip "initramfs-tools-core is not installed (its hook-functions are sourced)"
+	initrd_stub
+	# the hook sources /usr/share/initramfs-tools/hook-functions: a private copy whose
+	# manual_add_modules records its arguments, bound over it in a private mount namespace
+	mkdir -p "$BATS_TEST_TMPDIR/share" "$BATS_TEST_TMPDIR/dest"
+	cp /usr/share/initramfs-tools/hook-functions "$BATS_TEST_TMPDIR/share/"
+	echo 'manual_add_modules() { printf "[%s]" "$@" >>"$LOG"; echo >>"$LOG"; }' >>"$BATS_TEST_TMPDIR/share/hook-functions"
+	for EVIL_NAME in '-C/etc/shadow' '--help' 'a b'; do
+		export EVIL_NAME
+		run env LOG="$BATS_TEST_TMPDIR/mam" version="$KVER" MODULESDIR="$ROOT/lib/modules/$KVER" \
+			DESTDIR="$BATS_TEST_TMPDIR/dest" DKM_HOOK_ROOT="$ROOT" DKM_HOOK_BIN="$STUB" DKM_HOOK_SKIP_REBUILD=1 \
+			unshare --mount --propagation private -- sh -c 'mount --bind "$1" /usr/share/initramfs-tools && exec sh "$2"' \
+			sh "$BATS_TEST_TMPDIR/share" "$TOP/hooks/initramfs-tools/dkm-hook"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		has_line "E: dkm-hook: '$EVIL_NAME' (for $KVER) is not a module name (letters, digits and '._+-~', not starting with '-' or '.'): not passing it to modprobe; check 'dkm-hook status'"
+		# it never reached manual_add_modules (nor anything after it)
+		[ ! -e "$BATS_TEST_TMPDIR/mam" ]
+	done
+}
