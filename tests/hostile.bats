@@ -761,7 +761,7 @@ config_msg() {
 	config 'build_timeout=2m'
 	run "$DKM" status
 	[ "$status" -eq 5 ]
-	has_line "$(config_msg "build_timeout='2m': expected a whole number")"
+	has_line "$(config_msg "build_timeout='2m': expected a whole number of seconds from 0 (no limit) to 604800 (a week)")"
 	unchanged
 }
 
@@ -973,4 +973,116 @@ initrd_stub() {
 		# it never reached manual_add_modules (nor anything after it)
 		[ ! -e "$BATS_TEST_TMPDIR/mam" ]
 	done
+}
+
+# ---- configuration and keys that others can write, or that point elsewhere ----
+
+CONF_FILE() { echo "$ROOT/etc/dkm-hook/dkm-hook.conf"; }
+
+@test "a dkm-hook.conf that is a symlink is refused, and no line of what it points at is shown" {
+	mkdir -p "$ROOT/etc/dkm-hook"
+	# what /etc/shadow looks like: no '=', so a parser would quote the line back
+	printf 'root:$y$j9T$SECRETHASH:19700:0:99999:7:::\n' > "$BATS_TEST_TMPDIR/shadow"
+	chmod 0600 "$BATS_TEST_TMPDIR/shadow"
+	ln -s "$BATS_TEST_TMPDIR/shadow" "$(CONF_FILE)"
+	BEFORE=$(snapshot)
+	for cmd in status "install module-test/0.1 -k $KVER"; do
+		# shellcheck disable=SC2086
+		run "$DKM" $cmd
+		echo "$output"
+		[ "$status" -eq 5 ]
+		has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': it is a symbolic link (not followed): put the file itself there"
+		[[ "$output" != *SECRETHASH* ]]
+	done
+	# the kernel-install plugin too
+	run "$(dirname "$DKM")/40-dkm-hook.install" add "$KVER" /boot/x /boot/vmlinuz
+	[ "$status" -eq 1 ]
+	[[ "$output" != *SECRETHASH* ]]
+	unchanged
+}
+
+@test "as root, a dkm-hook.conf that others can write, or that root does not own, is refused with what to run" {
+	config 'compress=xz'
+	chmod 0666 "$(CONF_FILE)"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': group and others can write it (mode 0666), and it chooses what root builds and signs: run 'chmod go-w $(CONF_FILE)'"
+	chmod 0620 "$(CONF_FILE)"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': group can write it (mode 0620), and it chooses what root builds and signs: run 'chmod go-w $(CONF_FILE)'"
+	chmod 0644 "$(CONF_FILE)"
+	chown nobody "$(CONF_FILE)"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': it belongs to uid $(id -u nobody), not root, and it chooses what root builds and signs: run 'chown root: $(CONF_FILE)'"
+	chown root "$(CONF_FILE)"
+	chmod 0777 "$ROOT/etc/dkm-hook"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': its directory '$ROOT/etc/dkm-hook' can be written by others, so others can replace it: run 'chown root: $ROOT/etc/dkm-hook && chmod go-w $ROOT/etc/dkm-hook'"
+	chmod 0755 "$ROOT/etc/dkm-hook"
+	run "$DKM" status
+	[ "$status" -eq 0 ]
+	# a FIFO is not waited on
+	rm "$(CONF_FILE)" && mkfifo -m 0644 "$(CONF_FILE)"
+	run timeout 20 "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': it is not a regular file: put a text file there"
+}
+
+@test "a state dir that others can write is warned about on every command" {
+	"$DKM" add "$SRC" >/dev/null
+	chmod 0777 "$ROOT/var/lib/dkm-hook"
+	run "$DKM" status
+	[ "$status" -eq 0 ]
+	has_line "dkm-hook: warning: state dir '$ROOT/var/lib/dkm-hook' can be written by group and others (mode 0777): they can change what root builds, signs and installs, and hold its locks; run 'chmod go-w $ROOT/var/lib/dkm-hook'"
+	chmod 0755 "$ROOT/var/lib/dkm-hook"
+	run "$DKM" status
+	[[ "$output" != *"state dir"* ]]
+}
+
+@test "numbers in dkm-hook.conf are bounded: jobs, build_timeout, lock_timeout" {
+	local line msg
+	while IFS='|' read -r line msg; do
+		config "$line"
+		run "$DKM" status
+		[ "$status" -eq 5 ] || { echo "accepted: $line"; return 1; }
+		has_line "$(config_msg "$line: expected $msg")"
+	done <<-'EOF'
+		jobs='100000'|a whole number from 1 to 4096
+		jobs='0'|a whole number from 1 to 4096
+		jobs='-1'|a whole number from 1 to 4096
+		build_timeout='604801'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+		build_timeout='99999999999999999999'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+		lock_timeout='1e9'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+		lock_timeout=' 5'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+	EOF
+	for line in jobs=4096 build_timeout=604800 lock_timeout=0; do
+		config "$line"
+		run "$DKM" status
+		[ "$status" -eq 0 ] || { echo "refused: $line: $output"; return 1; }
+	done
+}
+
+@test "a signing key that others can read, or that root does not own, is not used" {
+	grep -qx 'CONFIG_MODULE_SIG=y' "$ROOT/lib/modules/$KVER/build/.config" || skip "the installed headers' kernel does not sign modules"
+	add_ok
+	key=$ROOT/var/lib/dkm-hook/mok.key
+	chmod 0644 "$key"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	has_line "dkm-hook: error: refusing signing key '$key': others may read or write it (mode 0644): run 'chmod 600 $key', and make a new key with 'dkm-hook keygen --force' if someone may have copied it"
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+	chmod 0600 "$key"
+	chown nobody "$key"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	has_line "dkm-hook: error: refusing signing key '$key': it belongs to uid $(id -u nobody), not root, who could replace it: run 'chown root: $key' if it is yours, else make a new one with 'dkm-hook keygen --force'"
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+	chown root "$key"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[ -n "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
 }
