@@ -390,6 +390,8 @@ int main(int argc, char **argv)
 	}
 	if (streq(verb_name, "kernel-remove")) {
 		NEED_ARGS(1, 1);
+		/* the prerm.d hook: a lock wait ends after lock_timeout= (kernel-add: lib/hook.c) */
+		ctx->unattended = true;
 		return dkm_action_kernel_remove(ctx, arg, &o);
 	}
 	if (streq(verb_name, "import")) {

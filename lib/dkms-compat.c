@@ -810,6 +810,9 @@ static int run(struct dkms *d)
 		fprintf(stderr, "Error! %s needs -k <kernel-version>\n", act);
 		return DKM_DKMS_EXIT_FAILURE;
 	}
+	/* what Debian's kernel hooks run: a lock wait ends after lock_timeout= */
+	if (streq(act, "autoinstall") || streq(act, "kernel_postinst") || streq(act, "kernel_prerm"))
+		d->ctx->unattended = true;
 	if (streq(act, "autoinstall"))
 		return do_autoinstall(d, false);
 	if (streq(act, "kernel_postinst"))
