@@ -100,6 +100,9 @@ int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dk
 	_cleanup_free_ char *noauto = dkm_ctx_path(ctx, "/etc/dkms/no-autoinstall");
 	int r;
 
+	/* run by apt or kernel-install, with nobody to press Ctrl-C: a lock held too long ends
+	 * the wait (lock_timeout=) instead of hanging the kernel's installation */
+	ctx->unattended = true;
 	/* DKMS's switch for its kernel hooks: an admin who set it expects no builds on kernel
 	 * arrival from whichever tool is installed; a rebuild by hand still works */
 	if (path_exists(noauto)) {
