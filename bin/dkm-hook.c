@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,6 +198,9 @@ int main(int argc, char **argv)
 	unsigned jobs = 0, verbose = 0;
 	bool help = false, repair = false;
 	int c, r, nargs;
+	/* what we create has the modes we give it (the build uid must read the build dir, depmod
+	 * and dracut the modules), whatever umask apt or the admin left (027, 077) */
+	umask(022);
 
 	/* the same binary under the name `dkms` speaks DKMS's command line (lib/dkms-compat.c) */
 	if (argc > 0 && streq(path_basename(argv[0]), "dkms"))

@@ -12,6 +12,7 @@
  * The root is "/", or $DKM_HOOK_ROOT (for tests and image builders: `kernel-install add` takes
  * no --root). Verbosity follows $KERNEL_INSTALL_VERBOSE. docs/kernel-integration.md. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
 	const char *command, *kver;
 	int r;
 
+	umask(022); /* modes as given, whatever umask kernel-install was started with */
 	if (argc < 3) {
 		fprintf(stderr, "Usage: %s add KERNEL-VERSION ENTRY-DIR KERNEL-IMAGE [INITRD...]\n"
 				"       %s remove KERNEL-VERSION ENTRY-DIR\n",

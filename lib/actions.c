@@ -443,12 +443,20 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		staging = xasprintf("%s/.%s-%s.dkm-hook-add", srcroot, conf->package_name,
 				    conf->package_version);
 		(void)rm_rf(staging);
-		r = copy_tree(src, staging, &bad);
+		/* root's copy, whatever src's owner does meanwhile: see copy_tree() */
+		r = copy_tree(src, staging, (uid_t)-1, (gid_t)-1, &bad);
 		if (r < 0) {
-			if (r == -ELOOP)
+			if (r == -ELOOP && bad)
 				dkm_err(ctx, r,
 					"cannot add '%s': '%s' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it",
 					src, bad);
+			else if (r == -ESTALE && bad)
+				dkm_err(ctx, r,
+					"cannot add '%s': '%s' changed while it was being copied (replaced or moved): make sure nothing changes the source during 'dkm-hook add', then add it again",
+					src, bad);
+			else if (bad)
+				dkm_err(ctx, r, "cannot copy '%s/%s' to '%s': %s", src, bad, staging,
+					strerror(-r));
 			else
 				dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", src, staging,
 					strerror(-r));

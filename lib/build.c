@@ -21,9 +21,32 @@
 #include "kernel.h"
 #include "registry.h"
 #include "sign.h"
+#include "identity.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
+
+/* The sandbox every build step of (pkg, kernel) runs in, when there is one: the root at a
+ * fixed place, and the private build dir (pvdir: <tree>/<pkg>/<ver>) writable at
+ * DKM_SANDBOX_VIEW/build/<pkg>/<ver>. DKMS's variables ($dkms_tree, $kernel_source_dir...)
+ * are given as the build sees them. Returns 1 if there is a sandbox, 0 if not, -errno. */
+static int build_sandbox(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
+			 struct dkm_sandbox *sb)
+{
+	_cleanup_free_ char *tree = dkm_ctx_pathf(ctx, "%s/build/%s/%s", ctx->state_dir, k->kver,
+						  k->arch);
+	_cleanup_free_ char *pvdir = xasprintf("%s/%s/%s", tree, pkg->name, pkg->version);
+	_cleanup_free_ char *name = xasprintf("build/%s/%s", pkg->name, pkg->version);
+	int r;
+
+	*sb = (struct dkm_sandbox){ 0 };
+	r = dkm_sandbox_wanted(ctx);
+	if (r <= 0)
+		return r;
+	dkm_sandbox_init(sb, ctx);
+	dkm_sandbox_add_bind(sb, pvdir, name, true);
+	return 1;
+}
 
 int dkm_pkg_read_conf(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		      struct dkm_conf **ret)
@@ -32,21 +55,36 @@ int dkm_pkg_read_conf(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 	_cleanup_free_ char *tree = dkm_build_tree(ctx, pkg, k);
 	_cleanup_free_ char *src = dkm_ctx_path(ctx, ctx->source_tree);
 	_cleanup_free_ char *inst = dkm_ctx_path(ctx, ctx->module_dir);
-	const struct dkm_conf_env env = {
+	_cleanup_free_ char *ksrc = NULL;
+	struct dkm_sandbox sb;
+	struct dkm_conf_env env;
+	struct dkm_conf *conf;
+	int r;
+
+	if (pkg->binary)
+		return -ENOENT; /* import-binary: built elsewhere, there is no dkms.conf here */
+	r = build_sandbox(ctx, pkg, k, &sb);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		char *v;
+
+		v = dkm_sandbox_view(&sb, tree), free(tree), tree = v;
+		v = dkm_sandbox_view(&sb, src), free(src), src = v;
+		v = dkm_sandbox_view(&sb, inst), free(inst), inst = v;
+	}
+	ksrc = dkm_sandbox_view(r > 0 ? &sb : NULL, k->source_dir);
+	dkm_sandbox_done(&sb);
+	env = (struct dkm_conf_env){
 		.kernelver = k->kver,
 		.arch = k->arch,
-		.kernel_source_dir = k->source_dir,
+		.kernel_source_dir = ksrc,
 		.dkms_tree = tree,
 		.source_tree = src,
 		.install_tree = inst,
 		.module = pkg->name,
 		.module_version = pkg->version,
 	};
-	struct dkm_conf *conf;
-	int r;
-
-	if (pkg->binary)
-		return -ENOENT; /* import-binary: built elsewhere, there is no dkms.conf here */
 	r = dkm_conf_read(ctx, path, &env, &conf);
 	if (r < 0)
 		return r;
@@ -64,13 +102,21 @@ int dkm_pkg_read_conf(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 
 char *dkm_build_tree(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
 {
-	/* $dkms_tree of this build: packages write M=$dkms_tree/$module/$module_version/build */
+	/* $dkms_tree of this build: packages write M=$dkms_tree/$module/$module_version/build.
+	 * In the sandbox only this package's part of it is there, at a fixed place. */
+	if (dkm_sandbox_wanted(ctx) > 0)
+		return xstrdup(DKM_SANDBOX_VIEW "/build");
+	return dkm_ctx_pathf(ctx, "%s/build/%s/%s", ctx->state_dir, k->kver, k->arch);
+}
+
+static char *host_tree(struct dkm_ctx *ctx, const struct dkm_kernel *k)
+{
 	return dkm_ctx_pathf(ctx, "%s/build/%s/%s", ctx->state_dir, k->kver, k->arch);
 }
 
 static char *build_dir(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
 {
-	_cleanup_free_ char *tree = dkm_build_tree(ctx, pkg, k);
+	_cleanup_free_ char *tree = host_tree(ctx, k);
 
 	return xasprintf("%s/%s/%s/build", tree, pkg->name, pkg->version);
 }
@@ -244,18 +290,18 @@ struct runner {
 	const struct dkm_pkg *pkg;
 	const struct dkm_kernel *k;
 	const struct dkm_finish *fin;
-	char *build;
-	char *tree;
+	char *build; /* the real paths */
 	char *log;
+	char *vbuild; /* what the build sees: in its sandbox, fixed places */
+	char *vtree;
+	char *vksrc;
+	char *vsrc;
+	char *vinst;
+	char *vcache; /* the compiler cache, when cc_launcher is set */
 	int log_fd;
-	uid_t uid;
-	gid_t gid;
-	bool run_as;
-	char **env;
+	struct dkm_identity id;
 	struct dkm_sandbox sandbox;
-	char **hide;
 	bool use_sandbox;
-	char *rw_extra[2]; /* the compiler cache, when cc_launcher is set */
 };
 
 static char **build_env(struct runner *rn, bool with_jobserver)
@@ -263,27 +309,26 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 	char **env = xcalloc(1, sizeof(char *));
 	const char *path = getenv("PATH");
 	const struct dkm_kernel *k = rn->k;
-	_cleanup_free_ char *src = dkm_ctx_path(rn->ctx, rn->ctx->source_tree);
-	_cleanup_free_ char *inst = dkm_ctx_path(rn->ctx, rn->ctx->module_dir);
 
-	/* a scrubbed environment: what a build needs and what DKMS's scripts may read */
+	/* a scrubbed environment: what a build needs and what DKMS's scripts may read, with
+	 * the paths as the build sees them */
 	strv_push(&env, xasprintf("PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
-	strv_push(&env, xasprintf("HOME=%s", rn->build));
-	strv_push(&env, xasprintf("TMPDIR=%s/.tmp", rn->build));
+	strv_push(&env, xasprintf("HOME=%s", rn->vbuild));
+	strv_push(&env, xasprintf("TMPDIR=%s/.tmp", rn->vbuild));
 	strv_push(&env, xstrdup("LC_ALL=C"));
 	strv_push(&env, xstrdup("SHELL=/bin/sh"));
 	strv_push(&env, xasprintf("kernelver=%s", k->kver));
 	strv_push(&env, xasprintf("arch=%s", k->arch));
-	strv_push(&env, xasprintf("kernel_source_dir=%s", k->source_dir));
-	strv_push(&env, xasprintf("dkms_tree=%s", rn->tree));
-	strv_push(&env, xasprintf("source_tree=%s", src));
-	strv_push(&env, xasprintf("install_tree=%s", inst));
+	strv_push(&env, xasprintf("kernel_source_dir=%s", rn->vksrc));
+	strv_push(&env, xasprintf("dkms_tree=%s", rn->vtree));
+	strv_push(&env, xasprintf("source_tree=%s", rn->vsrc));
+	strv_push(&env, xasprintf("install_tree=%s", rn->vinst));
 	strv_push(&env, xasprintf("module=%s", rn->pkg->name));
 	strv_push(&env, xasprintf("module_version=%s", rn->pkg->version));
-	if (rn->rw_extra[0]) {
+	if (rn->vcache) {
 		/* ccache and friends keep their cache where the next build finds it again */
-		strv_push(&env, xasprintf("XDG_CACHE_HOME=%s", rn->rw_extra[0]));
-		strv_push(&env, xasprintf("CCACHE_DIR=%s/ccache", rn->rw_extra[0]));
+		strv_push(&env, xasprintf("XDG_CACHE_HOME=%s", rn->vcache));
+		strv_push(&env, xasprintf("CCACHE_DIR=%s/ccache", rn->vcache));
 	}
 	if (with_jobserver && rn->fin && rn->fin->jobserver)
 		strv_push(&env, xasprintf("MAKEFLAGS=-j%u --jobserver-auth=%d,%d", rn->ctx->jobs,
@@ -292,7 +337,7 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 }
 
 static int run_logged(struct runner *rn, const char *what, char *const *argv, const char *cwd,
-		      int stdin_fd, bool with_jobserver)
+		      int stdin_fd, bool with_jobserver, char *const *reach)
 {
 	_cleanup_strv_free_ char **env = build_env(rn, with_jobserver);
 	int keep[3] = { -1, -1, -1 };
@@ -304,11 +349,12 @@ static int run_logged(struct runner *rn, const char *what, char *const *argv, co
 		.stdout_fd = rn->log_fd,
 		.stderr_fd = -3,
 		.keep_fds = keep,
-		.uid = rn->uid,
-		.gid = rn->gid,
-		.run_as = rn->run_as,
+		.uid = rn->id.uid,
+		.gid = rn->id.gid,
+		.run_as = rn->id.run_as,
 		.timeout_sec = rn->ctx->build_timeout,
 		.sandbox = rn->use_sandbox ? &rn->sandbox : NULL,
+		.reach = reach,
 	};
 	_cleanup_free_ char *cmdline = strv_join(argv, " ");
 	char desc[128];
@@ -339,8 +385,8 @@ static int run_logged(struct runner *rn, const char *what, char *const *argv, co
 		       rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, rn->log);
 }
 
-/* DKMS runs PRE_BUILD/POST_BUILD as "<dir>/<script> [args]" if executable, cwd <dir>. */
-static int run_script(struct runner *rn, const char *what, const char *dir, const char *script)
+/* DKMS runs PRE_BUILD/POST_BUILD as "<build>/<script> [args]" if executable, cwd <build>. */
+static int run_script(struct runner *rn, const char *what, const char *script)
 {
 	_cleanup_strv_free_ char **argv = NULL;
 	_cleanup_free_ char *exe = NULL;
@@ -350,7 +396,7 @@ static int run_script(struct runner *rn, const char *what, const char *dir, cons
 	argv = strv_split(script, " \t");
 	if (!argv[0])
 		return 0;
-	exe = path_join(dir, argv[0]);
+	exe = path_join(rn->build, argv[0]);
 	if (access(exe, X_OK) < 0) {
 		dkm_warn(rn->ctx, "%s/%s: the %s script '%s' is not executable: skipped",
 			 rn->pkg->name, rn->pkg->version, what, exe);
@@ -358,8 +404,8 @@ static int run_script(struct runner *rn, const char *what, const char *dir, cons
 		return 0;
 	}
 	free(argv[0]);
-	argv[0] = TAKE_PTR(exe);
-	return run_logged(rn, what, argv, dir, -1, false);
+	argv[0] = path_join(rn->vbuild, exe + strlen(rn->build) + 1);
+	return run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
 }
 
 static char *make_command(struct runner *rn, const struct dkm_conf *conf)
@@ -369,7 +415,7 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 	_cleanup_free_ char *prefix = NULL;
 
 	if (isempty(cmd))
-		cmd = def = xasprintf("make -C %s M=%s", rn->k->source_dir, rn->build);
+		cmd = def = xasprintf("make -C %s M=%s", rn->vksrc, rn->vbuild);
 	/* like DKMS: ${make_command/#make/make -j$jobs KERNELRELEASE=$kernelver} */
 	if (!startswith(cmd, "make"))
 		return xstrdup(cmd);
@@ -392,53 +438,92 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 
 static void runner_done(struct runner *rn)
 {
-	strv_free(rn->hide);
-	free(rn->rw_extra[0]);
+	free(rn->vcache);
 	free(rn->build);
-	free(rn->tree);
 	free(rn->log);
+	free(rn->vbuild);
+	free(rn->vtree);
+	free(rn->vksrc);
+	free(rn->vsrc);
+	free(rn->vinst);
+	dkm_sandbox_done(&rn->sandbox);
+	dkm_identity_release(&rn->id);
 	if (rn->log_fd >= 0)
 		close(rn->log_fd);
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int chown_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+/* Hand the tree below dfd/name to uid:gid without a path a process of that uid could redirect:
+ * every entry is reached relative to its parent's fd, never through a symlink (O_NOFOLLOW,
+ * AT_SYMLINK_NOFOLLOW), and a directory is handed over only after everything in it (post-order),
+ * so the directory being worked in still belongs to root and nothing in it can be swapped. */
+static int chown_tree_at(int dfd, const char *name, uid_t uid, gid_t gid, unsigned depth)
 {
-	return lchown(fpath, chown_uid, chown_gid) < 0 ? -1 : 0;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (depth > 256)
+		return -ELOOP;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode)) {
+		struct stat st2;
+
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st2) < 0)
+			return -errno;
+		if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)
+			return -ESTALE;
+		d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+		if (!d)
+			return -errno;
+		while (r >= 0 && (de = readdir(d)))
+			if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+				r = chown_tree_at(fd, de->d_name, uid, gid, depth + 1);
+		closedir(d);
+		if (r < 0)
+			return r;
+		return fchown(fd, uid, gid) < 0 ? -errno : 0;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID))) {
+		/* never hand over a set-id file: it would run as its new owner */
+		if (fchmodat(dfd, name, st.st_mode & 0777 & ~(mode_t)022, 0) < 0)
+			return -errno;
+	}
+	return fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-/* hand the private build dir to the build user (nothing outside it is touched: FTW_PHYS) */
 static int chown_tree(const char *path, uid_t uid, gid_t gid)
 {
-	chown_uid = uid;
-	chown_gid = gid;
-	if (nftw(path, chown_cb, 16, FTW_PHYS) < 0)
+	_cleanup_free_ char *dir = path_dirname(path);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
 		return -errno;
-	return 0;
+	return chown_tree_at(dfd, path_basename(path), uid, gid, 0);
 }
 
-/* The cache of cc_launcher outlives builds: a directory the build user owns, writable
+/* The cache of cc_launcher outlives builds: a directory handed to the build's uid, writable
  * inside the sandbox (a forced rebuild is then served from it). */
 static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
 {
 	_cleanup_free_ char *dir = isempty(ctx->cc_cache_dir)
 					   ? dkm_ctx_pathf(ctx, "%s/cc-cache", ctx->state_dir)
 					   : dkm_ctx_path(ctx, ctx->cc_cache_dir);
-	struct stat st;
 	int r;
 
 	r = mkdir_p(dir, 0755);
-	if (r >= 0 && stat(dir, &st) < 0)
-		r = -errno;
-	/* handed over once (and again if build_user changed) */
-	if (r >= 0 && rn->run_as && (st.st_uid != rn->uid || st.st_gid != rn->gid))
-		r = chown_tree(dir, rn->uid, rn->gid);
+	if (r >= 0 && rn->id.run_as)
+		r = chown_tree(dir, rn->id.uid, rn->id.gid);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot prepare the compiler cache '%s' (cc_cache_dir): %s",
 			       dir, strerror(-r));
-	rn->rw_extra[0] = TAKE_PTR(dir);
+	rn->vcache = rn->use_sandbox ? xstrdup(dkm_sandbox_add_bind(&rn->sandbox, dir, "cc-cache", true))
+				     : xstrdup(dir);
 	return 0;
 }
 
@@ -477,7 +562,7 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	char when[64];
 	int r;
 
-	rn.tree = dkm_build_tree(ctx, pkg, k);
+	rn.id = DKM_IDENTITY_NULL;
 	rn.build = build_dir(ctx, pkg, k);
 	rn.log = path_join(instdir, "build.log");
 	pvdir = path_dirname(rn.build);
@@ -487,8 +572,9 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		dkm_err(ctx, r, "cannot create '%s': %s", instdir, strerror(-r));
 		goto out;
 	}
-	rn.log_fd = open(rn.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
-	if (rn.log_fd < 0) {
+	rn.log_fd = open(rn.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND | O_NOFOLLOW,
+			 0644);
+	if (rn.log_fd < 0 || fchmod(rn.log_fd, 0644) < 0) {
 		r = dkm_err(ctx, errno, "cannot create build log: '%s': %s", rn.log,
 			    strerror(errno));
 		goto out;
@@ -496,17 +582,45 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
 	log_line(rn.log_fd, "# dkm-hook %s: build of %s/%s for %s (%s), %s", DKM_VERSION, pkg->name,
 		 pkg->version, k->kver, k->arch, when);
-	log_line(rn.log_fd, "# source '%s', build dir '%s'", src, rn.build);
 
-	/* a fresh private copy of the source (real files: some Makefiles move things around) */
+	/* who builds (a uid of its own) and where (a sandbox, if there is one) */
+	r = dkm_identity_acquire(ctx, true, &rn.id);
+	if (r < 0)
+		goto out;
+	r = build_sandbox(ctx, pkg, k, &rn.sandbox);
+	if (r < 0)
+		goto out;
+	rn.use_sandbox = r > 0;
+	{
+		_cleanup_free_ char *tree = host_tree(ctx, k);
+		_cleanup_free_ char *srct = dkm_ctx_path(ctx, ctx->source_tree);
+		_cleanup_free_ char *inst = dkm_ctx_path(ctx, ctx->module_dir);
+		const struct dkm_sandbox *sb = rn.use_sandbox ? &rn.sandbox : NULL;
+
+		rn.vbuild = dkm_sandbox_view(sb, rn.build);
+		rn.vtree = rn.use_sandbox ? xstrdup(DKM_SANDBOX_VIEW "/build") : xstrdup(tree);
+		rn.vksrc = dkm_sandbox_view(sb, k->source_dir);
+		rn.vsrc = dkm_sandbox_view(sb, srct);
+		rn.vinst = dkm_sandbox_view(sb, inst);
+	}
+	log_line(rn.log_fd, "# source '%s', build dir '%s'%s%s%s, as uid %u", src, rn.build,
+		 rn.use_sandbox ? " (seen as '" : "", rn.use_sandbox ? rn.vbuild : "",
+		 rn.use_sandbox ? "' in its sandbox)" : " (no sandbox)",
+		 (unsigned)(rn.id.run_as ? rn.id.uid : geteuid()));
+
+	/* A fresh private copy of the source (real files: some Makefiles move things around),
+	 * made by root in a directory only root can change, then handed to the build's uid from
+	 * the bottom up: nothing the build uid could do meanwhile redirects a privileged call. */
 	r = rm_rf(pvdir);
 	if (r >= 0)
-		r = mkdir_p(pvdir, 0755);
+		r = mkdir_parents(pvdir, 0755);
+	if (r >= 0 && mkdir(pvdir, 0700) < 0)
+		r = -errno;
 	if (r < 0) {
 		dkm_err(ctx, r, "cannot prepare build dir: '%s': %s", pvdir, strerror(-r));
 		goto out;
 	}
-	r = copy_tree(src, rn.build, &bad);
+	r = copy_tree(src, rn.build, (uid_t)-1, (gid_t)-1, &bad);
 	if (r == -ELOOP) {
 		r = dkm_err(ctx, -ELOOP,
 			    "refusing to build %s/%s: '%s/%s' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it",
@@ -520,36 +634,26 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		goto out;
 	}
 	srclink = path_join(pvdir, "source");
-	(void)!symlink(src, srclink);
-
-	r = dkm_build_identity(ctx, &rn.uid, &rn.gid, &rn.run_as);
-	if (r < 0)
-		goto out;
 	{
+		_cleanup_free_ char *vsrc = dkm_sandbox_view(rn.use_sandbox ? &rn.sandbox : NULL, src);
 		_cleanup_free_ char *tmp = path_join(rn.build, ".tmp");
 
+		(void)!symlink(vsrc, srclink);
 		(void)mkdir(tmp, 0700);
 	}
-	if (rn.run_as) {
-		r = chown_tree(pvdir, rn.uid, rn.gid);
+	if (rn.id.run_as) {
+		r = chown_tree(pvdir, rn.id.uid, rn.id.gid);
 		if (r < 0) {
-			dkm_err(ctx, r, "cannot hand build dir '%s' to the build user: %s", pvdir,
-				strerror(-r));
+			dkm_err(ctx, r, "cannot hand build dir '%s' to the build's uid %u: %s", pvdir,
+				(unsigned)rn.id.uid, strerror(-r));
 			goto out;
 		}
-		(void)!fchown(rn.log_fd, rn.uid, rn.gid);
 	}
 	if (!isempty(ctx->cc_launcher)) {
 		r = cc_cache_prepare(ctx, &rn);
 		if (r < 0)
 			goto out;
 	}
-	rn.hide = xcalloc(2, sizeof(char *));
-	rn.hide[0] = dkm_ctx_path(ctx, ctx->sign_key);
-	rn.sandbox.rw_dir = pvdir;
-	rn.sandbox.rw_extra = rn.rw_extra;
-	rn.sandbox.hide = rn.hide;
-	rn.use_sandbox = geteuid() == 0;
 
 	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
 		_cleanup_free_ char *p = xasprintf("%s/patches/%s", rn.build, conf->patches[i]);
@@ -564,11 +668,11 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 				    pkg->name, pkg->version, k->kver, conf->patches[i], src, rn.log);
 			goto out;
 		}
-		r = run_logged(&rn, what, argv, rn.build, pfd, false);
+		r = run_logged(&rn, what, argv, rn.vbuild, pfd, false, NULL);
 		if (r < 0)
 			goto out;
 	}
-	r = run_script(&rn, "PRE_BUILD", rn.build, conf->pre_build);
+	r = run_script(&rn, "PRE_BUILD", conf->pre_build);
 	if (r < 0)
 		goto out;
 
@@ -576,8 +680,9 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	{
 		char *const argv[] = { (char *)(access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh"),
 				       (char *)"-c", cmd, NULL };
+		char *const reach[] = { rn.vksrc, NULL };
 
-		r = run_logged(&rn, "MAKE", argv, rn.build, -1, true);
+		r = run_logged(&rn, "MAKE", argv, rn.vbuild, -1, true, reach);
 		if (r < 0)
 			goto out;
 	}
@@ -607,7 +712,7 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 			goto out;
 		}
 	}
-	r = run_script(&rn, "POST_BUILD", rn.build, conf->post_build);
+	r = run_script(&rn, "POST_BUILD", conf->post_build);
 	if (r < 0)
 		goto out;
 	log_line(rn.log_fd, "# build succeeded");
@@ -650,38 +755,60 @@ char *dkm_dest_location(struct dkm_ctx *ctx, const char *conf_location)
 }
 
 /* strip --strip-debug a copy of the module, like DKMS's `strip -g` and kbuild's
- * INSTALL_MOD_STRIP=1. The file came out of an untrusted build: binutils parses it as the build
- * user, in the build's sandbox (only the build dir writable), never as root. What it leaves
- * behind is checked again like a built module. */
-static int strip_module(struct dkm_ctx *ctx, const char *build, const char *path)
+ * INSTALL_MOD_STRIP=1. The file came out of an untrusted build: binutils parses it as a uid of
+ * its own, in a sandbox where only the work dir holding the copy is writable, never as root.
+ * The work dir is root's until it is handed over (file first, then the dir). */
+static int strip_module(struct dkm_ctx *ctx, const char *workdir, const char *path)
 {
-	char *const argv[] = { (char *)"strip", (char *)"--strip-debug", (char *)path, NULL };
+	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
+	struct dkm_sandbox sb = { 0 };
+	_cleanup_free_ char *vpath = NULL;
+	char *argv[] = { (char *)"strip", (char *)"--strip-debug", NULL, NULL };
 	struct dkm_spawn s = { .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -2 };
-	_cleanup_free_ char *key = dkm_ctx_path(ctx, ctx->sign_key);
-	char *hide[2] = { key, NULL };
-	struct dkm_sandbox sb = { .rw_dir = build, .hide = hide };
-	const char *why;
 	int status = 0, r;
 	char desc[64];
 
-	r = dkm_build_identity(ctx, &s.uid, &s.gid, &s.run_as);
+	r = dkm_identity_acquire(ctx, true, &id);
 	if (r < 0)
 		return r;
-	if (s.run_as && chown(path, s.uid, s.gid) < 0)
-		return dkm_err(ctx, -errno, "cannot hand '%s' to the build user: %s", path,
-			       strerror(errno));
-	if (geteuid() == 0)
+	if (id.run_as && (chown(path, id.uid, id.gid) < 0 || chown(workdir, id.uid, id.gid) < 0))
+		return dkm_err(ctx, -errno, "cannot hand '%s' to uid %u: %s", path,
+			       (unsigned)id.uid, strerror(errno));
+	s.uid = id.uid, s.gid = id.gid, s.run_as = id.run_as;
+	r = dkm_sandbox_wanted(ctx);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		dkm_sandbox_init(&sb, ctx);
+		dkm_sandbox_add_bind(&sb, workdir, "strip", true);
 		s.sandbox = &sb;
+	}
+	vpath = dkm_sandbox_view(s.sandbox, path);
+	argv[2] = vpath;
 	r = dkm_spawn_run(ctx, &s, &status);
+	dkm_sandbox_done(&sb);
 	if (r > 0)
 		return dkm_err(ctx, -EIO, "strip --strip-debug '%s' %s", path,
 			       dkm_spawn_describe(status, desc, sizeof(desc)));
-	if (r < 0)
-		return r;
-	why = built_file_problem(build, path);
-	if (why)
-		return dkm_err(ctx, -EPERM, "'%s' %s after strip: refusing it", path, why);
-	return 0;
+	return r < 0 ? r : 0;
+}
+
+/* Read a file only if it is a regular file (never through a symlink, never blocking on a FIFO
+ * someone planted). */
+static int read_regular(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	_cleanup_free_ char *proc = NULL;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno; /* -ELOOP: a symlink */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	proc = xasprintf("/proc/self/fd/%d", fd);
+	return read_full_file(proc, max, ret, ret_len);
 }
 
 /* tmp, the copy of the built module ko, read and checked to be a kernel module: its contents in
@@ -693,7 +820,10 @@ static int read_built_module(struct dkm_ctx *ctx, const char *ko, const char *tm
 	size_t len;
 	int r;
 
-	r = read_full_file(tmp, (size_t)1 << 30, &data, &len);
+	r = read_regular(tmp, (size_t)1 << 30, &data, &len);
+	if (r == -ELOOP || r == -EPERM)
+		return dkm_err(ctx, -EPERM, "'%s' is %s after strip: refusing it", tmp,
+			       r == -ELOOP ? "a symlink" : "not a regular file");
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read '%s': %s", tmp, strerror(-r));
 	r = dkm_elf_module_parse(ctx, ko, data, len, ret_em);
@@ -710,6 +840,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	_cleanup_free_ char *build = build_dir(ctx, pkg, k);
 	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
 	_cleanup_free_ char *newdir = path_join(instdir, "modules.new");
+	_cleanup_free_ char *workdir = path_join(instdir, "strip.tmp");
 	_cleanup_free_ char *moddir = path_join(instdir, "modules");
 	_cleanup_free_ char *pvdir = path_dirname(build);
 	_cleanup_free_ char *log = path_join(instdir, "build.log");
@@ -723,13 +854,14 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		r = mkdir_p(newdir, 0755);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot create '%s': %s", newdir, strerror(-r));
+	(void)rm_rf(workdir);
 	names = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < conf->n_modules; i++) {
 		const struct dkm_conf_module *m = &conf->modules[i];
 		_cleanup_free_ char *ko = xasprintf("%s/%s%s%s.ko", build, m->built_location,
 						    isempty(m->built_location) ? "" : "/",
 						    m->built_name);
-		_cleanup_free_ char *tmp = xasprintf("%s/.dkm-hook-strip-%zu.ko", build, i);
+		_cleanup_free_ char *tmp = xasprintf("%s/%zu.ko", workdir, i);
 		_cleanup_free_ char *data = NULL, *dest = NULL, *key = NULL, *loc = NULL;
 		_cleanup_free_ void *signed_buf = NULL, *packed = NULL;
 		struct dkm_elf_module em = { 0 };
@@ -743,7 +875,11 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 			return dkm_err(ctx, -EPERM,
 				       "'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
 				       ko, i, m->built_name, why);
-		(void)unlink(tmp);
+		/* a private copy in a dir of root's: what the build uid still holds cannot change it */
+		(void)rm_rf(workdir);
+		if (mkdir(workdir, 0700) < 0)
+			return dkm_err(ctx, -errno, "cannot create '%s': %s", workdir,
+				       strerror(errno));
 		r = copy_file(ko, tmp, 0644);
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot copy '%s': %s", ko, strerror(-r));
@@ -753,7 +889,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 			return r;
 		if (m->strip) {
 			dkm_elf_module_done(&em);
-			r = strip_module(ctx, build, tmp);
+			r = strip_module(ctx, workdir, tmp);
 			if (r < 0)
 				return r;
 			free(data);
@@ -793,7 +929,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		r = write_file_atomic(dest, out, out_len, 0644);
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot write '%s': %s", dest, strerror(-r));
-		(void)unlink(tmp);
+		(void)rm_rf(workdir);
 		sha256_buf(out, out_len, sha);
 		strv_extend(&names, m->dest_name);
 		loc = dkm_dest_location(ctx, m->dest_location);
@@ -866,9 +1002,11 @@ bool dkm_build_intact(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
 		   const char *script)
 {
-	_cleanup_free_ char *src = NULL, *exe = NULL;
+	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
+	_cleanup_free_ char *src = NULL, *exe = NULL, *vsrc = NULL;
 	_cleanup_strv_free_ char **argv = NULL;
 	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = 2, .stderr_fd = 2 };
+	struct dkm_sandbox sb = { 0 };
 	char *const env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			      (char *)"LC_ALL=C", NULL };
 	int status = 0, r;
@@ -886,28 +1024,28 @@ int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *w
 			 pkg->version, what, exe);
 		return 0;
 	}
-	free(argv[0]);
-	argv[0] = TAKE_PTR(exe);
-	s.argv = argv;
-	s.envp = env;
-	s.cwd = src;
-	s.timeout_sec = ctx->build_timeout;
-	r = dkm_build_identity(ctx, &s.uid, &s.gid, &s.run_as);
+	r = dkm_identity_acquire(ctx, true, &id);
 	if (r < 0)
 		return r;
 	/* read-only everything, no network, no key: a package script changes nothing */
-	{
-		struct dkm_sandbox sb = { .rw_dir = NULL, .hide = NULL };
-		char *hide[2] = { dkm_ctx_path(ctx, ctx->sign_key), NULL };
-
-		sb.hide = hide;
-		if (geteuid() == 0)
-			s.sandbox = &sb;
-		dkm_notice(ctx, "%s/%s: running %s script '%s'", pkg->name, pkg->version, what,
-			   script);
-		r = dkm_spawn_run(ctx, &s, &status);
-		free(hide[0]);
+	r = dkm_sandbox_wanted(ctx);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		dkm_sandbox_init(&sb, ctx);
+		s.sandbox = &sb;
 	}
+	vsrc = dkm_sandbox_view(s.sandbox, src);
+	free(argv[0]);
+	argv[0] = dkm_sandbox_view(s.sandbox, exe);
+	s.argv = argv;
+	s.envp = env;
+	s.cwd = vsrc;
+	s.timeout_sec = ctx->build_timeout;
+	s.uid = id.uid, s.gid = id.gid, s.run_as = id.run_as;
+	dkm_notice(ctx, "%s/%s: running %s script '%s'", pkg->name, pkg->version, what, script);
+	r = dkm_spawn_run(ctx, &s, &status);
+	dkm_sandbox_done(&sb);
 	if (r == -ETIMEDOUT)
 		return dkm_err(ctx, r, "%s/%s: %s script '%s' timed out", pkg->name, pkg->version,
 			       what, script);

@@ -27,6 +27,7 @@
 #include "ctx.h"
 #include "log.h"
 #include "shvars.h"
+#include "identity.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
@@ -137,33 +138,6 @@ char *dkm_conf_shell_rewrite(const char *text, unsigned *ret_count)
 	if (ret_count)
 		*ret_count = count;
 	return out;
-}
-
-/* Who evaluates: build_user when we are root ("auto" or unset: the system user "dkm-hook" if it
- * exists, else nobody). A build_user that is root is not used for this: a dkms.conf is never
- * evaluated as root, nobody takes its place. */
-static int pick_user(struct dkm_ctx *ctx, struct dkm_spawn *s)
-{
-	const char *user = ctx ? ctx->build_user : NULL;
-	int r;
-
-	if (geteuid() != 0)
-		return 0; /* already unprivileged */
-	if (isempty(user) || streq(user, "auto"))
-		user = dkm_user_lookup("dkm-hook", &s->uid, &s->gid) == 0 ? "dkm-hook" : "nobody";
-	r = dkm_user_lookup(user, &s->uid, &s->gid);
-	if (r < 0)
-		return dkm_err(ctx, r,
-			       "cannot evaluate dkms.conf: user '%s' does not exist: create it or set build_user in dkm-hook.conf",
-			       user);
-	if (s->uid == 0) {
-		dkm_debug(ctx, "build_user '%s' is root: evaluating dkms.conf as nobody instead", user);
-		r = dkm_user_lookup("nobody", &s->uid, &s->gid);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot evaluate dkms.conf: user 'nobody' does not exist");
-	}
-	s->run_as = true;
-	return 0;
 }
 
 static int make_text_fd(const char *text)
@@ -353,8 +327,8 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	_cleanup_strv_free_ char **argv = NULL;
 	struct collected c = {};
 	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -1 };
-	struct dkm_sandbox sb = { .rw_dir = NULL };
-	char *hide[2] = { NULL, NULL };
+	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
+	struct dkm_sandbox sb = { 0 };
 	char desc[64];
 	int pipe_out[2], pipe_err[2], keep[3], status = 0, r;
 	pid_t pid;
@@ -372,9 +346,22 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	dir = path_dirname(abspath);
 	rewritten = dkm_conf_shell_rewrite(text, NULL);
 
-	r = pick_user(ctx, &s);
+	/* never as root: a uid of its own (or build_user), when we are root */
+	r = dkm_identity_acquire(ctx, false, &id);
 	if (r < 0)
 		return r;
+	s.uid = id.uid, s.gid = id.gid, s.run_as = id.run_as;
+	/* read-only file system, no network, no signing key: evaluating a dkms.conf can look,
+	 * not touch. $BASH_SOURCE and the cwd are the file's real ones, as bash gives them (the
+	 * cwd entered before the drop, so a directory the uid cannot enter works as before). */
+	r = ctx ? dkm_sandbox_wanted(ctx) : 0;
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		dkm_sandbox_init(&sb, ctx);
+		s.sandbox = &sb;
+	}
+	s.cwd_before_drop = true;
 	text_fd = make_text_fd(rewritten);
 	if (text_fd < 0)
 		return dkm_err(ctx, text_fd, "cannot evaluate dkms.conf: '%s': memfd: %s", path,
@@ -414,14 +401,8 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	s.cwd = dir;
 	s.stderr_fd = err_w;
 	s.keep_fds = keep;
-	/* read-only file system, no network, no signing key: evaluating a dkms.conf can look,
-	 * not touch (entered as root before the drop to the unprivileged user) */
-	hide[0] = ctx ? dkm_ctx_path(ctx, ctx->sign_key) : NULL;
-	sb.hide = hide;
-	if (geteuid() == 0)
-		s.sandbox = &sb;
 	r = dkm_spawn_start(ctx, &s, &pid);
-	free(hide[0]);
+	dkm_sandbox_done(&sb);
 	if (r < 0)
 		return r;
 	closep(&out_w);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ctx.h"
+#include "identity.h"
+#include "sandbox.h"
 #include "util.h"
 
 int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
@@ -48,6 +51,9 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->cc_cache_dir = xstrdup("");
 	ctx->dest_location = xstrdup("auto");
 	ctx->root_device = xstrdup("");
+	ctx->sandbox = xstrdup("auto");
+	ctx->build_uid_min = DKM_BUILD_UID_MIN;
+	ctx->build_uid_max = DKM_BUILD_UID_MAX;
 	ctx->initrd_packages = xcalloc(1, sizeof(char *));
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	ctx->jobs = n > 0 ? (unsigned)n : 1;
@@ -79,6 +85,7 @@ struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx)
 	free(ctx->cc_cache_dir);
 	free(ctx->dest_location);
 	free(ctx->root_device);
+	free(ctx->sandbox);
 	free(ctx);
 	return NULL;
 }
@@ -133,10 +140,12 @@ static const struct setting settings[] = {
 	{ "cc_cache_dir", offsetof(struct dkm_ctx, cc_cache_dir), NULL, true },
 	{ "dest_location", offsetof(struct dkm_ctx, dest_location), NULL, false },
 	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, false },
+	{ "sandbox", offsetof(struct dkm_ctx, sandbox), dkm_sandbox_policy_names, false },
 };
 
 /* keys with their own parsing in config_set() below */
-static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages" };
+static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages",
+					     "build_uid_range" };
 
 char **dkm_ctx_config_keys(void)
 {
@@ -204,6 +213,19 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 			ctx->jobs = v;
 		else
 			ctx->build_timeout = v;
+		return 0;
+	}
+	if (streq(key, "build_uid_range")) {
+		unsigned lo, hi;
+		int n = -1;
+
+		if (sscanf(value, "%u-%u%n", &lo, &hi, &n) != 2 || n != (int)strlen(value) ||
+		    lo < 1000 || hi < lo || hi - lo < 15 || hi >= 4294967294U)
+			return dkm_err(ctx, -EINVAL,
+				       "invalid configuration: '%s':%u: %s='%s': expected FIRST-LAST, a range of at least 16 uids above 999 that no user or service has",
+				       path, line, key, value);
+		ctx->build_uid_min = lo;
+		ctx->build_uid_max = hi;
 		return 0;
 	}
 	if (streq(key, "initrd_packages")) {

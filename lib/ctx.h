@@ -39,6 +39,11 @@ struct dkm_ctx {
 	int log_level;
 	dkm_log_fn log_fn;
 	void *log_userdata;
+
+	char *sandbox;        /* auto|required|off (enum dkm_sandbox_policy) */
+	int sandbox_state;    /* 0 not probed yet, 1 available, -errno unavailable */
+	unsigned build_uid_min; /* the range of uids builds run as, one per build at a time */
+	unsigned build_uid_max;
 };
 
 int dkm_ctx_new(const char *root, struct dkm_ctx **ret);

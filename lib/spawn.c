@@ -88,6 +88,21 @@ static int move_fd(int from, int to)
 	return dup2(from, to);
 }
 
+/* What a child that could not start sends back through the error pipe. */
+struct child_error {
+	int err;
+	int step; /* enum dkm_sandbox_step; DKM_SANDBOX_STEP_NONE: exec (or an fd) failed */
+	int index;
+};
+
+static _noreturn_ void child_fail(int fd, int err, int step, int index)
+{
+	struct child_error ce = { .err = err ? err : EIO, .step = step, .index = index };
+
+	(void)!write(fd, &ce, sizeof(ce));
+	_exit(127);
+}
+
 /* After dkm_sandbox_enter() the next child is the init of a new PID namespace: when it exits,
  * the kernel kills everything else in there, also what left the process group with setsid().
  * This process stays behind as the one the caller waits for and signals, and passes the
@@ -121,13 +136,40 @@ static int sandbox_fork(int errpipe_w)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
+static int report_child_error(struct dkm_ctx *ctx, const struct dkm_spawn *s,
+			      const struct child_error *ce)
+{
+	struct dkm_sandbox_error se = { .err = ce->err, .step = ce->step, .index = ce->index };
+	_cleanup_free_ char *what = NULL;
+
+	switch (ce->step) {
+	case DKM_SANDBOX_STEP_NONE:
+		return dkm_err(ctx, -ce->err, "cannot run '%s': %s", s->argv[0], strerror(ce->err));
+	case DKM_SANDBOX_STEP_CWD:
+		return dkm_err(ctx, -ce->err,
+			       "cannot run '%s': uid %u cannot enter '%s': %s: every directory above it must be searchable by that uid (or let the build sandbox bind it: sandbox=auto)",
+			       s->argv[0], (unsigned)(s->run_as ? s->uid : geteuid()), s->cwd,
+			       strerror(ce->err));
+	case DKM_SANDBOX_STEP_REACH:
+		return dkm_err(ctx, -ce->err,
+			       "cannot run '%s': uid %u cannot read '%s': %s: it and every directory above it must be readable and searchable by that uid (or let the build sandbox bind it: sandbox=auto)",
+			       s->argv[0], (unsigned)(s->run_as ? s->uid : geteuid()),
+			       s->reach[ce->index], strerror(ce->err));
+	default:
+		what = dkm_sandbox_describe(s->sandbox, &se, (const char *const *)s->reach);
+		return dkm_err(ctx, -ce->err,
+			       "cannot run '%s': the build sandbox could not %s: %s", s->argv[0],
+			       what, strerror(ce->err));
+	}
+}
+
 int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_pid)
 {
 	int keep[64];
 	size_t nkeep = 0;
 	int errpipe[2];
 	pid_t pid;
-	int child_errno = 0;
+	struct child_error ce = { 0 };
 	ssize_t k;
 	const char *caller_path = getenv("PATH");
 	const char *dflt_env[] = { default_env[0], default_env[1], NULL };
@@ -184,16 +226,30 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 			goto fail;
 		for (size_t i = 0; i < nkeep; i++)
 			fcntl(keep[i], F_SETFD, 0);
-		/* the sandbox first: a cwd taken before it would stay on the old mounts */
-		if (s->sandbox && (dkm_sandbox_enter(s->sandbox) < 0 || sandbox_fork(errpipe[1]) < 0))
-			goto fail;
-		if (s->cwd && chdir(s->cwd) < 0)
-			goto fail;
+		/* the sandbox first, as root (the build uid cannot undo it) */
+		if (s->sandbox) {
+			struct dkm_sandbox_error se;
+
+			if (dkm_sandbox_enter(s->sandbox, &se) < 0)
+				child_fail(errpipe[1], se.err, se.step, se.index);
+			if (sandbox_fork(errpipe[1]) < 0)
+				goto fail;
+			if (dkm_sandbox_enter_init(s->sandbox, &se) < 0)
+				child_fail(errpipe[1], se.err, se.step, se.index);
+		}
+		if (s->cwd && s->cwd_before_drop && chdir(s->cwd) < 0)
+			child_fail(errpipe[1], errno, DKM_SANDBOX_STEP_CWD, -1);
 		if (s->run_as) {
 			if (setgroups(0, NULL) < 0 || setresgid(s->gid, s->gid, s->gid) < 0 ||
 			    setresuid(s->uid, s->uid, s->uid) < 0)
 				goto fail;
 		}
+		/* as the build uid: what it cannot reach is said now, not deep in a make log */
+		if (s->cwd && !s->cwd_before_drop && chdir(s->cwd) < 0)
+			child_fail(errpipe[1], errno, DKM_SANDBOX_STEP_CWD, -1);
+		for (size_t i = 0; s->reach && s->reach[i]; i++)
+			if (access(s->reach[i], R_OK | X_OK) < 0)
+				child_fail(errpipe[1], errno, DKM_SANDBOX_STEP_REACH, (int)i);
 		{
 			int keep_all[ELEMENTSOF(keep) + 1];
 
@@ -204,19 +260,16 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 		}
 		exec_in_path(s->argv, envp);
 	fail:
-		child_errno = errno;
-		(void)!write(errpipe[1], &child_errno, sizeof(child_errno));
-		_exit(127);
+		child_fail(errpipe[1], errno, DKM_SANDBOX_STEP_NONE, -1);
 	}
 	close(errpipe[1]);
 	do
-		k = read(errpipe[0], &child_errno, sizeof(child_errno));
+		k = read(errpipe[0], &ce, sizeof(ce));
 	while (k < 0 && errno == EINTR);
 	close(errpipe[0]);
-	if (k == sizeof(child_errno)) {
+	if (k == sizeof(ce)) {
 		(void)waitpid(pid, NULL, 0);
-		return dkm_err(ctx, child_errno, "cannot run '%s': %s", s->argv[0],
-			       strerror(child_errno));
+		return report_child_error(ctx, s, &ce);
 	}
 	*ret_pid = pid;
 	return 0;
@@ -303,30 +356,5 @@ int dkm_user_lookup(const char *name, uid_t *ret_uid, gid_t *ret_gid)
 		return errno ? -errno : -ESRCH;
 	*ret_uid = pw->pw_uid;
 	*ret_gid = pw->pw_gid;
-	return 0;
-}
-
-int dkm_build_identity(struct dkm_ctx *ctx, uid_t *ret_uid, gid_t *ret_gid, bool *ret_run_as)
-{
-	const char *user = ctx->build_user;
-	int r;
-
-	*ret_run_as = false;
-	if (geteuid() != 0 || streq(user, "root"))
-		return 0;
-	if (isempty(user) || streq(user, "auto")) {
-		r = dkm_user_lookup("dkm-hook", ret_uid, ret_gid);
-		if (r >= 0) {
-			*ret_run_as = true;
-			return 0;
-		}
-		user = "nobody";
-	}
-	r = dkm_user_lookup(user, ret_uid, ret_gid);
-	if (r < 0)
-		return dkm_err(ctx, r,
-			       "build_user '%s' does not exist: create it (e.g. 'useradd --system %s') or change build_user in dkm-hook.conf",
-			       user, user);
-	*ret_run_as = true;
 	return 0;
 }

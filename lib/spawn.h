@@ -21,6 +21,8 @@ struct dkm_spawn {
 	bool run_as;
 	unsigned timeout_sec; /* 0 = none; on expiry the process group gets SIGTERM, then SIGKILL */
 	const struct dkm_sandbox *sandbox; /* enter before dropping privileges; NULL = none */
+	char *const *reach; /* paths the child must read and search as its uid, checked before exec */
+	bool cwd_before_drop; /* enter cwd as root (else as the uid: a clear error if it cannot) */
 };
 
 /* Start a child in its own process group. ret_pid is the child. */
@@ -40,8 +42,3 @@ const char *dkm_spawn_describe(int status, char *buf, size_t size);
 
 /* Resolve a user name to uid/gid. */
 int dkm_user_lookup(const char *name, uid_t *ret_uid, gid_t *ret_gid);
-
-/* Who runs compilers and package scripts: the build_user setting ("auto": the system user
- * "dkm-hook" if it exists, else "nobody"; "root" keeps root). Only applies when we are root;
- * otherwise *ret_run_as is false and children run as the caller. */
-int dkm_build_identity(struct dkm_ctx *ctx, uid_t *ret_uid, gid_t *ret_gid, bool *ret_run_as);

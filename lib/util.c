@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 
 #include "util.h"
@@ -369,43 +371,96 @@ int dir_replace(const char *newdir, const char *dir)
 	return 0;
 }
 
+/* Same object as the one listed? A directory entry that was replaced between the listing and
+ * the open (a directory swapped for a symlink, a file for a FIFO) is another inode. */
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT);
+}
+
+static int copy_data(int in, int out)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t k = read(in, buf, sizeof(buf));
+		int r;
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return 0;
+		r = write_all(out, buf, (size_t)k);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* What root creates: files 0644, or 0755 when the source is executable by anyone; never a
+ * setuid/setgid/sticky bit, never group- or world-writable. */
+static mode_t copy_file_mode(mode_t src_mode)
+{
+	return src_mode & 0111 ? 0755 : 0644;
+}
+
 int copy_file(const char *src, const char *dst, mode_t mode)
 {
 	_cleanup_close_ int in = -1, out = -1;
-	char buf[65536];
-	int r = 0;
-
 	struct stat st;
+	int r;
 
 	/* only a regular file: not a symlink, and never block on a FIFO planted by a build */
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 	if (in < 0)
 		return -errno;
 	if (fstat(in, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* created private, then given its mode explicitly: the umask plays no part */
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0)
 		return -errno;
-	for (;;) {
-		ssize_t k = read(in, buf, sizeof(buf));
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (k == 0)
-			break;
-		r = write_all(out, buf, (size_t)k);
-		if (r < 0)
-			break;
-	}
+	r = copy_data(in, out);
+	if (r >= 0 && fchmod(out, mode & 0755) < 0)
+		r = -errno;
 	if (r < 0)
 		unlink(dst);
 	return r;
+}
+
+int mkdir_owned_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r = 0;
+
+	if (mkdirat(dirfd, name, 0700) < 0)
+		return -errno;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? -ESTALE : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* ours, and nobody else could have put anything in it: else it is not the one we made
+	 * (someone who can write dirfd replaced it), and it is not ours to remove either */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077))
+		return -ESTALE;
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		r = -errno;
+	if (r >= 0 && fchmod(fd, mode & 07777) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(dirfd, name, AT_REMOVEDIR); /* empty: only ours could be removed */
+		return r;
+	}
+	if (ret_fd)
+		*ret_fd = TAKE_FD(fd);
+	return 0;
 }
 
 /* Does the symlink at dir/name (whose target is `target`) resolve inside `top`? Both
@@ -445,90 +500,375 @@ static bool real_is_inside(const char *top, const char *real)
 	return strneq(real, top, n) && (real[n] == '\0' || real[n] == '/' || streq(top, "/"));
 }
 
-/* The lexical check alone is not enough: with `d -> .`, `d/d/../../x` looks balanced but
- * leaves the tree. Resolve what exists of the target as the kernel does (realpath) and
- * require that to be inside top; the part that does not exist (yet: a file the build
- * generates) must not climb with '..'. */
-static bool symlink_resolves_inside(const char *top_real, const char *link_dir, const char *target)
+/* Kernels before 5.6 have no openat2(): resolve with realpath() from the copy's top, reached
+ * through its fd, and compare the strings. */
+static bool symlink_resolves_inside_realpath(int top_fd, const char *rel)
 {
-	_cleanup_free_ char *full = path_join(link_dir, target);
-	char real[PATH_MAX];
+	char anchor[64], top_real[PATH_MAX], real[PATH_MAX];
+	_cleanup_free_ char *full = NULL;
 
+	snprintf(anchor, sizeof(anchor), "/proc/self/fd/%d", top_fd);
+	if (!realpath(anchor, top_real))
+		return false;
+	full = path_join(top_real, rel);
 	while (!realpath(full, real)) {
 		char *slash = strrchr(full, '/');
 
-		if (errno != ENOENT || !slash || slash == full || streq(slash + 1, ".."))
+		if (errno != ENOENT || !slash || slash < full + strlen(top_real) ||
+		    streq(slash + 1, ".."))
 			return false;
 		*slash = '\0';
 	}
 	return real_is_inside(top_real, real);
 }
 
-static int copy_tree_rel(const char *src, const char *src_real, const char *dst, const char *rel,
-			 char **ret_bad)
+/* Open rel below top_fd as the kernel resolves it, symlinks included, but failing (EXDEV) where
+ * the resolution would leave top_fd: absolute links, '..' above the top. 0 if it is there. */
+static int open_beneath(int top_fd, const char *rel)
 {
-	_cleanup_free_ char *s = rel[0] ? path_join(src, rel) : xstrdup(src);
-	_cleanup_free_ char *d = rel[0] ? path_join(dst, rel) : xstrdup(dst);
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int r = 0;
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
 
-	if (lstat(s, &st) < 0)
-		return -errno;
-	if (mkdir(d, (st.st_mode & 07777) | 0700) < 0 && errno != EEXIST)
-		return -errno;
-	dir = opendir(s);
-	if (!dir)
-		return -errno;
-	while (r >= 0 && (de = readdir(dir))) {
-		_cleanup_free_ char *crel = NULL, *cs = NULL, *cd = NULL;
+	/* EAGAIN: a rename somewhere on the system while '..' was resolved; try again */
+	for (int i = 0; i < 64; i++) {
+		int fd = (int)syscall(SYS_openat2, top_fd, rel, &how, sizeof(how));
 
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		crel = rel[0] ? path_join(rel, de->d_name) : xstrdup(de->d_name);
-		cs = path_join(src, crel);
-		cd = path_join(dst, crel);
-		if (lstat(cs, &st) < 0) {
-			r = -errno;
-			break;
+		if (fd >= 0) {
+			close(fd);
+			return 0;
 		}
-		if (S_ISDIR(st.st_mode))
-			r = copy_tree_rel(src, src_real, dst, crel, ret_bad);
-		else if (S_ISREG(st.st_mode))
-			r = copy_file(cs, cd, st.st_mode & 07777);
-		else if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t k = readlink(cs, target, sizeof(target) - 1);
-
-			if (k < 0) {
-				r = -errno;
-				break;
-			}
-			target[k] = 0;
-			if (!symlink_stays_inside(rel[0] ? rel : ".", target) ||
-			    !symlink_resolves_inside(src_real, s, target)) {
-				if (ret_bad)
-					*ret_bad = xasprintf("%s -> %s", crel, target);
-				r = -ELOOP;
-				break;
-			}
-			if (symlink(target, cd) < 0)
-				r = -errno;
-		}
-		/* sockets, fifos, devices are not part of a module source: skipped */
+		if (errno != EAGAIN)
+			return -errno;
 	}
-	closedir(dir);
+	return -EAGAIN;
+}
+
+/* The lexical check alone is not enough: with `d -> .`, `d/d/../../x` looks balanced but
+ * leaves the tree. Resolve what exists of the target as the kernel does, from the top of the
+ * finished copy (which only root can change), and require that to stay below it; the part that
+ * does not exist (yet: a file the build generates) must not climb with '..'. */
+static bool symlink_resolves_inside(int top_fd, const char *link_dir, const char *target)
+{
+	_cleanup_free_ char *full = link_dir[0] ? path_join(link_dir, target) : xstrdup(target);
+
+	for (;;) {
+		char *slash;
+		int r = open_beneath(top_fd, full);
+
+		if (r == 0)
+			return true;
+		if (r == -ENOSYS) /* on the first try: full is still whole */
+			return symlink_resolves_inside_realpath(top_fd, full);
+		if (r != -ENOENT)
+			return false; /* EXDEV: it leaves; ENOTDIR, ELOOP: it never resolves */
+		slash = strrchr(full, '/');
+		if (streq(slash ? slash + 1 : full, ".."))
+			return false;
+		if (!slash)
+			return true; /* a name missing in the top */
+		*slash = '\0';
+	}
+}
+
+/* The copy: every object is opened relative to its parent's fd, never by a path (a component
+ * swapped for a symlink after the listing would be followed), and must be the inode that was
+ * listed. The destination is built the same way, in directories only root can write until the
+ * copy is finished. */
+struct copy_link {
+	char *dir;   /* the link's directory, relative to the top ("" for the top itself) */
+	char *entry; /* dir/name */
+	char *target;
+};
+
+struct copy_walk {
+	uid_t uid; /* the owner of the copy, or (uid_t)-1 for root */
+	gid_t gid;
+	struct copy_link *links; /* checked once the whole tree is there */
+	size_t n_links;
+	char *bad; /* the entry an error is about */
+};
+
+/* an entry that was listed is gone, or is something else now */
+static int listed_entry_error(int err)
+{
+	return err == ENOENT || err == ELOOP || err == ENOTDIR || err == ENXIO ? -ESTALE : -err;
+}
+
+static int copy_dir_at(struct copy_walk *w, int sfd, int dfd, const char *rel);
+
+static int copy_subdir_at(struct copy_walk *w, int sdir, int ddir, const char *name,
+			  const struct stat *st, const char *crel)
+{
+	_cleanup_close_ int fd = -1, out = -1;
+	struct stat st2;
+
+	fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return listed_entry_error(errno);
+	if (fstat(fd, &st2) < 0)
+		return -errno;
+	if (!same_inode(st, &st2))
+		return -ESTALE;
+	if (mkdirat(ddir, name, 0700) < 0)
+		return -errno;
+	out = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (out < 0)
+		return -errno;
+	return copy_dir_at(w, TAKE_FD(fd), out, crel);
+}
+
+static int copy_file_at(struct copy_walk *w, int sdir, int ddir, const char *name,
+			const struct stat *st)
+{
+	_cleanup_close_ int in = -1, out = -1;
+	struct stat st2;
+	int r;
+
+	/* O_NONBLOCK: if it became a FIFO since the listing, the open must not wait */
+	in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (in < 0)
+		return listed_entry_error(errno);
+	if (fstat(in, &st2) < 0)
+		return -errno;
+	if (!same_inode(st, &st2))
+		return -ESTALE;
+	out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -errno;
+	r = copy_data(in, out);
+	if (r >= 0 && w->uid != (uid_t)-1 && fchown(out, w->uid, w->gid) < 0)
+		r = -errno;
+	if (r >= 0 && fchmod(out, copy_file_mode(st2.st_mode)) < 0)
+		r = -errno;
 	return r;
 }
 
-int copy_tree(const char *src, const char *dst, char **ret_bad)
+static int copy_symlink_at(struct copy_walk *w, int sdir, int ddir, const char *name,
+			   const struct stat *st, const char *rel, const char *crel)
 {
-	char src_real[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	char target[PATH_MAX];
+	struct copy_link *l;
+	struct stat st2;
+	ssize_t k;
 
-	if (!realpath(src, src_real))
+	fd = openat(sdir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return listed_entry_error(errno);
+	if (fstat(fd, &st2) < 0)
 		return -errno;
-	return copy_tree_rel(src, src_real, dst, "", ret_bad);
+	if (!same_inode(st, &st2))
+		return -ESTALE;
+	k = readlinkat(fd, "", target, sizeof(target));
+	if (k < 0)
+		return -errno;
+	if ((size_t)k >= sizeof(target) || k == 0)
+		return -ENAMETOOLONG;
+	target[k] = 0;
+	if (!symlink_stays_inside(rel[0] ? rel : ".", target)) {
+		w->bad = xasprintf("%s -> %s", crel, target);
+		return -ELOOP;
+	}
+	if (symlinkat(target, ddir, name) < 0)
+		return -errno;
+	/* the parent is still root's: nobody can have put something else at that name */
+	if (w->uid != (uid_t)-1 && fchownat(ddir, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	w->links = xrealloc(w->links, (w->n_links + 1) * sizeof(*w->links));
+	l = &w->links[w->n_links++];
+	*l = (struct copy_link){ .dir = xstrdup(rel),
+				 .entry = xstrdup(crel),
+				 .target = xstrdup(target) };
+	return 0;
+}
+
+/* Copy what sfd lists into dfd; takes sfd. */
+static int copy_dir_at(struct copy_walk *w, int sfd, int dfd, const char *rel)
+{
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	d = fdopendir(sfd);
+	if (!d) {
+		r = -errno;
+		close(sfd);
+		return r;
+	}
+	rewinddir(d);
+	for (;;) {
+		_cleanup_free_ char *crel = NULL;
+		struct stat st;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = -errno;
+			if (r < 0 && !w->bad)
+				w->bad = xstrdup(rel[0] ? rel : ".");
+			break;
+		}
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		crel = rel[0] ? path_join(rel, de->d_name) : xstrdup(de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = listed_entry_error(errno);
+		else if (S_ISDIR(st.st_mode))
+			r = copy_subdir_at(w, dirfd(d), dfd, de->d_name, &st, crel);
+		else if (S_ISREG(st.st_mode))
+			r = copy_file_at(w, dirfd(d), dfd, de->d_name, &st);
+		else if (S_ISLNK(st.st_mode))
+			r = copy_symlink_at(w, dirfd(d), dfd, de->d_name, &st, rel, crel);
+		/* sockets, fifos, devices are not part of a module source: skipped */
+		if (r < 0) {
+			if (!w->bad)
+				w->bad = TAKE_PTR(crel);
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Post-order, once the whole copy is there: each directory gets its owner and its mode only
+ * after everything below it is finished, so the copy never works in a directory that someone
+ * else could change. */
+static int finish_dir_at(struct copy_walk *w, int fd, const char *rel)
+{
+	struct dirent *de;
+	DIR *d;
+	int r = 0, dup_fd;
+
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0)
+		return -errno;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		r = -errno;
+		close(dup_fd);
+		return r;
+	}
+	rewinddir(d);
+	while (r >= 0) {
+		_cleanup_free_ char *crel = NULL;
+		_cleanup_close_ int cfd = -1;
+		struct stat st, st2;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = -errno;
+			break;
+		}
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		crel = rel[0] ? path_join(rel, de->d_name) : xstrdup(de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+		} else if (S_ISDIR(st.st_mode)) {
+			cfd = openat(dirfd(d), de->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd < 0)
+				r = -errno;
+			else if (fstat(cfd, &st2) < 0)
+				r = -errno;
+			else if (!same_inode(&st, &st2) || st2.st_uid != geteuid())
+				r = -ESTALE;
+			else
+				r = finish_dir_at(w, cfd, crel);
+		}
+		if (r < 0 && !w->bad)
+			w->bad = TAKE_PTR(crel);
+	}
+	closedir(d);
+	if (r >= 0 && w->uid != (uid_t)-1 && fchown(fd, w->uid, w->gid) < 0)
+		r = -errno;
+	if (r >= 0 && fchmod(fd, 0755) < 0)
+		r = -errno;
+	if (r < 0 && !w->bad)
+		w->bad = xstrdup(rel[0] ? rel : ".");
+	return r;
+}
+
+/* remove everything below fd (a failed copy leaves nothing, not even a refused symlink) */
+static void empty_dir_at(int fd)
+{
+	struct dirent *de;
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d;
+
+	if (dup_fd < 0)
+		return;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			(void)rm_rf_at(dirfd(d), de->d_name);
+	closedir(d);
+}
+
+int copy_tree_at(int src_fd, int dst_dirfd, const char *dst_name, uid_t owner_uid, gid_t owner_gid,
+		 char **ret_bad)
+{
+	struct copy_walk w = { .uid = owner_uid, .gid = owner_gid };
+	_cleanup_close_ int dfd = -1;
+	int r, sfd;
+
+	if (isempty(dst_name) || strchr(dst_name, '/') || streq(dst_name, ".") ||
+	    streq(dst_name, ".."))
+		return -EINVAL;
+	/* private until finished: root's, 0700, whoever the owner will be */
+	r = mkdir_owned_at(dst_dirfd, dst_name, 0700, (uid_t)-1, (gid_t)-1, &dfd);
+	if (r < 0)
+		return r;
+	sfd = fcntl(src_fd, F_DUPFD_CLOEXEC, 3);
+	r = sfd < 0 ? -errno : copy_dir_at(&w, sfd, dfd, "");
+	for (size_t i = 0; r >= 0 && i < w.n_links; i++) {
+		struct copy_link *l = &w.links[i];
+
+		if (!symlink_resolves_inside(dfd, l->dir, l->target)) {
+			w.bad = xasprintf("%s -> %s", l->entry, l->target);
+			r = -ELOOP;
+		}
+	}
+	if (r >= 0)
+		r = finish_dir_at(&w, dfd, "");
+	for (size_t i = 0; i < w.n_links; i++) {
+		free(w.links[i].dir);
+		free(w.links[i].entry);
+		free(w.links[i].target);
+	}
+	free(w.links);
+	if (r < 0) {
+		empty_dir_at(dfd);
+		(void)unlinkat(dst_dirfd, dst_name, AT_REMOVEDIR);
+		if (ret_bad && w.bad)
+			*ret_bad = TAKE_PTR(w.bad);
+		free(w.bad);
+		return r;
+	}
+	free(w.bad);
+	return 0;
+}
+
+int copy_tree(const char *src, const char *dst, uid_t owner_uid, gid_t owner_gid, char **ret_bad)
+{
+	_cleanup_free_ char *parent = path_dirname(dst);
+	_cleanup_close_ int sfd = -1, pfd = -1;
+
+	sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	return copy_tree_at(sfd, pfd, path_basename(dst), owner_uid, owner_gid, ret_bad);
 }
 
 bool path_exists(const char *path)

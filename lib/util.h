@@ -48,12 +48,36 @@ int rm_rf(const char *path);
  * readers always see a complete dir), then remove the old one. */
 int dir_replace(const char *newdir, const char *dir);
 int fsync_parent(const char *path);
-/* Copy a directory tree (regular files, dirs, symlinks that stay inside src). Refuses
- * symlinks that point outside src, by their text or once resolved (returns -ELOOP, names the
- * entry in *ret_bad). */
-int copy_tree(const char *src, const char *dst, char **ret_bad);
-/* Copy one regular file to dst (created, mode kept). A symlink is -ELOOP, anything else that
- * is not a regular file (a FIFO would block) -EINVAL. */
+/* Copy the directory tree src to dst, which must not exist yet: regular files, directories,
+ * and symlinks that stay inside src; FIFOs, sockets and devices are skipped. Made for root
+ * copying a tree that someone else may be changing at the same time:
+ *  - every entry is opened relative to its parent's fd (never by a path), O_NOFOLLOW, and must
+ *    be the inode that was listed; a mismatch (say a directory swapped for a symlink) is
+ *    -ESTALE, "changed while it was being copied";
+ *  - what is created gets its mode explicitly, whatever the umask: files 0644, or 0755 when
+ *    the source is executable; directories 0755; never a setuid/setgid/sticky bit, never
+ *    group- or world-writable;
+ *  - a symlink whose text is absolute or climbs out, or that resolves outside the finished
+ *    copy (`d -> .` then `d/d/../../etc`), is -ELOOP.
+ * owner_uid/owner_gid: who owns the copy, or (uid_t)-1 for root. Each file is fchown'ed
+ * through its fd once written, each symlink while its directory is still root's, each
+ * directory only once everything below it is finished, so the copy never works in a
+ * directory that the owner could change. dst is created 0700 and gets its owner and mode
+ * last. dst's parent is reached by its path: it must be a directory only root can change.
+ * On failure nothing is left at dst, and *ret_bad (if given) names the entry, relative to src
+ * (for -ELOOP "<entry> -> <target>"), when the error is about one. */
+int copy_tree(const char *src, const char *dst, uid_t owner_uid, gid_t owner_gid, char **ret_bad);
+/* The same from an open source directory into dst_name below the directory dst_dirfd. */
+int copy_tree_at(int src_fd, int dst_dirfd, const char *dst_name, uid_t owner_uid, gid_t owner_gid,
+		 char **ret_bad);
+/* Create the directory name below dirfd (-EEXIST if it exists), check that what is there now
+ * is the directory we just made (ours, nobody else could have written it: else -ESTALE), give
+ * it mode (explicitly, whatever the umask) and, unless uid is (uid_t)-1, the owner uid:gid,
+ * all through its fd; that fd (O_DIRECTORY, O_CLOEXEC) in *ret_fd if given. */
+int mkdir_owned_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, int *ret_fd);
+/* Copy one regular file to dst (created, O_EXCL): mode & 0755, explicitly, whatever the umask.
+ * A symlink is -ELOOP, anything else that is not a regular file (a FIFO would block)
+ * -EINVAL. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
