@@ -88,6 +88,7 @@ chroot_mirror() {
 chroot_run() {
 	local archives=$CHROOT_CACHE/apt-archives
 	mkdir -p "$archives/partial"
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	unshare -m --propagation private -- bash -euc '
 		R=$1 mode=$2 archives=$3
 		shift 3
@@ -259,7 +260,7 @@ chroot_fresh_lists() {
 # The newest kernel in the chroot's /lib/modules (the one linux-image-amd64 or
 # linux-headers-amd64 brought)
 chroot_kver() {
-	ls "$CHROOT/lib/modules" 2>/dev/null | sort -V | tail -n 1
+	find "$CHROOT/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1
 }
 
 # dkm-hook's own .deb, built once per test file run from the working tree as it is
