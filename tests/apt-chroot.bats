@@ -24,6 +24,10 @@ setup_file() {
 	chroot_build_deb
 }
 
+teardown() {
+	chroot_cleanup
+}
+
 # A chroot with dkm-hook installed from its .deb and the fixture registered (REMAKE_INITRD)
 build_chroot() { # build_chroot MODE
 	chroot_new build "$1"

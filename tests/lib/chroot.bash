@@ -105,6 +105,23 @@ chroot_run() {
 		"${CHROOT_ENV[@]}" "$@"
 }
 
+# chroot_cleanup — the test's chroots go (about 1 GiB each; bats removes its temporary dirs
+# only at the end of the run), unless DKM_TEST_KEEP_CHROOT=1. Their mounts lived in the private
+# namespaces of chroot_run and ended with it; should any mount below the test's dir be
+# visible here all the same, it is detached first, so rm never reaches through one.
+chroot_cleanup() {
+	local m
+	findmnt -rn -o TARGET | grep -F "$BATS_TEST_TMPDIR/" | sort -r | while read -r m; do
+		umount -l "$m" || true
+	done
+	[ "${DKM_TEST_KEEP_CHROOT:-0}" = 1 ] && return 0
+	if findmnt -rn -o TARGET | grep -qF "$BATS_TEST_TMPDIR/"; then
+		echo "still mounted below $BATS_TEST_TMPDIR: not removing the chroots" >&2
+		return 1
+	fi
+	rm -rf "$BATS_TEST_TMPDIR"/chroot-*
+}
+
 # chroot_log CMD... — chroot_run with the output appended to $CHROOT_LOG (the test's log); on
 # failure its last lines go to stderr, which bats shows
 chroot_log() {
