@@ -14,16 +14,19 @@ DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 DEPS := libkmod blkid liblzma libzstd zlib libcrypto
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lpthread
+# Asked of pkg-config by the first compile or link that needs them (once), not when the
+# Makefile is read: on a fresh machine `make demo` and `make check` install the -dev packages
+# first (tests/deps) and only then build, in a second make.
+DEP_CFLAGS = $(eval DEP_CFLAGS := $$(shell $$(PKG_CONFIG) --cflags $$(DEPS)))$(DEP_CFLAGS)
+DEP_LIBS = $(eval DEP_LIBS := $$(shell $$(PKG_CONFIG) --libs $$(DEPS)) -lpthread)$(DEP_LIBS)
 
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla \
 	-Wwrite-strings -Wpointer-arith -fno-common -Wno-unused-parameter
 HARDEN := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -g
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -iquote lib -DDKM_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -iquote lib -DDKM_VERSION='"$(VERSION)"' \
 	-DDKM_LIBEXECDIR='"$(PREFIX)/lib/dkm-hook"' -MMD -MP $(CFLAGS)
-ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
 endif
@@ -59,7 +62,19 @@ $(B)/man/%: docs/man/%.md docs/man/md2man.py
 
 man: $(MAN)
 
-$(B)/%.o: %.c
+# Without a -dev package or the compiler, one line says what to install (tests/deps -n) instead
+# of a compiler error about a missing header: every compile waits for deps-found.
+CC_PROG = $(firstword $(CC))
+deps-found:
+	@command -v $(CC_PROG) >/dev/null && $(PKG_CONFIG) --exists $(DEPS) 2>/dev/null && exit 0; \
+	tests/deps -n build || exit 1; \
+	command -v $(CC_PROG) >/dev/null || { \
+		echo "dkm-hook: error: no C compiler '$(CC_PROG)' on PATH: set CC=" >&2; exit 1; }; \
+	m=; for d in $(DEPS); do $(PKG_CONFIG) --exists $$d 2>/dev/null || m="$$m $$d"; done; \
+	echo "dkm-hook: error: '$(PKG_CONFIG)' does not find:$$m, although the packages of 'tests/deps build' are installed: check PKG_CONFIG and PKG_CONFIG_PATH" >&2; \
+	exit 1
+
+$(B)/%.o: %.c | deps-found
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -80,24 +95,26 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
 $(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-# Every test goes through prove: the C unit tests print TAP, bats prints TAP.
-check: deps-check all
+# The README's two commands, the first ones on a fresh machine: the packages first (tests/deps
+# installs them as root, or prints the apt-get line and stops), then the build in a second make,
+# which is when the flags are asked of pkg-config. Every test goes through prove: the C unit
+# tests print TAP, bats prints TAP.
+check:
+	@tests/deps check
+	@$(MAKE) --no-print-directory all
 	B=$(B) tests/run-tests
 
-check-boot: deps-check all
-	B=$(B) tests/boot/run
-
-deps-build:
-	@tests/deps build
-deps-check:
+check-boot:
 	@tests/deps check
-deps-demo:
-	@tests/deps demo
+	@$(MAKE) --no-print-directory all
+	B=$(B) tests/boot/run
 
 check-unit: all
 	prove -v $(UNIT_BIN)
 
-demo: deps-demo all
+demo:
+	@tests/deps demo
+	@$(MAKE) --no-print-directory all
 	B=$(B) tests/demo
 
 # not part of check: measures against Debian's dkms (installs it with apt), prints a report
@@ -133,7 +150,7 @@ clean:
 	rm -rf $(B)
 
 .SECONDARY:
-.PHONY: all man check check-boot check-unit demo bench install clean deps-build deps-check deps-demo
+.PHONY: all man check check-boot check-unit demo bench install clean deps-found
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
 # the test programs too: tests/tools/fuzz-replay is all in a header (tests/fuzz/targets.h)
 -include $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%.d)

@@ -16,6 +16,7 @@
 #include "export.h"
 #include "hook.h"
 #include "initrd.h"
+#include "kernel.h"
 #include "registry.h"
 #include "sign.h"
 #include "util.h"
@@ -96,8 +97,14 @@ static int list(const char *what, const char *root)
 		if (dkm_ctx_load_config(ctx) < 0)
 			return DKM_EXIT_INVALID;
 		dkm_pkg_list(ctx, &l, &n);
-		for (size_t i = 0; i < n; i++)
-			printf("%s/%s\n", l[i]->name, l[i]->version);
+		/* a registration older than the name rule may have any name: only names that
+		 * follow it are offered to a shell */
+		for (size_t i = 0; i < n; i++) {
+			char buf[64];
+
+			if (!dkm_name_problem(l[i]->name, buf) && !dkm_name_problem(l[i]->version, buf))
+				printf("%s/%s\n", l[i]->name, l[i]->version);
+		}
 		dkm_pkg_list_free(l, n);
 	} else {
 		fprintf(stderr, "%s: error: --list '%s': expected verbs, config-keys, dkms-conf-directives or packages\n",
@@ -312,6 +319,12 @@ int main(int argc, char **argv)
 	r = dkm_ctx_load_config(ctx);
 	if (r < 0)
 		return DKM_EXIT_INVALID;
+	/* -k and -a become directory names under the root and the state: the one name rule */
+	if (o.arch && dkm_arg_check(ctx, "architecture", o.arch, dkm_host_arch()) < 0)
+		return DKM_EXIT_INVALID;
+	for (size_t i = 0; kernels && kernels[i]; i++)
+		if (dkm_kver_check(ctx, kernels[i]) < 0)
+			return DKM_EXIT_INVALID;
 	if (jobs)
 		ctx->jobs = jobs;
 	ctx->force = o.force;
@@ -377,6 +390,8 @@ int main(int argc, char **argv)
 	}
 	if (streq(verb_name, "kernel-remove")) {
 		NEED_ARGS(1, 1);
+		/* the prerm.d hook: a lock wait ends after lock_timeout= (kernel-add: lib/hook.c) */
+		ctx->unattended = true;
 		return dkm_action_kernel_remove(ctx, arg, &o);
 	}
 	if (streq(verb_name, "import")) {

@@ -7,11 +7,37 @@
 # the kernels from <root>/lib/modules. A new command or option is completed without a change
 # here. The root is the command line's --root, else $DKM_HOOK_ROOT, else /.
 # Works with or without the bash-completion package.
+#
+# Candidates are matched as literal prefixes (_dkm_hook_words), never through `compgen -W`:
+# that expands each word of its list again, command substitution included, so a package named
+# 'x$(cmd)' would run cmd in the shell of whoever pressed TAB (root, usually). Lists are read
+# into arrays line by line, never split or globbed.
 
 _dkm_hook_run() { # <program> <root> args... : the program's output, errors silenced
 	local prog=$1 root=$2
 	shift 2
 	"$prog" --root "$root" "$@" 2>/dev/null
+}
+
+_dkm_hook_words() { # <cur> words...: COMPREPLY += the words that start with cur, as they are
+	local cur=$1 w
+	shift
+	for w in "$@"; do
+		[[ $w == "$cur"* ]] && COMPREPLY+=("$w")
+	done
+	return 0
+}
+
+_dkm_hook_lines() { # <cur> <text>: _dkm_hook_words over the lines of text
+	local -a l=()
+	[[ -n $2 ]] && mapfile -t l <<<"$2"
+	_dkm_hook_words "$1" "${l[@]}"
+}
+
+_dkm_hook_compgen() { # <-d|-f> <cur>: file or directory names, one candidate per line
+	local -a l=()
+	mapfile -t l < <(compgen "$1" -- "$2")
+	COMPREPLY+=("${l[@]}")
 }
 
 _dkm_hook() {
@@ -56,23 +82,23 @@ _dkm_hook() {
 	# the argument of an option
 	case $prev in
 	-k | --kernel)
-		COMPREPLY=($(compgen -W "$(_dkm_hook_kernels "$root")" -- "$cur"))
+		_dkm_hook_lines "$cur" "$(_dkm_hook_kernels "$root")"
 		return 0
 		;;
 	--root | --kernel-source-dir | --dkmstree)
-		COMPREPLY=($(compgen -d -- "$cur"))
+		_dkm_hook_compgen -d "$cur"
 		return 0
 		;;
 	--cert | -o | --output)
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_dkm_hook_compgen -f "$cur"
 		return 0
 		;;
 	--format)
-		COMPREPLY=($(compgen -W "tar deb" -- "$cur"))
+		_dkm_hook_words "$cur" tar deb
 		return 0
 		;;
 	-a | --arch)
-		COMPREPLY=($(compgen -W "$(uname -m)" -- "$cur"))
+		_dkm_hook_words "$cur" "$(uname -m)"
 		return 0
 		;;
 	-j | --jobs)
@@ -92,12 +118,12 @@ _dkm_hook() {
 				sed -E 's/^ +//; s/ {2,}.*//' | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' |
 				tr -d ' ,' | sort -u)
 		fi
-		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		_dkm_hook_lines "$cur" "$(tr ' ' '\n' <<<"$opts" | sed '/^$/d')"
 		return 0
 	fi
 
 	if [[ -z $verb ]]; then
-		COMPREPLY=($(compgen -W "${verbs[*]}" -- "$cur"))
+		_dkm_hook_words "$cur" "${verbs[@]}"
 		return 0
 	fi
 
@@ -134,14 +160,14 @@ _dkm_hook() {
 	done
 	case $what in
 	*pkg* | *package*)
-		COMPREPLY=($(compgen -W "$(_dkm_hook_run "$prog" "$root" --list packages)" -- "$cur"))
-		[[ $what == *source-dir* ]] && COMPREPLY+=($(compgen -d -- "$cur"))
+		_dkm_hook_lines "$cur" "$(_dkm_hook_run "$prog" "$root" --list packages)"
+		[[ $what == *source-dir* ]] && _dkm_hook_compgen -d "$cur"
 		;;
 	*kver*)
-		COMPREPLY=($(compgen -W "$(_dkm_hook_kernels "$root")" -- "$cur"))
+		_dkm_hook_lines "$cur" "$(_dkm_hook_kernels "$root")"
 		;;
 	*file*)
-		COMPREPLY=($(compgen -f -- "$cur"))
+		_dkm_hook_compgen -f "$cur"
 		;;
 	esac
 	return 0

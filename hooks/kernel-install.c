@@ -69,6 +69,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	o.no_depmod = dkm_hook_depmod_follows(ctx, command, kver, "/proc/self/exe");
+	/* inside kernel-install: a lock wait says so (as a warning, shown at our log level) and
+	 * ends after lock_timeout= rather than hang the installation */
+	ctx->unattended = true;
 
 	if (streq(command, "add"))
 		return dkm_action_kernel_add(ctx, kver, &o) == DKM_EXIT_OK ? 0 : 1;

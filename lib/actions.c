@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -343,6 +344,55 @@ static int inst_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 	return 0;
 }
 
+
+/* <srcroot>/.dkm-hook-add: where add stages its copies, a directory only root enters */
+static int stage_dir(struct dkm_ctx *ctx, const char *srcroot, char **ret)
+{
+	_cleanup_free_ char *dir = path_join(srcroot, ".dkm-hook-add");
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return dkm_err(ctx, -errno, "cannot create '%s': %s", dir, strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return dkm_err(ctx, -errno, "cannot open '%s': %s", dir, strerror(errno));
+	if (st.st_uid != geteuid())
+		return dkm_err(ctx, -EPERM, "refusing '%s': owned by uid %u, not by us: remove it",
+			       dir, (unsigned)st.st_uid);
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+		return dkm_err(ctx, -errno, "cannot chmod 0700 '%s': %s", dir, strerror(errno));
+	*ret = TAKE_PTR(dir);
+	return 0;
+}
+
+/* The sha256 of a dkms.conf's bytes ("" if it cannot be read: the reader says why). */
+static void conf_sha256(const char *path, char ret[static 65])
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+
+	ret[0] = 0;
+	if (read_full_file(path, 1 << 20, &data, &len) >= 0)
+		sha256_buf(data, len, ret);
+}
+
+/* The copy's dkms.conf must be the one read before the copy (whose sha256 is want). */
+static int same_conf_in_copy(struct dkm_ctx *ctx, const char *src, const char *copy,
+			     const char *want)
+{
+	_cleanup_free_ char *path = path_join(copy, "dkms.conf");
+	_cleanup_free_ char *orig = path_join(src, "dkms.conf");
+	char sha[65];
+
+	conf_sha256(path, sha);
+	if (!isempty(want) && streq(sha, want))
+		return 0;
+	return dkm_err(ctx, -ESTALE,
+		       "cannot add '%s': '%s' changed while it was being copied (replaced or moved): make sure nothing changes the source during 'dkm-hook add', then add it again",
+		       src, orig);
+}
+
 static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
 			  const char *script);
 
@@ -351,6 +401,8 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	_cleanup_free_ char *src = NULL, *conf_path = NULL, *kver = NULL, *target_logical = NULL;
 	_cleanup_free_ char *target = NULL, *staging = NULL, *srcroot = NULL, *marker = NULL;
+	_cleanup_free_ char *stagedir = NULL;
+	char conf_sha[65];
 	_cleanup_conf_ struct dkm_conf *conf = NULL;
 	_cleanup_pkg_ struct dkm_pkg *existing = NULL;
 	struct dkm_pkg pkg = { 0 };
@@ -387,6 +439,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		}
 	}
 	conf_path = path_join(src, "dkms.conf");
+	conf_sha256(conf_path, conf_sha); /* before it is read: see same_conf_in_copy() */
 	kver = dkm_kernel_default(ctx);
 	if (!kver)
 		kver = xstrdup(uname(&u) == 0 ? u.release : "unknown");
@@ -439,9 +492,12 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			dkm_err(ctx, r, "cannot create '%s': %s", srcroot, strerror(-r));
 			goto out;
 		}
-		/* copy to a staging name, then rename: never a half-copied source */
-		staging = xasprintf("%s/.%s-%s.dkm-hook-add", srcroot, conf->package_name,
-				    conf->package_version);
+		/* copy to a staging name, then rename: never a half-copied source. The staging
+		 * name is in a directory only root enters: until it is checked, nobody reads it */
+		r = stage_dir(ctx, srcroot, &stagedir);
+		if (r < 0)
+			goto out;
+		staging = xasprintf("%s/%s-%s", stagedir, conf->package_name, conf->package_version);
 		(void)rm_rf(staging);
 		/* root's copy, whatever src's owner does meanwhile: see copy_tree() */
 		r = copy_tree(src, staging, (uid_t)-1, (gid_t)-1, &bad);
@@ -460,6 +516,13 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			else
 				dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", src, staging,
 					strerror(-r));
+			(void)rm_rf(staging);
+			goto out;
+		}
+		/* what was copied is what was read: '<src>' itself could have been swapped for
+		 * another directory between reading its dkms.conf and copying it */
+		r = same_conf_in_copy(ctx, src, staging, conf_sha);
+		if (r < 0) {
 			(void)rm_rf(staging);
 			goto out;
 		}
@@ -516,6 +579,8 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 	}
 	r = 0;
 out:
+	if (stagedir)
+		(void)rmdir(stagedir); /* when empty: nothing of ours stays in <source_tree> */
 	run_done(&rn);
 	return exit_code(r);
 }

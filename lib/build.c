@@ -2,14 +2,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <openssl/evp.h>
 
@@ -302,6 +307,7 @@ struct runner {
 	struct dkm_identity id;
 	struct dkm_sandbox sandbox;
 	bool use_sandbox;
+	struct dkm_spawn_log out; /* the log's budget (build_log_max), shared by the steps */
 };
 
 static char **build_env(struct runner *rn, bool with_jobserver)
@@ -336,52 +342,130 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 	return env;
 }
 
+/* Which of the build's limits a failed step ran into, from what its output said (or the signal
+ * that ended it): "it reached build_max_procs (512 processes): the log says '...'" in why, and
+ * the setting; NULL if none. */
+static const char *limit_hit(struct runner *rn, int status, char *why, size_t size)
+{
+	const struct dkm_spawn_scan *sc = &rn->out.scan;
+	const struct dkm_ctx *ctx = rn->ctx;
+	char v[32];
+
+	if ((sc->hits & DKM_SPAWN_HIT_PROCS) && ctx->build_max_procs) {
+		snprintf(why, size, "it reached build_max_procs (%u processes): the log says '%s'",
+			 ctx->build_max_procs, sc->said[0]);
+		return "build_max_procs";
+	}
+	if ((sc->hits & DKM_SPAWN_HIT_MEMORY) && ctx->build_max_memory) {
+		snprintf(why, size,
+			 "it ran out of memory under build_max_memory (%s per process): the log says '%s'",
+			 dkm_format_size(ctx->build_max_memory, v, sizeof(v)), sc->said[1]);
+		return "build_max_memory";
+	}
+	if (((sc->hits & DKM_SPAWN_HIT_FSIZE) ||
+	     (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ)) && ctx->build_dir_max) {
+		snprintf(why, size, "a file it wrote reached build_dir_max (%s)%s%s%s",
+			 dkm_format_size(ctx->build_dir_max, v, sizeof(v)),
+			 sc->said[2] ? ": the log says '" : "", strempty(sc->said[2]),
+			 sc->said[2] ? "'" : "");
+		return "build_dir_max";
+	}
+	return NULL;
+}
+
 static int run_logged(struct runner *rn, const char *what, char *const *argv, const char *cwd,
 		      int stdin_fd, bool with_jobserver, char *const *reach)
 {
 	_cleanup_strv_free_ char **env = build_env(rn, with_jobserver);
+	struct dkm_ctx *ctx = rn->ctx;
 	int keep[3] = { -1, -1, -1 };
+	/* what the build uid can write: its private build dir (the compiler cache has its own
+	 * limit) */
+	_cleanup_free_ char *pvdir = path_dirname(rn->build);
+	struct dkm_spawn_watch watch = { .dir = pvdir, .max = ctx->build_dir_max };
 	struct dkm_spawn s = {
 		.argv = argv,
 		.envp = env,
 		.cwd = cwd,
 		.stdin_fd = stdin_fd,
-		.stdout_fd = rn->log_fd,
-		.stderr_fd = -3,
 		.keep_fds = keep,
 		.uid = rn->id.uid,
 		.gid = rn->id.gid,
 		.run_as = rn->id.run_as,
-		.timeout_sec = rn->ctx->build_timeout,
+		.timeout_sec = ctx->build_timeout,
 		.sandbox = rn->use_sandbox ? &rn->sandbox : NULL,
 		.reach = reach,
+		.limits = {
+			.max_procs = ctx->build_max_procs,
+			.max_memory = ctx->build_max_memory,
+			.max_file = ctx->build_dir_max,
+			.no_core = true,
+		},
+		.log = &rn->out,
+		.watch = ctx->build_dir_max ? &watch : NULL,
 	};
 	_cleanup_free_ char *cmdline = strv_join(argv, " ");
-	char desc[128];
+	char desc[128], why[256], size[32], max[32];
+	const char *setting;
 	int status = 0, r;
 
+	if (!rn->out.setting) {
+		rn->out.fd = rn->log_fd;
+		rn->out.max = ctx->build_log_max;
+		rn->out.setting = "build_log_max";
+	}
 	if (with_jobserver && rn->fin && rn->fin->jobserver) {
 		keep[0] = rn->fin->jobserver[0];
 		keep[1] = rn->fin->jobserver[1];
 	}
 	log_line(rn->log_fd, "# %s", what);
 	log_line(rn->log_fd, "$ %s", cmdline);
-	r = dkm_spawn_run(rn->ctx, &s, &status);
+	r = dkm_spawn_run(ctx, &s, &status);
 	if (r == 0)
 		return 0;
 	if (r == -ETIMEDOUT) {
 		log_line(rn->log_fd, "# %s: timed out after %u s (build_timeout)", what,
-			 rn->ctx->build_timeout);
-		return dkm_err(rn->ctx, -ETIMEDOUT,
+			 ctx->build_timeout);
+		return dkm_err(ctx, -ETIMEDOUT,
 			       "build of %s/%s for %s failed: %s timed out after %u s (build_timeout); log: '%s'",
 			       rn->pkg->name, rn->pkg->version, rn->k->kver, what,
-			       rn->ctx->build_timeout, rn->log);
+			       ctx->build_timeout, rn->log);
+	}
+	if (r == -EFBIG) {
+		dkm_format_size(watch.size, size, sizeof(size));
+		dkm_format_size(ctx->build_dir_max, max, sizeof(max));
+		if (watch.unmeasurable)
+			snprintf(why, sizeof(why),
+				 "put more files or levels in its build dir than build_dir_max (%s) can be checked for (%s so far)",
+				 max, size);
+		else
+			snprintf(why, sizeof(why),
+				 "filled its build dir with %s, more than build_dir_max (%s) allows",
+				 size, max);
+		/* what it wrote goes now, not with the next build */
+		(void)rm_rf(watch.dir);
+		log_line(rn->log_fd, "# %s: %s: stopped, build dir removed", what, why);
+		return dkm_err(ctx, -EFBIG,
+			       "build of %s/%s for %s failed: %s %s: raise build_dir_max in dkm-hook.conf if the package needs more; log: '%s'",
+			       rn->pkg->name, rn->pkg->version, rn->k->kver, what, why, rn->log);
 	}
 	if (r < 0)
 		return r;
 	dkm_spawn_describe(status, desc, sizeof(desc));
+	setting = limit_hit(rn, status, why, sizeof(why));
+	/* dkm_spawn_run stops a build at its process limit */
+	if (setting && streq(setting, "build_max_procs") && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGKILL)
+		snprintf(desc, sizeof(desc), "was stopped");
 	log_line(rn->log_fd, "# %s: %s", what, desc);
-	return dkm_err(rn->ctx, -EIO, "build of %s/%s for %s failed: %s %s; log: '%s'",
+	if (setting) {
+		log_line(rn->log_fd, "# %s: %s", what, why);
+		return dkm_err(ctx, -EIO,
+			       "build of %s/%s for %s failed: %s %s: %s: raise %s in dkm-hook.conf if the package needs more; log: '%s'",
+			       rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, why,
+			       setting, rn->log);
+	}
+	return dkm_err(ctx, -EIO, "build of %s/%s for %s failed: %s %s; log: '%s'",
 		       rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, rn->log);
 }
 
@@ -834,6 +918,62 @@ static int read_built_module(struct dkm_ctx *ctx, const char *ko, const char *tm
 	return 0;
 }
 
+/* Copy the built module ko (a path inside build) to dst: opened below the build dir without
+ * following any symlink on the way (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS from an fd of the
+ * build dir, itself reached without following one), a regular file only, never blocking on a
+ * FIFO. The build uid owns everything from the build dir down: no path there is trusted. */
+static int copy_built(const char *build, const char *ko, const char *dst)
+{
+	_cleanup_free_ char *pvdir = path_dirname(build);
+	_cleanup_close_ int pfd = -1, bfd = -1, in = -1, out = -1;
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *rel = ko + strlen(build);
+	struct stat st;
+	char buf[65536];
+
+	while (*rel == '/')
+		rel++;
+	pfd = open(pvdir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	bfd = openat(pfd, path_basename(build), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0)
+		return -errno;
+	in = (int)syscall(SYS_openat2, bfd, rel, &how, sizeof(how));
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -errno;
+	for (;;) {
+		ssize_t k = read(in, buf, sizeof(buf));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		for (ssize_t o = 0; o < k;) {
+			ssize_t w = write(out, buf + o, (size_t)(k - o));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			o += w;
+		}
+	}
+	return fchmod(out, 0644) < 0 ? -errno : 0;
+}
+
 int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm_kernel *k,
 		      const struct dkm_conf *conf, const struct dkm_finish *fin)
 {
@@ -880,9 +1020,13 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		if (mkdir(workdir, 0700) < 0)
 			return dkm_err(ctx, -errno, "cannot create '%s': %s", workdir,
 				       strerror(errno));
-		r = copy_file(ko, tmp, 0644);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot copy '%s': %s", ko, strerror(-r));
+		r = copy_built(build, ko, tmp);
+		if (r < 0) {
+			why = built_file_problem(build, ko);
+			return dkm_err(ctx, r == -ENOENT || why ? -EPERM : r,
+				       "'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
+				       ko, i, m->built_name, why ? why : strerror(-r));
+		}
 		/* a kernel module at all? (before strip, which has its own idea of a bad file) */
 		r = read_built_module(ctx, ko, tmp, &data, &len, &em);
 		if (r < 0)

@@ -4,7 +4,8 @@
  *   - never as root: as build_user, or nobody, when we are root;
  *   - with a scrubbed environment (PATH, LC_ALL) and the dkms variables as plain shell
  *     variables, stdin /dev/null, the file's stdout discarded, its stderr captured for the
- *     error message, in its own process group, killed after DKM_CONF_SHELL_TIMEOUT_SEC;
+ *     error message, in its own process group, killed after DKM_CONF_SHELL_TIMEOUT_SEC, with
+ *     at most SHELL_MAX_PROCS processes and SHELL_MAX_MEMORY of address space per process;
  *   - the text comes through a memfd (the unprivileged user need not be able to read the
  *     file, which may sit in a 0700 directory), cwd is the file's directory (entered before
  *     privileges are dropped) and $BASH_SOURCE reads as the file's real path;
@@ -33,6 +34,9 @@
 #include "util.h"
 
 #define OUTPUT_MAX (32U * 1024U * 1024U)
+/* what the shell and the commands it runs may use: a dkms.conf runs a few commands */
+#define SHELL_MAX_PROCS 64U
+#define SHELL_MAX_MEMORY (512ULL << 20)
 #define STDERR_KEEP 2048U
 #define MAGIC_BEGIN "dkm-conf-v1"
 #define MAGIC_END "dkm-conf-end"
@@ -168,6 +172,7 @@ struct collected {
 	size_t out_len, out_cap;
 	char err[STDERR_KEEP + 1];
 	size_t err_len;
+	struct dkm_spawn_scan scan; /* of everything on stderr: the limits it ran into */
 	bool too_much, timed_out;
 };
 
@@ -200,7 +205,10 @@ static int drain(int *fd, struct collected *c, bool is_out)
 				c->too_much = true;
 				return 0;
 			}
-		} else if (c->err_len < STDERR_KEEP) {
+			continue;
+		}
+		dkm_spawn_scan_output(&c->scan, scratch, (size_t)n);
+		if (c->err_len < STDERR_KEEP) {
 			size_t take = (size_t)n < STDERR_KEEP - c->err_len ? (size_t)n
 									 : STDERR_KEEP - c->err_len;
 
@@ -211,7 +219,8 @@ static int drain(int *fd, struct collected *c, bool is_out)
 }
 
 /* Read both pipes until the shell exited (then take what is left: something it started in
- * the background may hold the pipes open), the size cap or the deadline. */
+ * the background may hold the pipes open), the size cap, the deadline or a fork that failed
+ * for want of processes (bash would back off and retry for 15 s). */
 static int collect(pid_t pid, int out_fd, int err_fd, struct collected *c)
 {
 	uint64_t deadline = now_usec() + (uint64_t)DKM_CONF_SHELL_TIMEOUT_SEC * 1000000U;
@@ -221,7 +230,7 @@ static int collect(pid_t pid, int out_fd, int err_fd, struct collected *c)
 
 	if (fcntl(out_fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(err_fd, F_SETFL, O_NONBLOCK) < 0)
 		return -errno;
-	while ((out_fd >= 0 || err_fd >= 0) && !c->too_much) {
+	while ((out_fd >= 0 || err_fd >= 0) && !c->too_much && !c->scan.fork_failed) {
 		struct pollfd p[3] = { { .fd = out_fd, .events = POLLIN },
 				       { .fd = err_fd, .events = POLLIN },
 				       { .fd = exited ? -1 : pidfd, .events = POLLIN } };
@@ -253,7 +262,7 @@ static int collect(pid_t pid, int out_fd, int err_fd, struct collected *c)
 		}
 	}
 	c->err[c->err_len] = '\0';
-	if (c->timed_out || c->too_much)
+	if (c->timed_out || c->too_much || c->scan.fork_failed)
 		kill(-pid, SIGKILL);
 	return r;
 }
@@ -316,6 +325,15 @@ bad:
 	return -EBADMSG;
 }
 
+static int shell_out_of_memory(struct dkm_ctx *ctx, const char *path, const struct collected *c)
+{
+	char max[32];
+
+	return dkm_err(ctx, -EINVAL,
+		       "invalid dkms.conf: '%s': evaluating it needs more than %s of memory in one process (the shell said '%s'): it must not build large values",
+		       path, dkm_format_size(SHELL_MAX_MEMORY, max, sizeof(max)), c->scan.said[1]);
+}
+
 int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 			const struct dkm_conf_env *env, struct dkm_shvars **ret_vars)
 {
@@ -326,7 +344,11 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	_cleanup_close_ int text_fd = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
 	_cleanup_strv_free_ char **argv = NULL;
 	struct collected c = {};
-	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -1 };
+	struct dkm_spawn s = {
+		.stdin_fd = -1,
+		.stdout_fd = -1,
+		.limits = { .max_procs = SHELL_MAX_PROCS, .max_memory = SHELL_MAX_MEMORY, .no_core = true },
+	};
 	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
 	struct dkm_sandbox sb = { 0 };
 	char desc[64];
@@ -418,6 +440,17 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	if (r < 0) {
 		free(c.out);
 		return dkm_err(ctx, r, "cannot evaluate dkms.conf: '%s': %s", path, strerror(-r));
+	}
+	if (c.scan.hits & DKM_SPAWN_HIT_PROCS) {
+		free(c.out);
+		return dkm_err(ctx, -EINVAL,
+			       "invalid dkms.conf: '%s': evaluating it needs more than %u processes (the shell said '%s'): it must not start commands in the background or in a loop",
+			       path, SHELL_MAX_PROCS, c.scan.said[0]);
+	}
+	/* even if the shell went on: what the failed command should have computed is missing */
+	if (c.scan.hits & DKM_SPAWN_HIT_MEMORY) {
+		free(c.out);
+		return shell_out_of_memory(ctx, path, &c);
 	}
 	if (c.timed_out) {
 		free(c.out);

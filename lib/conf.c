@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "ctx.h"
+#include "kernel.h"
 #include "log.h"
 #include "shvars.h"
 #include "util.h"
@@ -373,9 +374,17 @@ static int check_utf8(const struct reader *rd)
 	return 0;
 }
 
+/* Names become path components and words on command lines (depmod, modprobe, dracut's
+ * instmods, the shell completion): package names, versions and module names follow the one
+ * rule of lib/kernel.c (letters, digits, '._+-~'; what 30 of 30 Debian packages use), so that a
+ * name can never be an option, a glob or shell code. PATCH names a file in the source: there
+ * only the path rule applies. */
 static int check_name(const struct reader *rd, const char *directive, unsigned long i,
 		      const char *value, const char *example)
 {
+	const char *problem;
+	char buf[64];
+
 	if (isempty(value))
 		return invalid(rd->ctx, rd->path, "%s[%lu] is empty: must be a name such as '%s'",
 			       directive, i, example);
@@ -383,6 +392,12 @@ static int check_name(const struct reader *rd, const char *directive, unsigned l
 		return invalid(rd->ctx, rd->path,
 			       "%s[%lu]='%s': must be a name without '/', '..', blanks or control characters, such as '%s'",
 			       directive, i, value, example);
+	if (streq(directive, "PATCH"))
+		return 0;
+	problem = dkm_name_problem(value, buf);
+	if (problem)
+		return invalid(rd->ctx, rd->path, "%s[%lu]='%s': %s: must be a name of " DKM_NAME_RULE ", such as '%s'",
+			       directive, i, value, problem, example);
 	return 0;
 }
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctx.h"
@@ -58,8 +60,13 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	ctx->jobs = n > 0 ? (unsigned)n : 1;
 	ctx->log_level = DKM_LOG_NOTICE;
+	ctx->lock_timeout = 600;
 	if (dbg && streq(dbg, "1"))
 		ctx->log_level = DKM_LOG_DEBUG;
+	ctx->build_log_max = 16ULL << 20;
+	ctx->build_dir_max = 4ULL << 30;
+	ctx->build_max_procs = 512;
+	ctx->build_max_memory = 4ULL << 30;
 	*ret = ctx;
 	return 0;
 }
@@ -145,7 +152,8 @@ static const struct setting settings[] = {
 
 /* keys with their own parsing in config_set() below */
 static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages",
-					     "build_uid_range" };
+					     "build_uid_range", "build_log_max", "build_dir_max",
+					     "build_max_procs", "build_max_memory", "lock_timeout" };
 
 char **dkm_ctx_config_keys(void)
 {
@@ -158,18 +166,58 @@ char **dkm_ctx_config_keys(void)
 	return l;
 }
 
-static int parse_uint(const char *s, unsigned *ret)
+static int parse_uint(const char *s, unsigned long max, unsigned *ret)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > 1000000)
+	if (errno || end == s || *end || !isdigit((unsigned char)s[0]) || v > max)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	return 0;
 }
+
+/* "4096", "64K", "16M", "4G", "1T": bytes, the suffixes powers of 1024 */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+	unsigned shift = 0;
+
+	if (!(*s >= '0' && *s <= '9'))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u || end[1])
+			return -EINVAL;
+		shift = 10 * (unsigned)(u - units + 1);
+	}
+	if (v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+/* the numeric settings and their bounds: a value past them is a typo, not a wish */
+#define WEEK (7UL * 24 * 3600)
+static const struct {
+	const char *key;
+	unsigned long min, max;
+	const char *expected;
+} numbers[] = {
+	{ "jobs", 1, 4096, "a whole number from 1 to 4096" },
+	{ "build_timeout", 0, WEEK, "a whole number of seconds from 0 (no limit) to 604800 (a week)" },
+	{ "lock_timeout", 0, WEEK, "a whole number of seconds from 0 (no limit) to 604800 (a week)" },
+	{ "build_max_procs", 0, 1000000, "a whole number of processes from 0 (no limit) to 1000000" },
+};
 
 static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, const char *key,
 		      const char *value)
@@ -202,17 +250,23 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 		*field = xstrdup(value);
 		return 0;
 	}
-	if (streq(key, "jobs") || streq(key, "build_timeout")) {
+	for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
 		unsigned v;
 
-		if (parse_uint(value, &v) < 0 || (streq(key, "jobs") && v == 0))
+		if (!streq(numbers[i].key, key))
+			continue;
+		if (parse_uint(value, numbers[i].max, &v) < 0 || v < numbers[i].min)
 			return dkm_err(ctx, -EINVAL,
-				       "invalid configuration: '%s':%u: %s='%s': expected a whole number%s",
-				       path, line, key, value, streq(key, "jobs") ? " >= 1" : "");
+				       "invalid configuration: '%s':%u: %s='%s': expected %s", path,
+				       line, key, value, numbers[i].expected);
 		if (streq(key, "jobs"))
 			ctx->jobs = v;
-		else
+		else if (streq(key, "build_timeout"))
 			ctx->build_timeout = v;
+		else if (streq(key, "lock_timeout"))
+			ctx->lock_timeout = v;
+		else
+			ctx->build_max_procs = v;
 		return 0;
 	}
 	if (streq(key, "build_uid_range")) {
@@ -233,8 +287,129 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 		ctx->initrd_packages = strv_split(value, " \t,");
 		return 0;
 	}
+	if (streq(key, "build_log_max") || streq(key, "build_dir_max") ||
+	    streq(key, "build_max_memory")) {
+		uint64_t v;
+
+		if (parse_size(value, &v) < 0 || (streq(key, "build_log_max") && v && v < 4096))
+			return dkm_err(ctx, -EINVAL,
+				       "invalid configuration: '%s':%u: %s='%s': expected a size in bytes, with an optional K, M, G or T suffix (powers of 1024), 0 for no limit%s",
+				       path, line, key, value,
+				       streq(key, "build_log_max") ? ", else at least 4K" : "");
+		if (streq(key, "build_log_max"))
+			ctx->build_log_max = v;
+		else if (streq(key, "build_dir_max"))
+			ctx->build_dir_max = v;
+		else
+			ctx->build_max_memory = v;
+		return 0;
+	}
 	return dkm_err(ctx, -EINVAL, "invalid configuration: '%s':%u: unknown key '%s'", path, line,
 		       key);
+}
+
+/* Who else could write path (st): NULL if nobody but its owner, else "group", "others" or
+ * "group and others". */
+static const char *writers(const struct stat *st)
+{
+	if ((st->st_mode & 022) == 022)
+		return "group and others";
+	if (st->st_mode & 020)
+		return "group";
+	if (st->st_mode & 002)
+		return "others";
+	return NULL;
+}
+
+/* The configuration file's text, or 0 with *ret NULL if there is none. It decides the signing
+ * key, the build user, the state dir: it is never read through a symlink (an error about it
+ * would quote a line of whatever that points at: /etc/shadow), only as a regular file, and as
+ * root only if root owns it and its directory and nobody else can write them. */
+static int config_read(struct dkm_ctx *ctx, const char *path, char **ret)
+{
+	_cleanup_free_ char *dir = path_dirname(path), *data = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st, dst;
+	size_t len = 0;
+	const char *w;
+
+	*ret = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0 && errno == ELOOP)
+		return dkm_err(ctx, -ELOOP,
+			       "refusing configuration: '%s': it is a symbolic link (not followed): put the file itself there",
+			       path);
+	if (fd < 0)
+		return dkm_err(ctx, -errno, "cannot read configuration: '%s': %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return dkm_err(ctx, -errno, "cannot read configuration: '%s': %s", path,
+			       strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return dkm_err(ctx, -EINVAL,
+			       "refusing configuration: '%s': it is not a regular file: put a text file there",
+			       path);
+	if (geteuid() == 0) {
+		if (st.st_uid != 0)
+			return dkm_err(ctx, -EPERM,
+				       "refusing configuration: '%s': it belongs to uid %u, not root, and it chooses what root builds and signs: run 'chown root: %s'",
+				       path, (unsigned)st.st_uid, path);
+		if ((w = writers(&st)))
+			return dkm_err(ctx, -EPERM,
+				       "refusing configuration: '%s': %s can write it (mode %04o), and it chooses what root builds and signs: run 'chmod go-w %s'",
+				       path, w, (unsigned)(st.st_mode & 07777), path);
+		if (stat(dir, &dst) == 0 && (dst.st_uid != 0 || writers(&dst)))
+			return dkm_err(ctx, -EPERM,
+				       "refusing configuration: '%s': its directory '%s' %s, so others can replace it: run 'chown root: %s && chmod go-w %s'",
+				       path, dir,
+				       dst.st_uid != 0 ? "does not belong to root" : "can be written by others",
+				       dir, dir);
+	}
+	if (st.st_size > (1 << 20))
+		return dkm_err(ctx, -EFBIG,
+			       "refusing configuration: '%s': larger than 1 MiB: it is a short key=value text",
+			       path);
+	data = xmalloc((size_t)st.st_size + 1);
+	for (;;) {
+		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return dkm_err(ctx, -errno, "cannot read configuration: '%s': %s", path,
+				       strerror(errno));
+		if (k == 0 || (len += (size_t)k) == (size_t)st.st_size)
+			break;
+	}
+	data[len] = 0;
+	if (strlen(data) != len)
+		return dkm_err(ctx, -EINVAL,
+			       "refusing configuration: '%s': it contains a NUL byte: it is a key=value text",
+			       path);
+	*ret = TAKE_PTR(data);
+	return 0;
+}
+
+/* A state dir that others can write lets them change registrations, replace built modules
+ * before they are signed and installed, and swap the lock files: say so on every command. */
+static void check_state_dir(struct dkm_ctx *ctx)
+{
+	_cleanup_free_ char *dir = dkm_ctx_path(ctx, ctx->state_dir);
+	struct stat st;
+	const char *w;
+
+	if (geteuid() != 0 || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	if (st.st_uid != 0)
+		dkm_warn(ctx,
+			 "state dir '%s' belongs to uid %u, not root: its owner can change what root builds, signs and installs; run 'chown root: %s'",
+			 dir, (unsigned)st.st_uid, dir);
+	else if ((w = writers(&st)))
+		dkm_warn(ctx,
+			 "state dir '%s' can be written by %s (mode %04o): they can change what root builds, signs and installs, and hold its locks; run 'chmod go-w %s'",
+			 dir, w, (unsigned)(st.st_mode & 07777), dir);
 }
 
 int dkm_ctx_load_config(struct dkm_ctx *ctx)
@@ -245,11 +420,9 @@ int dkm_ctx_load_config(struct dkm_ctx *ctx)
 	int r;
 
 	path = dkm_ctx_pathf(ctx, "%s/dkm-hook.conf", ctx->conf_dir);
-	r = read_full_file(path, 1 << 20, &data, NULL);
-	if (r == -ENOENT)
-		return 0;
+	r = config_read(ctx, path, &data);
 	if (r < 0)
-		return dkm_err(ctx, r, "cannot read configuration: '%s': %s", path, strerror(-r));
+		return r;
 	for (line = data; line; line = next) {
 		char *eq, *key, *value;
 
@@ -278,5 +451,6 @@ int dkm_ctx_load_config(struct dkm_ctx *ctx)
 		if (r < 0)
 			return r;
 	}
+	check_state_dir(ctx);
 	return 0;
 }

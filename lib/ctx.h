@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "log.h"
@@ -44,11 +45,21 @@ struct dkm_ctx {
 	int sandbox_state;    /* 0 not probed yet, 1 available, -errno unavailable */
 	unsigned build_uid_min; /* the range of uids builds run as, one per build at a time */
 	unsigned build_uid_max;
+	/* what one build may use (0 = no limit) */
+	uint64_t build_log_max;    /* bytes of output kept in build.log */
+	uint64_t build_dir_max;    /* bytes in the build dir, and the largest file it may write */
+	unsigned build_max_procs;  /* processes of the build user a build may add */
+	uint64_t build_max_memory; /* address space of each build process, bytes */
+
+	unsigned lock_timeout; /* lock_timeout=: seconds an unattended command waits for a lock */
+	bool unattended;       /* a kernel hook: lock waits end after lock_timeout (0 = never) */
 };
 
 int dkm_ctx_new(const char *root, struct dkm_ctx **ret);
 struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx);
-/* Read <root><conf_dir>/dkm-hook.conf (missing file is fine). */
+/* Read <root><conf_dir>/dkm-hook.conf (missing file is fine). It decides which key signs and
+ * which user builds: a symlink there is refused (not followed), and as root so is a file that
+ * root does not own or that others can write; a state dir others can write is warned about. */
 int dkm_ctx_load_config(struct dkm_ctx *ctx);
 /* Every key dkm-hook.conf accepts (for dkm-hook.conf(5) and its test): a new strv. */
 char **dkm_ctx_config_keys(void);

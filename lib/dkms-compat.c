@@ -810,6 +810,9 @@ static int run(struct dkms *d)
 		fprintf(stderr, "Error! %s needs -k <kernel-version>\n", act);
 		return DKM_DKMS_EXIT_FAILURE;
 	}
+	/* what Debian's kernel hooks run: a lock wait ends after lock_timeout= */
+	if (streq(act, "autoinstall") || streq(act, "kernel_postinst") || streq(act, "kernel_prerm"))
+		d->ctx->unattended = true;
 	if (streq(act, "autoinstall"))
 		return do_autoinstall(d, false);
 	if (streq(act, "kernel_postinst"))
@@ -853,6 +856,19 @@ static int run(struct dkms *d)
 	if (streq(act, "remove"))
 		return do_remove(d);
 	return DKM_DKMS_EXIT_USAGE;
+}
+
+/* -k kernel[/arch], -a and --templatekernel become directory names under the root and the
+ * state, as -k and -a do for dkm-hook: the same rule (dkm_name_problem), checked once here */
+static bool args_ok(struct dkm_ctx *ctx, const struct cli *c)
+{
+	for (size_t i = 0; c->kernels && c->kernels[i]; i++)
+		if (dkm_kver_check(ctx, c->kernels[i]) < 0)
+			return false;
+	for (size_t i = 0; c->arches && c->arches[i]; i++)
+		if (dkm_arg_check(ctx, "architecture", c->arches[i], dkm_host_arch()) < 0)
+			return false;
+	return !c->template_kernel || dkm_kver_check(ctx, c->template_kernel) >= 0;
 }
 
 static int set_path(char **field, const char *v, const char *what)
@@ -910,6 +926,10 @@ int dkm_dkms_main(int argc, char **argv)
 	if (c.jobs)
 		ctx->jobs = c.jobs;
 	ctx->force = c.force;
+	if (!args_ok(ctx, &c)) {
+		r = DKM_DKMS_EXIT_USAGE;
+		goto out;
+	}
 	r = run(&d);
 out:
 	if (r < 0) /* --version, --help */

@@ -504,7 +504,9 @@ static const struct dkm_tar_entry *tar_find(const struct dkm_tar_entry *l, size_
 	return NULL;
 }
 
-/* "/updates/dkms": absolute, each component a valid name */
+/* "/updates/dkms": what a dkms.conf may say (DEST_MODULE_LOCATION): absolute, below
+ * /kernel, /updates or /extra, each component a valid name (no "..", no "."). Anything else
+ * (/build/..., /source/...) would lead through the module dir's links into the headers. */
 static bool location_is_valid(const char *loc)
 {
 	_cleanup_strv_free_ char **parts = NULL;
@@ -512,10 +514,13 @@ static bool location_is_valid(const char *loc)
 	if (!loc || loc[0] != '/' || strstr(loc, "//"))
 		return false;
 	parts = strv_split(loc, "/");
+	if (!parts[0] || !(streq(parts[0], "kernel") || streq(parts[0], "updates") ||
+			   streq(parts[0], "extra")))
+		return false;
 	for (size_t i = 0; parts[i]; i++)
-		if (!name_is_valid(parts[i]))
+		if (!name_is_valid(parts[i]) || streq(parts[i], "."))
 			return false;
-	return parts[0] != NULL;
+	return true;
 }
 
 /* One module from the archive: named as listed, intact, a module for this kernel and arch. */
@@ -575,6 +580,75 @@ static int check_module(struct dkm_ctx *ctx, const char *file, const struct dkm_
 	return r;
 }
 
+/* The signatures, against what the archive claims: each module's signer and key as the
+ * metadata's signer= and sig_key= say, and, when a certificate is shipped (the one the command
+ * advises to enrol), each module signed by that certificate's key over exactly its bytes (as
+ * `dkm-hook verify --cert`). The certificate is checked from a private temporary copy. */
+static int check_signatures(struct dkm_ctx *ctx, const char *file, const struct dkm_tar_entry *l,
+			    size_t n, const struct dkm_kv *meta)
+{
+	const struct dkm_tar_entry *cert = tar_find(l, n, CERT_NAME);
+	const char *signer = dkm_kv_get(meta, "signer"), *key = dkm_kv_get(meta, "sig_key");
+	_cleanup_strv_free_ char **mods = strv_split(strempty(dkm_kv_get(meta, "modules")), " ");
+	_cleanup_free_ char *tmpdir = NULL, *certpath = NULL;
+	int r = 0;
+
+	if (cert) {
+		const char *t = getenv("TMPDIR");
+
+		tmpdir = xasprintf("%s/dkm-hook-import-XXXXXX", isempty(t) ? "/tmp" : t);
+		if (!mkdtemp(tmpdir)) {
+			r = -errno;
+			free(tmpdir);
+			tmpdir = NULL;
+			return dkm_err(ctx, r, "cannot create a temporary directory: %s",
+				       strerror(-r));
+		}
+		certpath = path_join(tmpdir, CERT_NAME);
+		r = write_file_atomic(certpath, cert->data, cert->size, 0600);
+		if (r < 0) {
+			dkm_err(ctx, r, "cannot write '%s': %s", certpath, strerror(-r));
+			goto out;
+		}
+	}
+	for (size_t i = 0; mods[i] && r >= 0; i++) {
+		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
+		_cleanup_free_ char *member = xasprintf("modules/%s", dkm_kv_get(meta, kf));
+		const struct dkm_tar_entry *e = tar_find(l, n, member);
+		const char *mname = dkm_kv_get(meta, kf);
+		struct dkm_sig_info si = { 0 };
+
+		r = dkm_module_verify(ctx, e->data, e->size, certpath, &si);
+		if (r < 0) {
+			dkm_err(ctx, r,
+				"'%s': member '%s' cannot be checked against the modules' signature (is it a certificate?): the archive is refused; nothing was changed",
+				file, CERT_NAME);
+			break;
+		}
+		if (cert && si.verdict != DKM_SIG_VALID)
+			r = dkm_err(ctx, -EBADMSG,
+				    "'%s': module '%s' is not signed by the certificate in the archive ('%s'): %s%s%s: the archive is refused, and that certificate must not be enrolled; nothing was changed",
+				    file, mname, CERT_NAME, dkm_sig_verdict_name(si.verdict),
+				    si.reason ? ": " : "", strempty(si.reason));
+		else if (!isempty(signer) && !streq(signer, strempty(si.signer)))
+			r = dkm_err(ctx, -EBADMSG,
+				    "'%s': metadata signer='%s', but module '%s' is %s%s%s: the archive is refused; nothing was changed",
+				    file, signer, mname, si.is_signed ? "signed by '" : "not signed",
+				    si.is_signed ? strempty(si.signer) : "", si.is_signed ? "'" : "");
+		else if (!isempty(key) && !streq(key, strempty(si.key_id)))
+			r = dkm_err(ctx, -EBADMSG,
+				    "'%s': metadata sig_key='%s', but module '%s' is %s%s%s: the archive is refused; nothing was changed",
+				    file, key, mname,
+				    si.is_signed ? "signed with key '" : "not signed",
+				    si.is_signed ? strempty(si.key_id) : "", si.is_signed ? "'" : "");
+		dkm_sig_info_done(&si);
+	}
+out:
+	if (tmpdir)
+		(void)rm_rf(tmpdir);
+	return r;
+}
+
 /* Everything in the archive checked before anything is written: the metadata, one member per
  * listed module, nothing else but the certificate. */
 static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm_tar_entry *l,
@@ -609,7 +683,7 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 		    !location_is_valid(loc))
 			return dkm_err(
 				ctx, -EBADMSG,
-				"'%s': metadata of module '%s' is invalid (file '%s', location '%s')",
+				"'%s': metadata of module '%s' is invalid (file '%s', location '%s'): a location must start with /kernel, /updates or /extra, each component a plain name (no '..'), as DEST_MODULE_LOCATION; nothing was changed",
 				file, mods[i], strempty(f), strempty(loc));
 		member = xasprintf("modules/%s", f);
 		e = tar_find(l, n, member);
@@ -632,7 +706,7 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 			return dkm_err(ctx, -EBADMSG, "'%s': unexpected member '%s'", file,
 				       l[i].name);
 	}
-	return 0;
+	return check_signatures(ctx, file, l, n, meta);
 }
 
 /* The modules become the build of (pkg, kernel, arch): stored like build.c stores its
@@ -799,6 +873,21 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 			kver, k->moddir, kver);
 		goto out;
 	}
+	/* where the modules go: through real directories of the module dir, before anything
+	 * is written */
+	{
+		_cleanup_strv_free_ char **mods = strv_split(dkm_kv_get(&meta, "modules"), " ");
+
+		for (size_t i = 0; mods[i]; i++) {
+			_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
+
+			r = dkm_install_check_location(ctx, dkm_kv_get(&meta, "package"),
+						       dkm_kv_get(&meta, "version"), k,
+						       dkm_kv_get(&meta, kl));
+			if (r < 0)
+				goto out;
+		}
+	}
 	lock = dkm_lock_take(ctx);
 	if (lock < 0) {
 		r = lock;
@@ -827,7 +916,8 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 		if (r < 0)
 			goto out;
 	}
-	if (!isempty(dkm_kv_get(&meta, "signer"))) {
+	/* only a certificate checked above against every module's signature is advised */
+	if (tar_find(l, n, CERT_NAME) && !isempty(dkm_kv_get(&meta, "signer"))) {
 		_cleanup_free_ char *dir = dkm_pkg_dir(ctx, pkg->name, pkg->version);
 
 		dkm_notice(

@@ -91,13 +91,38 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 			p->version, kver, dir, strerror(-r));
 		return;
 	}
-	if (dkm_kv_read(mp, &man) < 0) {
+	r = dkm_manifest_validate(ctx, kver, mp, NULL);
+	if (r == -ENOENT) {
 		if (inst.state && streq(inst.state, "installed"))
 			problem(f, false,
 				"%s/%s, %s: state says installed but the manifest '%s' is missing: run 'dkm-hook install %s/%s -k %s --force'",
 				p->name, p->version, kver, mp, p->name, p->version, kver);
 		return;
 	}
+	if (r < 0) {
+		/* never trusted, never guessed: written again only from the build, when the
+		 * installed files are provably the build's */
+		_cleanup_free_ char *why = NULL, *cannot = NULL;
+		bool fixed = false;
+
+		(void)dkm_manifest_validate(ctx, kver, mp, &why);
+		if (f->repair) {
+			r = dkm_manifest_rebuild(ctx, p->name, p->version, kver, arch, &cannot);
+			fixed = r > 0;
+			if (r < 0)
+				cannot = xasprintf("cannot write it: %s", strerror(-r));
+		}
+		problem(f, fixed, "%s/%s, %s: manifest '%s' is damaged: %s%s%s%s", p->name,
+			p->version, kver, mp, strempty(why), fixed ? ": written again from the build" : "",
+			cannot ? ": not repaired: " : "", strempty(cannot));
+		if (!fixed) {
+			printf("  to repair it: 'dkm-hook install %s/%s -k %s' (it installs the build again: a module of ours is replaced, never archived as the kernel's), then 'dkm-hook fsck'\n",
+			       p->name, p->version, kver);
+			return;
+		}
+	}
+	if (dkm_kv_read(mp, &man) < 0)
+		return;
 	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
 		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
@@ -136,6 +161,33 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 		problem(f, can_fix, "%s/%s, %s: installed module %s: '%s'", p->name, p->version,
 			kver, r == -ENOENT ? "is missing" : "differs from what dkm-hook installed",
 			full);
+	}
+}
+
+/* A registration that cannot be read hides its package from every command (dkm_pkg_list
+ * skips it, with a warning): its builds, its manifests and its installed modules are no
+ * longer managed. Named here, never guessed or deleted: only registering it again can say
+ * what it was. */
+static void check_registrations(struct fsck *f)
+{
+	struct dkm_ctx *ctx = f->ctx;
+	_cleanup_strv_free_ char **bad = dkm_pkg_damaged(ctx);
+
+	for (size_t i = 0; bad[i]; i++) {
+		_cleanup_free_ char *pv = xstrndup(bad[i], strcspn(bad[i], "\t"));
+		_cleanup_free_ char *name = xstrndup(pv, strcspn(pv, "/"));
+		const char *ver = strchr(pv, '/') + 1;
+		_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, ver);
+		_cleanup_free_ char *src = dkm_ctx_pathf(ctx, "%s/%s-%s", ctx->source_tree, name, ver);
+
+		problem(f, false,
+			"%s: registration '%s/package' is %s: the package, its builds and the modules it installed are not managed",
+			pv, dir, strchr(bad[i], '\t') + 1);
+		if (is_dir(src))
+			printf("  to repair it: 'dkm-hook add %s' registers it again from '%s'\n", pv,
+			       src);
+		else
+			printf("  to repair it: register it again with 'dkm-hook add <its source dir>' (or 'dkm-hook import-binary <file>' for an imported build)\n");
 	}
 }
 
@@ -207,8 +259,13 @@ static void check_originals(struct fsck *f, const char *kver)
 				mark_dirty(f, kver);
 				fixed = true;
 			}
-			problem(f, fixed, "displaced original of '%s' not restored to '%s'", mod,
-				target);
+			problem(f, fixed, "displaced original of '%s' not restored to '%s'%s%s%s", mod,
+				target,
+				!fixed && path_exists(target)
+					? ": another file is at that path now: move it away (the original is archived as '"
+					: "",
+				!fixed && path_exists(target) ? file : "",
+				!fixed && path_exists(target) ? "'), then run 'dkm-hook fsck --repair'" : "");
 		}
 	}
 	closedir(d);
@@ -282,6 +339,7 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 			problem(&f, repair, "%s%s", found[i],
 				repair ? "" : ": run 'dkm-hook fsck --repair'");
 	}
+	check_registrations(&f);
 	dkm_pkg_list(ctx, &l, &n);
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_strv_free_ char **insts = dkm_inst_list(ctx, l[i]->name, l[i]->version);

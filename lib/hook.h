@@ -20,11 +20,15 @@ struct dkm_opts;
 int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o);
 
 /* kernel-install: will systemd's 50-depmod.install run after our plugin for this command and
- * kernel, on the very module tree we change? True when a plugin of that name comes after us
- * in the list kernel-install runs ($KERNEL_INSTALL_PLUGINS, else the install.d directories
- * with /etc overriding /usr/lib, non-executable entries masked), its own conditions hold
- * (/lib/modules writable, depmod on PATH, for "add" /lib/modules/<kver>/kernel present), and
- * /lib/modules/<kver> is the same directory as our root's module dir for kver. self is the
- * path of our own plugin (to find our place in the list); NULL = we are not in it. */
+ * kernel, on the very module tree we change? True when a non-empty plugin of that name comes
+ * after us in the list kernel-install runs ($KERNEL_INSTALL_PLUGINS, else /etc/kernel/install.d
+ * and /usr/lib/kernel/install.d by the rules of the kernel-install on PATH: the shell script
+ * of systemd up to 253 or the C program of 254 and later, which order and mask differently;
+ * one not recognised must agree under both), its own conditions hold (/lib/modules writable,
+ * depmod on PATH, for "add" /lib/modules/<kver>/kernel present), and /lib/modules/<kver> is the
+ * same directory as our root's module dir for kver. self is the path of our own plugin (to find
+ * our place in the list: a list without it is not the one running us, so nothing follows);
+ * NULL = we are not in it. Every doubt answers false: a second depmod costs seconds, a missing
+ * one leaves the new modules out of the index. */
 bool dkm_hook_depmod_follows(struct dkm_ctx *ctx, const char *command, const char *kver,
 			     const char *self);

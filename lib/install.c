@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -41,6 +42,185 @@ static char *manifest_path(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	return path_join(d, "manifest");
 }
 
+/* What is at path, without following a symlink: 0 for a regular file (its sha256 in sha),
+ * -ENOENT if nothing, -ELOOP for a symlink, -EISDIR for a directory, -EINVAL for anything else
+ * (a FIFO, a device, a socket), or the error of reading it. The file is opened with O_NOFOLLOW
+ * and checked with fstat before a byte is read: a FIFO or a link is never followed. */
+static int regular_file_sha(const char *path, char sha[static 65])
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *data = NULL;
+	struct stat st;
+	size_t len = 0, cap = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		struct stat lst;
+
+		if (errno == ENOENT)
+			return -ENOENT;
+		if (lstat(path, &lst) == 0 && !S_ISREG(lst.st_mode))
+			return S_ISLNK(lst.st_mode)   ? -ELOOP
+			       : S_ISDIR(lst.st_mode) ? -EISDIR
+						      : -EINVAL;
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : (size_t)st.st_size + 65536;
+			if (cap > ((size_t)1 << 31))
+				return -EFBIG;
+			data = xrealloc(data, cap);
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	sha256_buf(data, len, sha);
+	return 0;
+}
+
+/* "a symbolic link", for a message about what regular_file_sha() refused */
+static const char *kind_of(int r)
+{
+	switch (r) {
+	case -ELOOP:
+		return "a symbolic link";
+	case -EISDIR:
+		return "a directory";
+	default:
+		return "not a regular file (a FIFO, device or socket)";
+	}
+}
+
+/* Is rel_dir (relative to the module dir, "" for the dir itself) reached from the module dir
+ * through real directories only? Components that do not exist yet are fine: mkdir creates them
+ * as real directories. A symlink (the kernel's build/ and source/ are ones) would take a write
+ * out of the tree: -ELOOP, with *ret_bad the offending path (relative). */
+static int dir_is_beneath(const struct dkm_kernel *k, const char *rel_dir, char **ret_bad)
+{
+	_cleanup_strv_free_ char **parts = strv_split(rel_dir, "/");
+	_cleanup_close_ int fd = open(k->moddir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *walked = xstrdup("");
+
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; parts[i]; i++) {
+		struct stat st;
+		char *w;
+		int nfd;
+
+		w = xasprintf("%s%s%s", walked, i ? "/" : "", parts[i]);
+		free(walked);
+		walked = w;
+		if (streq(parts[i], ".") || streq(parts[i], "..")) {
+			*ret_bad = TAKE_PTR(walked);
+			return -ELOOP;
+		}
+		if (fstatat(fd, parts[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return -errno;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			*ret_bad = TAKE_PTR(walked);
+			return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+		}
+		nfd = openat(fd, parts[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			*ret_bad = TAKE_PTR(walked);
+			return -errno;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	return 0;
+}
+
+/* The modules dkm-hook built or installed for a kernel, by sha256: "<sha256> <pkg>/<ver>" for
+ * every module.<m>.sha256 of every build state and manifest under packages/ (read directly,
+ * so that a damaged registration still counts). A file in the module tree with one of these
+ * sha256 is ours: it is never archived as a module the kernel ships. */
+static char **own_modules(struct dkm_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *top = dkm_ctx_pathf(ctx, "%s/packages", ctx->state_dir);
+	char **l = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	DIR *d = opendir(top);
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *pdir = NULL;
+		struct dirent *ve;
+		DIR *vd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		pdir = path_join(top, de->d_name);
+		vd = opendir(pdir);
+		while (vd && (ve = readdir(vd))) {
+			_cleanup_free_ char *adir = NULL;
+			struct dirent *ae;
+			DIR *ad;
+
+			if (ve->d_name[0] == '.')
+				continue;
+			adir = xasprintf("%s/%s/kernels/%s", pdir, ve->d_name, kver);
+			ad = opendir(adir);
+			while (ad && (ae = readdir(ad))) {
+				static const char *const files[] = { "state", "manifest" };
+
+				if (ae->d_name[0] == '.')
+					continue;
+				for (size_t f = 0; f < ELEMENTSOF(files); f++) {
+					_cleanup_free_ char *p =
+						xasprintf("%s/%s/%s", adir, ae->d_name, files[f]);
+					_cleanup_kv_ struct dkm_kv kv = { 0 };
+
+					if (dkm_kv_read(p, &kv) < 0)
+						continue;
+					for (size_t i = 0; i < kv.n; i++) {
+						if (!startswith(kv.keys[i], "module.") ||
+						    !endswith(kv.keys[i], ".sha256") ||
+						    strlen(kv.values[i]) != 64)
+							continue;
+						strv_push(&l, xasprintf("%s %s/%s", kv.values[i],
+									de->d_name, ve->d_name));
+					}
+				}
+			}
+			if (ad)
+				closedir(ad);
+		}
+		if (vd)
+			closedir(vd);
+	}
+	if (d)
+		closedir(d);
+	return l;
+}
+
+/* Which package version's module has this sha256 ("pkg/ver", pointing into own), or NULL */
+static const char *own_module_of(char *const *own, const char *sha)
+{
+	size_t n = strlen(sha);
+
+	for (size_t i = 0; own && own[i]; i++)
+		if (strneq(own[i], sha, n) && own[i][n] == ' ')
+			return own[i] + n + 1;
+	return NULL;
+}
+
 /* Paths (relative to the module dir) of every module file named `module` (normalised) that
  * the kernel tree holds: from modules.dep if present, else by walking the tree. */
 static char **walk_result;
@@ -76,6 +256,9 @@ static char **find_modules_named(const struct dkm_kernel *k, const char *module)
 			if (!colon)
 				continue;
 			*colon = 0;
+			/* only what depmod writes: a path below the module dir */
+			if (line[0] == '/' || startswith(line, "../") || strstr(line, "/../"))
+				continue;
 			name = dkm_module_name_from_path(line);
 			if (name && streq(name, want))
 				strv_extend(&l, line);
@@ -93,25 +276,39 @@ static char **find_modules_named(const struct dkm_kernel *k, const char *module)
 	return l;
 }
 
-/* rename, or copy + unlink across file systems */
+/* rename, or across file systems a copy to a temporary file next to `to` (".#<name>.copy",
+ * which fsck knows as a leftover), fsynced and renamed over `to`, then `from` unlinked: `to`
+ * is never a partial copy, and a crash leaves `from` in place */
 static int move_file(const char *from, const char *to)
 {
+	_cleanup_free_ char *dir = NULL, *tmp = NULL;
 	int r;
 
 	if (rename(from, to) == 0)
 		return 0;
 	if (errno != EXDEV)
 		return -errno;
-	(void)unlink(to);
-	r = copy_file(from, to, 0644);
+	dir = path_dirname(to);
+	tmp = xasprintf("%s/.#%s.copy", dir, path_basename(to));
+	(void)unlink(tmp);
+	r = copy_file(from, tmp, 0644);
 	if (r < 0)
 		return r;
 	{
-		_cleanup_close_ int fd = open(to, O_RDONLY | O_CLOEXEC);
+		_cleanup_close_ int fd = open(tmp, O_RDONLY | O_CLOEXEC);
 
-		if (fd >= 0)
-			(void)fsync(fd);
+		if (fd < 0 || fsync(fd) < 0) {
+			r = -errno;
+			(void)unlink(tmp);
+			return r;
+		}
 	}
+	if (rename(tmp, to) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		return r;
+	}
+	(void)fsync_parent(to);
 	if (unlink(from) < 0)
 		return -errno;
 	return 0;
@@ -163,10 +360,20 @@ static char *other_owner(struct dkm_ctx *ctx, const struct dkm_pkg *self, const 
 }
 
 /* Archive a module shipped in the tree that ours displaces, recording its exact path.
- * Idempotent, so an interrupted install can be finished: a record whose file already moved
- * is done; a record whose file is still in place (same sha256) completes the move. */
+ * Idempotent, so that an interrupted install is finished from whatever state it left
+ * (new_sha: the sha256 of the module being installed, from the journal):
+ *  - no record: the file at the path is the original (unless it is a module of ours: then
+ *    nothing is archived, and the message says why); record it, then move it;
+ *  - a record, and at the path the file it records (same sha256): the move is still to do
+ *    (again, over a partial copy);
+ *  - a record, and nothing at the path: moved already;
+ *  - a record, and at the path the module being installed (or another module of ours): moved
+ *    already, and ours renamed into its place (when the path is the one we install to).
+ * Only a regular file is ever archived: a symlink, a directory, a FIFO or a device at the path
+ * is refused (it could not be restored exactly, and a FIFO would block the read). */
 static int archive_original(struct dkm_ctx *ctx, const char *owner, const struct dkm_kernel *k,
-			    const char *module, const char *rel)
+			    const char *module, const char *rel, const char *new_sha,
+			    char *const *own)
 {
 	_cleanup_free_ char *odir = originals_dir(ctx, k->kver);
 	_cleanup_free_ char *norm = normalize(module);
@@ -175,9 +382,19 @@ static int archive_original(struct dkm_ctx *ctx, const char *owner, const struct
 	_cleanup_free_ char *full = path_join(k->moddir, rel);
 	_cleanup_free_ char *logical = xasprintf("%s/%s", k->moddir_logical, rel);
 	_cleanup_kv_ struct dkm_kv kv = { 0 };
+	const char *ours;
 	char sha[65];
 	int r;
 
+	r = regular_file_sha(full, sha);
+	if (r < 0 && r != -ENOENT) {
+		if (r == -ELOOP || r == -EISDIR || r == -EINVAL)
+			return dkm_err(ctx, -EINVAL,
+				       "cannot archive '%s' (displaced by module '%s'): it is %s: dkm-hook archives only regular files, which it can restore exactly; move it out of the module tree and run the command again",
+				       full, module, kind_of(r));
+		return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
+	}
+	ours = r == 0 ? (streq(sha, strempty(new_sha)) ? owner : own_module_of(own, sha)) : NULL;
 	if (dkm_kv_read(rec, &kv) == 0) {
 		const char *p = dkm_kv_get(&kv, "path"), *want = dkm_kv_get(&kv, "sha256");
 
@@ -185,16 +402,30 @@ static int archive_original(struct dkm_ctx *ctx, const char *owner, const struct
 			return dkm_err(ctx, -EEXIST,
 				       "cannot archive '%s': another original of module '%s' ('%s') is already archived in '%s': run 'dkm-hook fsck'",
 				       full, module, strempty(p), rec);
-		if (!path_exists(full))
+		if (r == -ENOENT)
 			return 0; /* moved already */
-		if (path_exists(file) || sha256_file(full, sha) < 0 || !streq(sha, strempty(want)))
-			return dkm_err(ctx, -EEXIST,
-				       "cannot archive '%s': the archive of module '%s' in '%s' does not match it: run 'dkm-hook fsck'",
-				       full, module, rec);
+		if (!streq(sha, strempty(want))) {
+			if (!ours)
+				return dkm_err(ctx, -EEXIST,
+					       "cannot archive '%s': it is neither the original of module '%s' that '%s' records (sha256 %s) nor a module of ours (sha256 %s): move it away, or delete the record if that file is the kernel's, then run 'dkm-hook fsck --repair'",
+					       full, module, rec, strempty(want), sha);
+			/* moved already, and ours renamed into its place */
+			if (!path_exists(file))
+				dkm_warn(ctx,
+					 "  %s: the archived original of '%s' is missing ('%s'): '%s' holds the module of %s, which is not archived",
+					 module, logical, file, full, ours);
+			return 0;
+		}
+		/* the original still in place: the move is to do (again) */
 	} else {
-		r = sha256_file(full, sha);
-		if (r < 0)
-			return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
+		if (r == -ENOENT)
+			return 0; /* gone since the plan: nothing to archive */
+		if (ours) {
+			dkm_notice(ctx,
+				   "  %s: '%s' is the module of %s (its sha256), not one the kernel ships: not archived",
+				   module, logical, ours);
+			return 0;
+		}
 		r = mkdir_p(odir, 0755);
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot create '%s': %s", odir, strerror(-r));
@@ -226,6 +457,7 @@ static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, con
 	_cleanup_free_ char *target = NULL;
 	_cleanup_kv_ struct dkm_kv kv = { 0 };
 	const char *logical;
+	size_t n;
 	int r;
 
 	r = dkm_kv_read(rec, &kv);
@@ -234,18 +466,47 @@ static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, con
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read '%s': %s", rec, strerror(-r));
 	logical = dkm_kv_get(&kv, "path");
-	if (isempty(logical) || !startswith(logical, k->moddir_logical) || strstr(logical, ".."))
+	n = strlen(k->moddir_logical);
+	if (isempty(logical) || !strneq(logical, k->moddir_logical, n) || logical[n] != '/' ||
+	    strstr(logical, ".."))
 		return dkm_err(ctx, -EINVAL, "corrupt record '%s': path='%s'", rec,
 			       strempty(logical));
 	target = dkm_ctx_path(ctx, logical);
-	if (path_exists(file)) {
-		r = mkdir_parents(target, 0755);
-		if (r >= 0)
-			r = move_file(file, target);
+	{
+		_cleanup_free_ char *rdir = path_dirname(logical + n + 1), *bad = NULL;
+
+		r = dir_is_beneath(k, streq(rdir, ".") ? "" : rdir, &bad);
 		if (r < 0)
-			return dkm_err(ctx, r, "cannot restore original module to '%s': %s", target,
-				       strerror(-r));
-		(void)fsync_parent(target);
+			return dkm_err(ctx, r,
+				       "cannot restore the original of module '%s' to '%s': '%s/%s' is %s: the module tree must not lead out of '%s'",
+				       module, target, k->moddir, strempty(bad),
+				       r == -ELOOP ? "a symbolic link" : "not a directory",
+				       k->moddir);
+	}
+	if (path_exists(file)) {
+		char cur[65];
+
+		r = regular_file_sha(target, cur);
+		if (r == 0 && streq(cur, strempty(dkm_kv_get(&kv, "sha256")))) {
+			/* back already (a cross-device copy was interrupted): the archive goes */
+			(void)unlink(file);
+		} else if (r != -ENOENT) {
+			/* never clobber what is there now (a file changed since we installed it, or
+			 * anything else): the original stays archived, and fsck says so */
+			dkm_warn(ctx,
+				 "  %s: the original module is not restored to '%s': %s is there now; it stays archived in '%s'",
+				 module, logical,
+				 r == 0 ? "another file" : kind_of(r), file);
+			return 0;
+		} else {
+			r = mkdir_parents(target, 0755);
+			if (r >= 0)
+				r = move_file(file, target);
+			if (r < 0)
+				return dkm_err(ctx, r, "cannot restore original module to '%s': %s",
+					       target, strerror(-r));
+			(void)fsync_parent(target);
+		}
 	} else if (!path_exists(target))
 		return dkm_err(ctx, -ENOENT,
 			       "the archived original of '%s' is missing: '%s' (it belonged at '%s')",
@@ -275,11 +536,11 @@ static void prune_dirs(const struct dkm_kernel *k, const char *path)
 /* A manifest entry is trusted only for what install writes: a file under this kernel's module
  * dir, without '..', and its sha256. A truncated or edited manifest must never make us delete
  * something else, or forget a module that is still there. */
-static bool manifest_entry_ok(const struct dkm_kernel *k, const char *logical, const char *sha)
+static bool entry_ok(const char *moddir_logical, const char *logical, const char *sha)
 {
-	size_t n = strlen(k->moddir_logical);
+	size_t n = strlen(moddir_logical);
 
-	if (isempty(logical) || !strneq(logical, k->moddir_logical, n) || logical[n] != '/' ||
+	if (isempty(logical) || !strneq(logical, moddir_logical, n) || logical[n] != '/' ||
 	    strstr(logical, "/../") || endswith(logical, "/..") || !strstr(logical, ".ko"))
 		return false;
 	if (!sha || strlen(sha) != 64)
@@ -288,6 +549,57 @@ static bool manifest_entry_ok(const struct dkm_kernel *k, const char *logical, c
 		if (!strchr("0123456789abcdef", *c))
 			return false;
 	return true;
+}
+
+static bool manifest_entry_ok(const struct dkm_kernel *k, const char *logical, const char *sha)
+{
+	return entry_ok(k->moddir_logical, logical, sha);
+}
+
+/* What is wrong with a manifest (NULL: nothing), as install writes them: a modules= line
+ * naming at least one module, and for each a path under the module dir and a sha256. */
+static char *manifest_problem(const char *moddir_logical, const struct dkm_kv *man)
+{
+	_cleanup_strv_free_ char **mods = NULL;
+
+	if (!dkm_kv_get(man, "modules"))
+		return xstrdup("it has no modules= line");
+	mods = strv_split(dkm_kv_get(man, "modules"), " ");
+	if (!mods[0])
+		return xstrdup("its modules= line names no module");
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+
+		if (!entry_ok(moddir_logical, dkm_kv_get(man, kp), dkm_kv_get(man, ks)))
+			return xasprintf("module %s has no valid path under '%s/' or no sha256",
+					 mods[i], moddir_logical);
+	}
+	return NULL;
+}
+
+int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path,
+			  char **ret_why)
+{
+	_cleanup_free_ char *ml = xasprintf("%s/%s", ctx->module_dir, kver);
+	_cleanup_kv_ struct dkm_kv man = { 0 };
+	char *why;
+	int r;
+
+	r = dkm_kv_read(path, &man);
+	if (r < 0) {
+		if (r != -ENOENT && ret_why)
+			*ret_why = xasprintf("unreadable: %s", strerror(-r));
+		return r;
+	}
+	why = manifest_problem(ml, &man);
+	if (!why)
+		return 0;
+	if (ret_why)
+		*ret_why = why;
+	else
+		free(why);
+	return -EBADMSG;
 }
 
 static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const char *module,
@@ -366,27 +678,76 @@ bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver)
 	return path_exists(m) || path_exists(j);
 }
 
+int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *version,
+			 const char *kver, const char *arch, char **ret_why)
+{
+	_cleanup_free_ char *dir = dkm_inst_dir(ctx, name, version, kver, arch);
+	_cleanup_free_ char *mp = path_join(dir, "manifest");
+	_cleanup_free_ char *ml = xasprintf("%s/%s", ctx->module_dir, kver);
+	_cleanup_inst_ struct dkm_inst inst = { 0 };
+	_cleanup_kv_ struct dkm_kv man = { 0 };
+	_cleanup_strv_free_ char **mods = NULL;
+	int r;
+
+	r = dkm_inst_load(ctx, name, version, kver, arch, &inst);
+	if (r < 0)
+		return r;
+	if (!inst.state || !streq(inst.state, "installed")) {
+		*ret_why = xasprintf("the state says '%s', not installed", strempty(inst.state));
+		return 0;
+	}
+	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
+	if (!mods[0]) {
+		*ret_why = xstrdup("the build's state lists no module");
+		return 0;
+	}
+	dkm_kv_set(&man, "modules", dkm_kv_get(&inst.kv, "modules"));
+	for (size_t i = 0; mods[i]; i++) {
+		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
+		_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
+		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
+		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
+		const char *sha = dkm_kv_get(&inst.kv, ks);
+		_cleanup_free_ char *logical = NULL, *full = NULL;
+		char cur[65];
+
+		if (!name_is_valid(strempty(file)) || isempty(loc) || loc[0] != '/') {
+			*ret_why = xasprintf("the build's state has no valid file or location for module %s",
+					     mods[i]);
+			return 0;
+		}
+		logical = xasprintf("%s%s/%s", ml, loc, file);
+		if (!entry_ok(ml, logical, sha)) {
+			*ret_why = xasprintf("the build's state has no valid path or sha256 for module %s",
+					     mods[i]);
+			return 0;
+		}
+		/* only what is provably the build's own file: anything else is not claimed */
+		full = dkm_ctx_path(ctx, logical);
+		if (regular_file_sha(full, cur) < 0 || !streq(cur, sha)) {
+			*ret_why = xasprintf("'%s' is not the module this build installs", full);
+			return 0;
+		}
+		dkm_kv_set(&man, kp, logical);
+		dkm_kv_set(&man, ks, sha);
+	}
+	r = dkm_kv_write(mp, &man);
+	if (r < 0)
+		return r;
+	return 1;
+}
+
 /* Every entry of a manifest, before anything is removed: a damaged one changes nothing. */
 static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 			  const struct dkm_kernel *k, const char *mp, const struct dkm_kv *man)
 {
-	_cleanup_strv_free_ char **mods = NULL;
+	_cleanup_free_ char *why = manifest_problem(k->moddir_logical, man);
 
-	if (!dkm_kv_get(man, "modules"))
+	if (why)
 		return dkm_err(ctx, -EBADMSG,
-			       "manifest '%s' is damaged: it has no modules= line: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
-			       mp, pkg->name, pkg->version, k->kver);
-	mods = strv_split(dkm_kv_get(man, "modules"), " ");
-	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-
-		if (!manifest_entry_ok(k, dkm_kv_get(man, kp), dkm_kv_get(man, ks)))
-			return dkm_err(ctx, -EBADMSG,
-				       "manifest '%s' is damaged: module %s has no valid path under '%s/' or no sha256: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
-				       mp, mods[i], k->moddir_logical, pkg->name, pkg->version,
-				       k->kver);
-	}
+			       "manifest '%s' is damaged: %s: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
+			       mp, why, pkg->name, pkg->version, k->kver);
 	return 0;
 }
 
@@ -516,19 +877,21 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 	_cleanup_kv_ struct dkm_kv man = { 0 };
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	_cleanup_free_ char *mp = NULL;
+	_cleanup_strv_free_ char **own = NULL;
 	int r;
 
 	if (!name || !ver)
 		return dkm_err(ctx, -EINVAL, "corrupt journal for %s: no package", k->kver);
+	own = own_modules(ctx, k->kver);
 	mp = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/%s/manifest", ctx->state_dir, name,
 			   ver, k->kver, k->arch);
 	dkm_kv_set(&man, "modules", strempty(dkm_kv_get(plan, "modules")));
 	for (size_t i = 0; mods[i]; i++) {
 		const char *m = mods[i];
 		_cleanup_free_ char *kk = NULL;
-		const char *src, *logical, *sha, *stage, *old, *oldsha, *displace;
+		const char *src, *logical, *sha, *stage, *old, *oldsha, *displace, *stale;
 		_cleanup_free_ char *target = NULL;
-		_cleanup_strv_free_ char **disp = NULL;
+		_cleanup_strv_free_ char **disp = NULL, **twins = NULL;
 		char cur[65];
 
 #define PLAN(field) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_get(plan, kk))
@@ -539,6 +902,7 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 		old = PLAN("old");
 		oldsha = PLAN("oldsha");
 		displace = PLAN("displace");
+		stale = PLAN("ours");
 #undef PLAN
 		if (isempty(src) || isempty(logical) || isempty(sha) || isempty(stage))
 			return dkm_err(ctx, -EINVAL, "corrupt journal for %s: module '%s'", k->kver, m);
@@ -546,7 +910,7 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 
 		disp = strv_split(strempty(displace), " ");
 		for (size_t j = 0; disp[j]; j++) {
-			r = archive_original(ctx, owner, k, m, disp[j]);
+			r = archive_original(ctx, owner, k, m, disp[j], sha, own);
 			if (r < 0)
 				return r;
 		}
@@ -562,10 +926,27 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 					       strerror(-r));
 		}
 		/* our previous file under another name (other compression): the twin goes */
-		if (!isempty(old) && !streq(old, logical)) {
+		if (!isempty(old) && !streq(old, logical) &&
+		    manifest_entry_ok(k, old, strempty(oldsha))) {
 			_cleanup_free_ char *of = dkm_ctx_path(ctx, old);
 
-			if (sha256_file(of, cur) == 0 && streq(cur, strempty(oldsha))) {
+			if (regular_file_sha(of, cur) == 0 && streq(cur, strempty(oldsha))) {
+				(void)unlink(of);
+				prune_dirs(k, of);
+			}
+		}
+		/* modules of this package that no valid manifest recorded ("<sha256>:<rel>"):
+		 * ours, not the kernel's, so not archived; they go like the twin above */
+		twins = strv_split(strempty(stale), " ");
+		for (size_t j = 0; twins[j]; j++) {
+			const char *colon = strchr(twins[j], ':');
+			_cleanup_free_ char *want = NULL, *of = NULL;
+
+			if (!colon || streq(colon + 1, logical + strlen(k->moddir_logical) + 1))
+				continue;
+			want = xstrndup(twins[j], (size_t)(colon - twins[j]));
+			of = path_join(k->moddir, colon + 1);
+			if (regular_file_sha(of, cur) == 0 && streq(cur, want)) {
 				(void)unlink(of);
 				prune_dirs(k, of);
 			}
@@ -634,6 +1015,28 @@ static void install_unstage(struct dkm_kv *plan)
 	}
 }
 
+int dkm_install_check_location(struct dkm_ctx *ctx, const char *name, const char *version,
+			       const struct dkm_kernel *k, const char *location)
+{
+	_cleanup_free_ char *bad = NULL;
+	int r;
+
+	if (isempty(location) || location[0] != '/')
+		return dkm_err(ctx, -EINVAL,
+			       "cannot install %s/%s for %s: location '%s' is not an absolute directory below '%s'",
+			       name, version, k->kver, strempty(location), k->moddir);
+	/* the target is reached through real directories of the module dir only: never
+	 * through its build/ or source/ link (into the headers), nor any other link */
+	r = dir_is_beneath(k, location + 1, &bad);
+	if (r < 0)
+		return dkm_err(ctx, r,
+			       "cannot install %s/%s for %s: '%s/%s' is %s: a module is installed only below '%s' through real directories (location '%s'); nothing was changed",
+			       name, version, k->kver, k->moddir, strempty(bad),
+			       r == -ELOOP ? "a symbolic link" : "not a directory", k->moddir,
+			       location);
+	return 0;
+}
+
 int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		    bool fresh)
 {
@@ -641,7 +1044,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	_cleanup_free_ char *mp = manifest_path(ctx, pkg, k);
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	_cleanup_kv_ struct dkm_kv old = { 0 }, plan = { 0 };
-	_cleanup_strv_free_ char **mods = NULL;
+	_cleanup_strv_free_ char **mods = NULL, **own = NULL;
 	_cleanup_free_ char *prev_version = NULL;
 	int r;
 
@@ -704,6 +1107,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	}
 
 	/* plan: what goes where, what is displaced; refuse conflicts before touching anything */
+	own = own_modules(ctx, k->kver);
 	dkm_kv_set(&plan, "op", "install");
 	dkm_kv_set(&plan, "package", pkg->name);
 	dkm_kv_set(&plan, "version", pkg->version);
@@ -717,14 +1121,26 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", m);
 		_cleanup_free_ char *kp = xasprintf("module.%s.path", m);
 		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
-		const char *oldpath = dkm_kv_get(&old, kp);
+		const char *oldpath = dkm_kv_get(&old, kp), *newsha = dkm_kv_get(&inst.kv, ks);
 		_cleanup_free_ char *src = NULL, *logical = NULL, *target = NULL, *owner = NULL;
 		_cleanup_free_ char *stage = NULL, *displace = NULL, *kk = NULL, *tdir = NULL;
-		_cleanup_strv_free_ char **existing = NULL, **disp = NULL;
+		_cleanup_free_ char *twins = NULL;
+		_cleanup_strv_free_ char **existing = NULL, **disp = NULL, **ours = NULL;
 
-		if (isempty(file) || isempty(loc))
+		if (isempty(file) || isempty(loc) || !name_is_valid(file) || loc[0] != '/' ||
+		    strstr(loc, "..") || isempty(newsha))
 			return dkm_err(ctx, -EINVAL, "corrupt state of %s/%s for %s: module '%s'",
 				       pkg->name, pkg->version, k->kver, m);
+		/* a previous install's entry is trusted only as install writes it */
+		{
+			_cleanup_free_ char *oks = xasprintf("module.%s.sha256", m);
+
+			if (oldpath && !manifest_entry_ok(k, oldpath, dkm_kv_get(&old, oks)))
+				oldpath = NULL;
+		}
+		r = dkm_install_check_location(ctx, pkg->name, pkg->version, k, loc);
+		if (r < 0)
+			return r;
 		src = xasprintf("%s/modules/%s", instdir, file);
 		logical = xasprintf("%s%s/%s", k->moddir_logical, loc, file);
 		target = dkm_ctx_path(ctx, logical);
@@ -746,18 +1162,39 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 				_cleanup_free_ char *rel = xasprintf("%s/%s%s", loc + 1, m, sfx[x]);
 				_cleanup_free_ char *full = path_join(k->moddir, rel);
 
-				if (path_exists(full) && !strv_contains(existing, rel))
+				struct stat st;
+
+				if (lstat(full, &st) == 0 && !strv_contains(existing, rel))
 					strv_extend(&existing, rel);
 			}
 		}
 		disp = xcalloc(1, sizeof(char *));
+		ours = xcalloc(1, sizeof(char *));
 		for (size_t j = 0; existing[j]; j++) {
 			_cleanup_free_ char *el = xasprintf("%s/%s", k->moddir_logical, existing[j]);
 			_cleanup_free_ char *ef = path_join(k->moddir, existing[j]);
-			_cleanup_free_ char *eo = NULL;
+			_cleanup_free_ char *edir = path_dirname(existing[j]);
+			_cleanup_free_ char *eo = NULL, *bad = NULL;
+			const char *whose;
+			char sha[65];
 
-			if (!path_exists(ef))
+			r = dir_is_beneath(k, streq(edir, ".") ? "" : edir, &bad);
+			if (r < 0)
+				return dkm_err(ctx, r,
+					       "cannot install %s/%s for %s: module '%s' at '%s' is reached through '%s/%s', %s: dkm-hook moves only files below '%s' through real directories; move it away and run the command again; nothing was changed",
+					       pkg->name, pkg->version, k->kver, m, ef, k->moddir,
+					       strempty(bad),
+					       r == -ELOOP ? "a symbolic link" : "not a directory",
+					       k->moddir);
+			r = regular_file_sha(ef, sha);
+			if (r == -ENOENT)
 				continue; /* stale index entry */
+			if (r == -ELOOP || r == -EISDIR || r == -EINVAL)
+				return dkm_err(ctx, -EINVAL,
+					       "cannot install %s/%s for %s: '%s' (where module '%s' would be displaced) is %s: dkm-hook archives only regular files, which it can restore exactly; move it out of the module tree and run the command again; nothing was changed",
+					       pkg->name, pkg->version, k->kver, ef, m, kind_of(r));
+			if (r < 0)
+				return dkm_err(ctx, r, "cannot read '%s': %s", ef, strerror(-r));
 			if (oldpath && streq(el, oldpath))
 				continue; /* our own previous install: replaced below */
 			eo = other_owner(ctx, pkg, k, el);
@@ -765,13 +1202,54 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 				return dkm_err(ctx, -EBUSY,
 					       "cannot install %s/%s for %s: module '%s' is installed by %s at '%s': uninstall it first ('dkm-hook uninstall %s -k %s')",
 					       pkg->name, pkg->version, k->kver, m, eo, ef, eo, k->kver);
-			if (strchr(existing[j], ' '))
+			if (strchr(existing[j], ' ') || strchr(existing[j], ':'))
 				return dkm_err(ctx, -EINVAL,
-					       "cannot displace '%s': a space in a module path is not supported",
+					       "cannot displace '%s': a space or ':' in a module path is not supported",
 					       ef);
+			/* a module we built (its sha256), that no valid manifest records (damaged,
+			 * or lost): ours, never archived as the kernel's */
+			whose = streq(sha, newsha) ? "" : own_module_of(own, sha);
+			if (whose) {
+				size_t nl = strcspn(whose, "/");
+
+				if (*whose && !(strneq(whose, pkg->name, nl) && pkg->name[nl] == 0))
+					return dkm_err(ctx, -EBUSY,
+						       "cannot install %s/%s for %s: '%s' is a module built by dkm-hook for %s (its sha256), but no valid manifest records it: nothing was changed; run 'dkm-hook fsck' and 'dkm-hook install %s -k %s --force'",
+						       pkg->name, pkg->version, k->kver, ef, whose,
+						       whose, k->kver);
+				dkm_notice(ctx,
+					   "  %s: '%s' is a module of %s (its sha256) that no manifest records: replaced, not archived",
+					   m, el, *whose ? whose : pkg->name);
+				strv_push(&ours, xasprintf("%s:%s", sha, existing[j]));
+				continue;
+			}
 			strv_extend(&disp, existing[j]);
 		}
+		/* one original per module name is archived (and restored): a second file to
+		 * displace, or one beside an original archived already, is refused now, before
+		 * anything changes, not halfway through the commit */
+		if (disp[0]) {
+			_cleanup_free_ char *norm = normalize(m);
+			_cleanup_free_ char *odir = originals_dir(ctx, k->kver);
+			_cleanup_free_ char *rec = xasprintf("%s/%s.record", odir, norm);
+			_cleanup_kv_ struct dkm_kv rkv = { 0 };
+			_cleanup_free_ char *first = xasprintf("%s/%s", k->moddir_logical, disp[0]);
+			_cleanup_free_ char *second = NULL;
+			const char *archived = NULL;
+
+			if (dkm_kv_read(rec, &rkv) == 0)
+				archived = dkm_kv_get(&rkv, "path");
+			if (disp[1])
+				second = xasprintf("%s/%s", k->moddir_logical, disp[1]);
+			else if (archived && !streq(archived, first))
+				second = xasprintf("%s (archived in '%s')", archived, rec);
+			if (second)
+				return dkm_err(ctx, -EEXIST,
+					       "cannot install %s/%s for %s: module '%s' would displace both '%s' and '%s': dkm-hook archives one original per module, to restore it exactly; remove the one that is not the kernel's and run the command again; nothing was changed",
+					       pkg->name, pkg->version, k->kver, m, first, second);
+		}
 		displace = strv_join(disp, " ");
+		twins = strv_join(ours, " ");
 #define SET(field, value) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_set(&plan, kk, (value)))
 		SET("src", src);
 		SET("path", logical);
@@ -784,6 +1262,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 			SET("oldsha", strempty(dkm_kv_get(&old, oks)));
 		}
 		SET("displace", displace);
+		SET("ours", twins);
 #undef SET
 	}
 

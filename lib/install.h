@@ -16,6 +16,13 @@ struct dkm_kernel;
 int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		    bool fresh);
 
+/* Is the directory <moddir><location> reached from the module dir through real directories
+ * only (what does not exist yet is created as such)? A symlink on the way (the kernel's build/
+ * and source/ links into its headers, or any other) would take the install out of the tree:
+ * -ELOOP (or -ENOTDIR), logged with the path. */
+int dkm_install_check_location(struct dkm_ctx *ctx, const char *name, const char *version,
+			       const struct dkm_kernel *k, const char *location);
+
 /* Remove what install placed (only files that are still ours, by sha256) and restore
  * displaced originals to their exact paths. Returns 1 if the tree changed, 0 if nothing was
  * installed. */
@@ -35,3 +42,15 @@ int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod);
 
 /* Does the kernel's module tree still owe a depmod (a change not yet indexed)? */
 bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver);
+
+/* Is the manifest at path what install writes (a modules= line, and for each module a path
+ * under <module_dir>/<kver>/ and a sha256)? 0 if so, -ENOENT if there is none, -EBADMSG when
+ * damaged (*ret_why, if given, says how), or the error reading it. Reads only. */
+int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path,
+			  char **ret_why);
+
+/* fsck --repair of a damaged manifest: write it again from the build's state, only when the
+ * state says installed and every module file is at its place with the build's sha256 (nothing
+ * that is not provably ours is claimed). 1 if written, 0 if not (*ret_why says why), -errno. */
+int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *version,
+			 const char *kver, const char *arch, char **ret_why);

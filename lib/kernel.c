@@ -89,17 +89,63 @@ static char *compression_from_modules_dep(const char *moddir)
 	return count[best] ? xstrdup(names[best]) : NULL;
 }
 
+const char *dkm_name_problem(const char *s, char buf[static 64])
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0)
+		return "it is empty";
+	if (n > 255)
+		return "it is longer than 255 bytes";
+	if (s[0] == '-' || s[0] == '.') {
+		snprintf(buf, 64, "it starts with '%c'", s[0]);
+		return buf;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("._+-~", *p))
+			continue;
+		if (*p == ' ' || *p == '\t')
+			return "it contains a blank";
+		if (*p < 0x20 || *p == 0x7f)
+			/* the log shows it as \n, \xNN */
+			snprintf(buf, 64, "it contains the control character '%c'", *p);
+		else if (*p >= 0x80)
+			snprintf(buf, 64, "it contains the byte 0x%02x (not ASCII)", *p);
+		else
+			snprintf(buf, 64, "it contains '%c'", *p);
+		return buf;
+	}
+	if (strstr(s, ".."))
+		return "it contains '..'";
+	return NULL;
+}
+
+int dkm_arg_check(struct dkm_ctx *ctx, const char *what, const char *s, const char *example)
+{
+	char buf[64];
+	const char *problem = dkm_name_problem(s, buf);
+
+	if (!problem)
+		return 0;
+	return dkm_err(ctx, -EINVAL, "invalid %s '%s': %s: expected a name of " DKM_NAME_RULE ", e.g. '%s'",
+		       what, strempty(s), problem, example);
+}
+
 int dkm_kver_check(struct dkm_ctx *ctx, const char *kver)
 {
 	_cleanup_free_ char *example = NULL;
+	const char *problem;
+	char buf[64];
 
-	if (name_is_valid(kver))
+	problem = dkm_name_problem(kver, buf);
+	if (!problem)
 		return 0;
 	example = dkm_kernel_default(ctx);
 	/* a newline in it is shown as \n by the log */
 	return dkm_err(ctx, -EINVAL,
-		       "invalid kernel version '%s': must be the name of a kernel's directory under '%s', e.g. '%s' (not empty, no '/', '..' or control characters)",
-		       kver, ctx->module_dir, example ? example : "6.1.0-18-amd64");
+		       "invalid kernel version '%s': %s: expected the name of a kernel's directory under '%s' (" DKM_NAME_RULE "), e.g. '%s'",
+		       strempty(kver), problem, ctx->module_dir, example ? example : "6.1.0-18-amd64");
 }
 
 int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,

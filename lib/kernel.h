@@ -21,8 +21,19 @@ struct dkm_kernel {
 	char fingerprint[65]; /* lazily: sha256 of .config, Module.symvers, compiler */
 };
 
-/* Is kver usable as a kernel version (a directory name: not empty, no '/', '..' or control
- * characters)? 0, or -EINVAL after logging what a valid one looks like. */
+/* The one rule for every name that becomes a path component under the root or the state and
+ * reaches shells and tools as a word: kernel versions, architectures, package names and
+ * versions, module names (from the command line, the dkms front end and dkms.conf alike).
+ * Letters, digits and the characters "._+-~", not starting with '-' or '.', no "..", at most
+ * 255 bytes. NULL if s is such a name, else what is wrong with it, as text for an error
+ * message ("it contains '/'", "it starts with '-'", "it is empty"...), written to buf. */
+#define DKM_NAME_RULE "letters, digits and '._+-~', not starting with '-' or '.'"
+const char *dkm_name_problem(const char *s, char buf[static 64]);
+/* A command-line argument that must be such a name: 0, or -EINVAL after logging
+ * "invalid <what> '<s>': <problem>: expected a name of <rule>, e.g. '<example>'". */
+int dkm_arg_check(struct dkm_ctx *ctx, const char *what, const char *s, const char *example);
+/* Is kver usable as a kernel version (a name as above: the name of a kernel's directory)? 0,
+ * or -EINVAL after logging what is wrong and what a valid one looks like. */
 int dkm_kver_check(struct dkm_ctx *ctx, const char *kver);
 int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		     const char *source_dir, struct dkm_kernel **ret);

@@ -118,6 +118,13 @@ static bool yes(const char *v)
 	return v && streq(v, "yes");
 }
 
+/* dkm_pkg_save() always writes these: without them the file is truncated or garbage */
+static bool record_ok(const struct dkm_kv *kv, const char *name, const char *version)
+{
+	return streq(strempty(dkm_kv_get(kv, "name")), name) &&
+	       streq(strempty(dkm_kv_get(kv, "version")), version) && dkm_kv_get(kv, "source");
+}
+
 int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret)
 {
 	_cleanup_free_ char *dir = NULL, *path = NULL;
@@ -132,9 +139,7 @@ int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, str
 	r = dkm_kv_read(path, &kv);
 	if (r < 0)
 		return r;
-	/* dkm_pkg_save() always writes these: without them the file is truncated or garbage */
-	if (!streq(strempty(dkm_kv_get(&kv, "name")), name) ||
-	    !streq(strempty(dkm_kv_get(&kv, "version")), version) || !dkm_kv_get(&kv, "source")) {
+	if (!record_ok(&kv, name, version)) {
 		dkm_warn(ctx,
 			 "registration of %s/%s is damaged: '%s' lacks its name=, version= or source= line: skipped; remove '%s' and add the package again",
 			 name, version, path, dir);
@@ -325,6 +330,41 @@ int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n)
 	*ret = l;
 	*ret_n = n;
 	return 0;
+}
+
+char **dkm_pkg_damaged(struct dkm_ctx *ctx)
+{
+	_cleanup_free_ char *dir = dkm_ctx_pathf(ctx, "%s/packages", ctx->state_dir);
+	_cleanup_strv_free_ char **names = subdirs(dir);
+	char **l = xcalloc(1, sizeof(char *));
+
+	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, names[i]);
+
+		for (size_t j = 0; vers[j]; j++) {
+			_cleanup_free_ char *pdir = dkm_pkg_dir(ctx, names[i], vers[j]);
+			_cleanup_free_ char *path = path_join(pdir, "package");
+			_cleanup_free_ char *kernels = path_join(pdir, "kernels");
+			_cleanup_free_ char *marker = dkm_pkg_marker(ctx, names[i], vers[j]);
+			_cleanup_kv_ struct dkm_kv kv = { 0 };
+			const char *why;
+			int r;
+
+			if (path_exists(marker))
+				continue; /* an interrupted add: recovery's */
+			r = dkm_kv_read(path, &kv);
+			if (r == 0 && record_ok(&kv, names[i], vers[j]))
+				continue;
+			if (r == -ENOENT && !is_dir(kernels))
+				continue; /* nothing registered, nothing hidden */
+			why = r == -ENOENT ? "missing"
+			      : r == 0	   ? "damaged (no valid name=, version= or source= line)"
+					   : "unreadable";
+			strv_push(&l, xasprintf("%s/%s\t%s", names[i], vers[j], why));
+		}
+	}
+	return l;
 }
 
 void dkm_pkg_list_free(struct dkm_pkg **l, size_t n)

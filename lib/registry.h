@@ -62,6 +62,10 @@ struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg);
 /* Every registered package version (sorted by name, then version). */
 int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n);
 void dkm_pkg_list_free(struct dkm_pkg **l, size_t n);
+/* The package versions dkm_pkg_list() skips because their registration is damaged, unreadable
+ * or missing (while builds are there): "pkg/ver\t<what is wrong>" (an interrupted add is not
+ * listed: recovery's). */
+char **dkm_pkg_damaged(struct dkm_ctx *ctx);
 /* Versions registered for a package name (sorted). */
 char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name);
 /* Which registered packages build a module with this name? "pkg/ver" strings. */

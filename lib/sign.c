@@ -154,6 +154,30 @@ static int pin_cb(char *buf, int size, int rwflag, void *userdata)
 	return (int)n;
 }
 
+/* Whatever signs with the enrolled key loads under Secure Boot: as root, sign only with a key
+ * that root owns and nobody else can read or write (what keygen makes). Before reading: not a
+ * FIFO or device (read_full_file() would wait on it); after parsing: owner and mode. */
+static int key_file_check(struct dkm_ctx *ctx, const char *path, bool parsed)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+		return 0; /* not ours to judge, or read_full_file() says what is wrong */
+	if (!S_ISREG(st.st_mode))
+		return dkm_err(ctx, EINVAL,
+			       "refusing signing key '%s': it is not a regular file: put the PEM key file there",
+			       path);
+	if (parsed && st.st_uid != 0)
+		return dkm_err(ctx, EPERM,
+			       "refusing signing key '%s': it belongs to uid %u, not root, who could replace it: run 'chown root: %s' if it is yours, else make a new one with 'dkm-hook keygen --force'",
+			       path, (unsigned)st.st_uid, path);
+	if (parsed && (st.st_mode & 077))
+		return dkm_err(ctx, EPERM,
+			       "refusing signing key '%s': others may read or write it (mode %04o): run 'chmod 600 %s', and make a new key with 'dkm-hook keygen --force' if someone may have copied it",
+			       path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
 static int key_read(struct dkm_ctx *ctx, const char *path, EVP_PKEY **ret)
 {
 	_cleanup_(secret_done) struct secret file = {};
@@ -166,6 +190,9 @@ static int key_read(struct dkm_ctx *ctx, const char *path, EVP_PKEY **ret)
 		return dkm_err(ctx, EOPNOTSUPP,
 			       "signing key '%s': PKCS#11 keys are not supported; use a PEM key file",
 			       path);
+	r = key_file_check(ctx, path, false);
+	if (r < 0)
+		return r;
 	r = read_full_file(path, KEY_FILE_MAX, &file.data, &file.len);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read signing key '%s': %s", path, strerror(-r));
@@ -189,6 +216,11 @@ static int key_read(struct dkm_ctx *ctx, const char *path, EVP_PKEY **ret)
 				       path);
 		return dkm_err(ctx, EBADMSG, "cannot load signing key '%s': not a PEM private key (%s)",
 			       path, why);
+	}
+	r = key_file_check(ctx, path, true);
+	if (r < 0) {
+		EVP_PKEY_free(pkey);
+		return r;
 	}
 	*ret = pkey;
 	return 0;

@@ -7,6 +7,7 @@
 
 #include "actions.h"
 #include "ctx.h"
+#include "install.h"
 #include "json.h"
 #include "registry.h"
 #include "util.h"
@@ -45,6 +46,40 @@ static char *state_file(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
 
 	return path_join(dir, "state");
+}
+
+static char *manifest_file(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
+			   const char *arch)
+{
+	_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
+
+	return path_join(dir, "manifest");
+}
+
+/* A manifest that is there but not what install writes (empty, truncated, garbage): NULL if
+ * none or fine, else what is wrong. Reads the file only. */
+static char *manifest_damage(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
+			     const char *arch)
+{
+	_cleanup_free_ char *mp = manifest_file(ctx, p, kver, arch);
+	char *why = NULL;
+
+	if (dkm_manifest_validate(ctx, kver, mp, &why) < 0 && why)
+		return why;
+	free(why);
+	return NULL;
+}
+
+static void print_damaged_manifest_text(struct dkm_ctx *ctx, const struct dkm_pkg *p,
+					const char *kver, const char *arch, const char *why)
+{
+	_cleanup_free_ char *mp = manifest_file(ctx, p, kver, arch);
+
+	printf("%s/%s, %s, %s: damaged (manifest '%s': %s)\n", p->name, p->version, kver, arch,
+	       mp, why);
+	dkm_warn(ctx,
+		 "the manifest of %s/%s for %s is damaged: '%s': %s: run 'dkm-hook fsck --repair'",
+		 p->name, p->version, kver, mp, why);
 }
 
 static void print_damaged_text(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
@@ -136,6 +171,18 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 			printf("}");
 			continue;
 		}
+		{
+			_cleanup_free_ char *why = manifest_damage(ctx, p, kver, arch);
+
+			if (why) {
+				_cleanup_free_ char *f = manifest_file(ctx, p, kver, arch);
+
+				printf(",\"state\":\"damaged\",\"damaged_file\":");
+				json_str(stdout, f);
+				printf("}");
+				continue;
+			}
+		}
 		printf(",\"state\":");
 		json_str(stdout, inst.state);
 		mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -201,8 +248,14 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 				continue;
 			if (!state_is_known(inst.state))
 				print_damaged_text(ctx, p, kver, arch);
-			else
-				print_inst_text(p, kver, arch, &inst);
+			else {
+				_cleanup_free_ char *why = manifest_damage(ctx, p, kver, arch);
+
+				if (why)
+					print_damaged_manifest_text(ctx, p, kver, arch, why);
+				else
+					print_inst_text(p, kver, arch, &inst);
+			}
 			any = true;
 		}
 		if (broken)
@@ -211,6 +264,24 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 			_cleanup_free_ char *mods = strv_join(p->modules, " ");
 
 			printf("%s/%s: added (modules: %s)\n", p->name, p->version, mods);
+		}
+	}
+	/* registrations that cannot be read: not a package any command manages, but shown
+	 * (the warning above says so too), with the file */
+	if (!o->json) {
+		_cleanup_strv_free_ char **bad = dkm_pkg_damaged(ctx);
+
+		for (size_t i = 0; bad[i]; i++) {
+			_cleanup_free_ char *pv = xstrndup(bad[i], strcspn(bad[i], "\t"));
+			_cleanup_free_ char *name = xstrndup(pv, strcspn(pv, "/"));
+			const char *ver = strchr(pv, '/') + 1;
+			_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, ver);
+
+			if ((fname && !streq(fname, name)) || (fver && !streq(fver, ver)))
+				continue;
+			shown++;
+			printf("%s: damaged (registration '%s/package' is %s: run 'dkm-hook fsck')\n",
+			       pv, dir, strchr(bad[i], '\t') + 1);
 		}
 	}
 	if (o->json)

@@ -151,3 +151,88 @@ complete_words() {
 	grep -aqE 'dkm-hook export +beta-dkms/0\.3 +-k 6\.2\.0-1-amd64 +--format' <<<"$line" ||
 		{ echo "$line" | tail -5 >&2; return 1; }
 }
+
+# ---- hostile names: candidates are words, never shell code ----
+
+# a dkm-hook whose --list packages prints what a hostile (or pre-name-rule) registration could
+# hold; everything else is the real program
+hostile_prog() {
+	local bin=$BATS_TEST_TMPDIR/hostile-bin
+	mkdir -p "$bin"
+	cat >"$bin/dkm-hook" <<-EOS
+		#!/bin/bash
+		if [[ " \$* " == *" --list packages "* ]]; then
+			printf '%s\n' 'x\$(touch\${IFS}PWNED)/1' 'y\`touch\${IFS}PWNED2\`/1' '*/1' 'z;touch\${IFS}PWNED3/1'
+			exit 0
+		fi
+		exec "$DKM" "\$@"
+	EOS
+	chmod +x "$bin/dkm-hook"
+	HOSTILE=$bin/dkm-hook
+}
+
+@test "bash: a package name holding \$(...), backquotes or a glob is offered as it is and never run" {
+	hostile_prog
+	mkdir -p "$BATS_TEST_TMPDIR/cwd" && cd "$BATS_TEST_TMPDIR/cwd"
+	touch a-file-a-glob-would-find
+	# kernels too: a directory under <root>/lib/modules named like shell code
+	mkdir -p "$ROOT/lib/modules/6.9\$(touch\${IFS}PWNED4)"
+	COMP_WORDS=("$HOSTILE" status "")
+	COMP_CWORD=2
+	COMPREPLY=()
+	_dkm_hook || true
+	REPLY=$(printf '%s\n' "${COMPREPLY[@]}" | sort)
+	[ "$REPLY" = "$(printf '%s\n' '*/1' 'x$(touch${IFS}PWNED)/1' 'y`touch${IFS}PWNED2`/1' 'z;touch${IFS}PWNED3/1' | sort)" ]
+	COMP_WORDS=("$HOSTILE" status 'x$')
+	COMPREPLY=()
+	_dkm_hook || true
+	[ "${COMPREPLY[*]}" = 'x$(touch${IFS}PWNED)/1' ]
+	complete_words rebuild 6.9
+	[ "$REPLY" = '6.9$(touch${IFS}PWNED4)' ]
+	complete_words install alpha/1.0 -k 6.9
+	[ "$REPLY" = '6.9$(touch${IFS}PWNED4)' ]
+	[ -z "$(ls "$BATS_TEST_TMPDIR/cwd" | grep PWNED)" ]
+	[ -z "$(find "$BATS_TEST_TMPDIR" "$TOP" -name 'PWNED*' | grep -v '/lib/modules/')" ]
+}
+
+@test "--list packages offers only registrations whose names follow the name rule" {
+	for pv in 'x$(touch${IFS}PWNED)/1' 'gamma/1;id' '-rf/1'; do
+		d=$ROOT/var/lib/dkm-hook/packages/$pv
+		mkdir -p "$d"
+		printf 'name=%s\nversion=%s\nsource=/usr/src/x\nmodules=m\n' "${pv%/*}" "${pv#*/}" > "$d/package"
+	done
+	run "$DKM" --list packages
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'alpha/1.0\nalpha/2.0\nbeta-dkms/0.3')" ]
+}
+
+@test "zsh: a package name holding \$(...) is inserted quoted and never run" {
+	command -v zsh >/dev/null || skip "zsh is not installed (optional: apt-get install zsh)"
+	hostile_prog
+	mkdir -p "$BATS_TEST_TMPDIR/cwd"
+	cat > "$BATS_TEST_TMPDIR/drive.zsh" <<-EOF
+		zmodload zsh/zpty
+		zpty -b z zsh -f -i
+		zpty -w z "cd $BATS_TEST_TMPDIR/cwd; PS1='> '; fpath=($TOP/completion \\\$fpath); autoload -Uz compinit; compinit -u -d $BATS_TEST_TMPDIR/zcd"
+		zpty -w z 'path=($(dirname "$HOSTILE") \$path); export DKM_HOOK_ROOT=$ROOT'
+		all=
+		for keys want in \$'dkm-hook status x\t' 'PWNED'; do
+			zpty -w -n z "\$keys"
+			integer deadline=\$(( SECONDS + 30 ))
+			while [[ \$all != *\$want* ]] && (( SECONDS < deadline )); do
+				if zpty -rt z chunk; then all+=\$chunk; else sleep 0.05; fi
+			done
+		done
+		zpty -w -n z \$'\x15'
+		sleep 0.2
+		while zpty -rt z chunk; do all+=\$chunk; done
+		print -r -- "\$all"
+		zpty -d z
+	EOF
+	run zsh -f "$BATS_TEST_TMPDIR/drive.zsh"
+	line=$(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' <<<"$output" | tr '\r' '\n' | tr -d '\000-\011\013-\037')
+	# inserted with its special characters quoted: a word, not a command substitution
+	grep -aqF 'dkm-hook status x\$\(touch\$\{IFS\}PWNED\)/1' <<<"$line" ||
+		{ echo "$line" | tail -5 >&2; return 1; }
+	[ -z "$(find "$BATS_TEST_TMPDIR" -name 'PWNED*')" ]
+}

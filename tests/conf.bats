@@ -599,3 +599,57 @@ bad_check() {
 	[[ $output == *"needed_shell=no"* ]]
 	[[ $output == *"package_version=1.0-1"* ]]
 }
+
+# ---- the name rule: package names, versions, module names ----
+
+# names_conf <PACKAGE_NAME> <PACKAGE_VERSION> <BUILT_MODULE_NAME> [DEST_MODULE_NAME]: a file
+# with these values, single-quoted (taken literally, as a sloppy or hostile file would have them)
+names_conf() {
+	{
+		printf "PACKAGE_NAME='%s'\nPACKAGE_VERSION='%s'\nBUILT_MODULE_NAME[0]='%s'\n" "$1" "$2" "$3"
+		[ -z "${4-}" ] || printf "DEST_MODULE_NAME[0]='%s'\n" "$4"
+		echo 'DEST_MODULE_LOCATION[0]="/updates/dkms"'
+	} >"${WORK}/dkms.conf"
+}
+
+rule="letters, digits and '._+-~', not starting with '-' or '.'"
+
+@test "names: shell code, options and globs in PACKAGE_NAME, PACKAGE_VERSION and module names are refused, naming the character" {
+	local args msg
+	while IFS='@' read -r args msg; do
+		eval "names_conf $args"
+		run --separate-stderr "$DUMP" "${WORK}/dkms.conf" "$KVER" "$ARCH"
+		[ "$status" -ne 0 ] || { echo "accepted: $args"; return 1; }
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[ "$stderr" = "dkm-hook: error: invalid dkms.conf: '${WORK}/dkms.conf': $msg" ] ||
+			{ echo "got:  $stderr"; echo "want: $msg"; return 1; }
+	done <<-EOF
+		'x\$(touch\${IFS}PWNED)' 1.0 mod@PACKAGE_NAME[0]='x\$(touch\${IFS}PWNED)': it contains '\$': must be a name of $rule, such as 'mydriver'
+		'x\`id\`' 1.0 mod@PACKAGE_NAME[0]='x\`id\`': it contains '\`': must be a name of $rule, such as 'mydriver'
+		-rf 1.0 mod@PACKAGE_NAME[0]='-rf': it starts with '-': must be a name of $rule, such as 'mydriver'
+		.hidden 1.0 mod@PACKAGE_NAME[0]='.hidden': it starts with '.': must be a name of $rule, such as 'mydriver'
+		pkg '1.0;reboot' mod@PACKAGE_VERSION[0]='1.0;reboot': it contains ';': must be a name of $rule, such as '1.0'
+		pkg '1.0*' mod@PACKAGE_VERSION[0]='1.0*': it contains '*': must be a name of $rule, such as '1.0'
+		pkg 1.0 --help@BUILT_MODULE_NAME[0]='--help': it starts with '-': must be a name of $rule, such as 'mymod'
+		pkg 1.0 'm\$(id)'@BUILT_MODULE_NAME[0]='m\$(id)': it contains '\$': must be a name of $rule, such as 'mymod'
+		pkg 1.0 mod -v@DEST_MODULE_NAME[0]='-v': it starts with '-': must be a name of $rule, such as 'mod'
+		pkg 1.0 mod 'a|b'@DEST_MODULE_NAME[0]='a|b': it contains '|': must be a name of $rule, such as 'mod'
+		pkg 'é' mod@PACKAGE_VERSION[0]='é': it contains the byte 0xc3 (not ASCII): must be a name of $rule, such as '1.0'
+	EOF
+}
+
+@test "names: what real packages use is accepted (Debian versions, svn snapshots, underscores)" {
+	local args
+	while read -r args; do
+		eval "names_conf $args"
+		run --separate-stderr "$DUMP" "${WORK}/dkms.conf" "$KVER" "$ARCH"
+		[ "$status" -eq 0 ] || { echo "refused: $args: $stderr"; return 1; }
+	done <<-'EOF'
+		tp_smapi 1.2.3+dfsg-1~bpo tp_smapi
+		west-chamber 20100405+svn20111107.r124 xt_ECHO
+		nvidia-current 535.154.05 nvidia-drm
+		v4l2loopback 0.12.7 v4l2loopback v4l2loopback_x
+		8812au 5.6.4.2_35491.20191025 8812au
+		Zfs 2.1.11~rc1 zfs
+	EOF
+}

@@ -199,8 +199,8 @@ refuse_import() { # <archive> <expected message part>
 	target_root
 	before=$(cd "$T" && find . | sort)
 	DKM_HOOK_ROOT=$T run "$DKM" import-binary "$1"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"$2"* ]]
+	[ "$status" -ne 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"$2"* ]] || { echo "$output"; false; }
 	[ "$(cd "$T" && find . | sort)" = "$before" ]
 }
 
@@ -254,4 +254,114 @@ refuse_import() { # <archive> <expected message part>
 	run "$DKM" import-binary --force "$W/m.tar"
 	[ "$status" -eq 0 ]
 	[ "$(modinfo_field dkms_test signer)" = "dkm-hook test key" ]
+}
+
+# the exported archive of module-test/0.1, unpacked in $W/x
+exported_x() {
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	"$DKM" export module-test/0.1 -k "$KVER" -o "$W/m.tar" >/dev/null
+	mkdir "$W/x" && tar -xf "$W/m.tar" -C "$W/x"
+}
+
+# a copy of $W/x as $W/<name>, its metadata edited by a sed script, packed as $W/<name>.tar
+doctored() { # doctored <name> <sed script>
+	rm -rf "${W:?}/$1"
+	cp -a "$W/x" "$W/$1"
+	sed -i "$2" "$W/$1/dkm-hook-binary"
+	tar -cf "$W/$1.tar" -C "$W/$1" dkm-hook-binary modules signing-cert.der
+}
+
+@test "import-binary: a location through the kernel's build/ or source/ link is refused; nothing is written outside the module dir" {
+	exported_x
+	target_root
+	# the target's build/ and source/ links to its headers, as a kernel installs them
+	H=$BATS_TEST_TMPDIR/headers
+	mkdir -p "$H"
+	ln -s "$H" "$T/lib/modules/$KVER/build"
+	ln -s "$H" "$T/lib/modules/$KVER/source"
+	for loc in /build/evil /source/evil /build /updates/../build/evil /; do
+		doctored evil "s|^module.dkms_test.location=.*|module.dkms_test.location=$loc|"
+		refuse_import "$W/evil.tar" "metadata of module 'dkms_test' is invalid (file 'dkms_test.ko', location '$loc'): a location must start with /kernel, /updates or /extra"
+		[ -z "$(ls -A "$H")" ]
+	done
+	# /updates, /extra and /kernel below a real directory are fine
+	doctored fine "s|^module.dkms_test.location=.*|module.dkms_test.location=/extra/vendor|"
+	DKM_HOOK_ROOT=$T run "$DKM" import-binary "$W/fine.tar"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ -f "$T/lib/modules/$KVER/extra/vendor/dkms_test.ko" ]
+	[ -z "$(ls -A "$H")" ]
+}
+
+@test "import-binary: a location whose directory is a link out of the module dir is refused before anything is written" {
+	exported_x
+	target_root
+	O=$BATS_TEST_TMPDIR/outside
+	mkdir -p "$O"
+	ln -s "$O" "$T/lib/modules/$KVER/updates"
+	refuse_import "$W/m.tar" "'$T/lib/modules/$KVER/updates' is a symbolic link: a module is installed only below '$T/lib/modules/$KVER' through real directories (location '/updates/dkms'); nothing was changed"
+	[ -z "$(ls -A "$O")" ]
+}
+
+@test "import-binary: a forged signer or sig_key in the metadata is refused, and no certificate is advised" {
+	exported_x
+	doctored signer 's|^signer=.*|signer=Trusted Vendor Inc.|'
+	refuse_import "$W/signer.tar" "metadata signer='Trusted Vendor Inc.', but module 'dkms_test.ko' is signed by 'dkm-hook test key'"
+	[[ "$output" != *mokutil* ]]
+	doctored key 's|^sig_key=.*|sig_key=00:11:22:33|'
+	refuse_import "$W/key.tar" "metadata sig_key='00:11:22:33', but module 'dkms_test.ko' is signed with key"
+	[[ "$output" != *mokutil* ]]
+}
+
+@test "import-binary: a certificate that did not sign the modules is refused (never advised for mokutil), the system left as it was" {
+	exported_x
+	# another key's certificate with the very name and serial of the signer's: the metadata
+	# (signer=, sig_key=) and the module's signature info all match it; only the signature
+	# itself can tell
+	serial=$(openssl x509 -inform DER -in "$W/x/signing-cert.der" -noout -serial | cut -d= -f2)
+	openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=dkm-hook test key/" \
+		-set_serial "0x$serial" -outform DER -keyout "$W/other.key" -out "$W/other.der" 2>/dev/null
+	rm -rf "$W/forged" && cp -a "$W/x" "$W/forged"
+	cp "$W/other.der" "$W/forged/signing-cert.der"
+	tar -cf "$W/forged.tar" -C "$W/forged" dkm-hook-binary modules signing-cert.der
+	refuse_import "$W/forged.tar" "module 'dkms_test.ko' is not signed by the certificate in the archive ('signing-cert.der'): invalid"
+	[[ "$output" != *mokutil* ]]
+	# a certificate of another name altogether
+	openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Trusted Vendor Inc./" \
+		-outform DER -keyout "$W/vendor.key" -out "$W/vendor.der" 2>/dev/null
+	cp "$W/vendor.der" "$W/forged/signing-cert.der"
+	sed -i "s|^signer=.*|signer=Trusted Vendor Inc.|" "$W/forged/dkm-hook-binary"
+	tar -cf "$W/forged.tar" -C "$W/forged" dkm-hook-binary modules signing-cert.der
+	refuse_import "$W/forged.tar" "module 'dkms_test.ko' is not signed by the certificate in the archive ('signing-cert.der'): other-key"
+	[[ "$output" != *mokutil* ]]
+	# and the genuine archive goes through, advising its genuine certificate
+	DKM_HOOK_ROOT=$T run "$DKM" import-binary "$W/m.tar"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"modules signed by 'dkm-hook test key'"*"mokutil --import $T/var/lib/dkm-hook/packages/module-test/0.1/signing-cert.der"* ]]
+	cmp "$T/var/lib/dkm-hook/packages/module-test/0.1/signing-cert.der" "$ROOT/var/lib/dkm-hook/mok.der"
+}
+
+@test "import-binary: a certificate that is not one, or a certificate with unsigned modules, is refused" {
+	exported_x
+	rm -rf "$W/junk" && cp -a "$W/x" "$W/junk"
+	echo 'not a certificate' > "$W/junk/signing-cert.der"
+	tar -cf "$W/junk.tar" -C "$W/junk" dkm-hook-binary modules signing-cert.der
+	refuse_import "$W/junk.tar" "signing-cert.der"
+	[[ "$output" != *mokutil* ]]
+	# the modules stripped of their signature, the metadata saying unsigned, a certificate
+	# still shipped: nothing it could be enrolled for
+	rm -rf "$W/unsigned" && cp -a "$W/x" "$W/unsigned"
+	ko=$W/unsigned/modules/dkms_test.ko
+	len=$(python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+magic = b"~Module signature appended~\n"
+assert d.endswith(magic)
+sig_len = int.from_bytes(d[-len(magic) - 4:-len(magic)], "big")
+print(len(d) - len(magic) - 12 - sig_len)' "$ko")
+	head -c "$len" "$ko" > "$ko.new" && mv "$ko.new" "$ko"
+	sha=$(sha256sum < "$ko" | cut -c1-64)
+	sed -i "s|^module.dkms_test.sha256=.*|module.dkms_test.sha256=$sha|; s|^signed=.*|signed=no|" "$W/unsigned/dkm-hook-binary"
+	tar -cf "$W/unsigned.tar" -C "$W/unsigned" dkm-hook-binary modules signing-cert.der
+	refuse_import "$W/unsigned.tar" "module 'dkms_test.ko' is not signed by the certificate in the archive"
+	[[ "$output" != *mokutil* ]]
 }

@@ -563,15 +563,15 @@ ko_path() { # ko_path [prefix or file name]: a path in the build dir, dkms_test.
 
 # ---- arguments ----
 
-kver_msg() {
-	echo "dkm-hook: error: invalid kernel version '$1': must be the name of a kernel's directory under '/lib/modules', e.g. '$KVER' (not empty, no '/', '..' or control characters)"
+kver_msg() { # kver_msg <shown value> <problem>
+	echo "dkm-hook: error: invalid kernel version '$1': $2: expected the name of a kernel's directory under '/lib/modules' (letters, digits and '._+-~', not starting with '-' or '.'), e.g. '$KVER'"
 }
 
 @test "-k ../.. is refused" {
 	add_ok
 	run "$DKM" build module-test/0.1 -k ../..
 	[ "$status" -eq 5 ]
-	has_line "$(kver_msg ../..)"
+	has_line "$(kver_msg ../.. "it starts with '.'")"
 	unchanged
 	[ ! -e "$PKGDIR/0.1/kernels" ]
 }
@@ -580,7 +580,7 @@ kver_msg() {
 	add_ok
 	run "$DKM" install module-test/0.1 -k ''
 	[ "$status" -eq 5 ]
-	has_line "$(kver_msg '')"
+	has_line "$(kver_msg '' 'it is empty')"
 	unchanged
 }
 
@@ -588,7 +588,7 @@ kver_msg() {
 	add_ok
 	run "$DKM" build module-test/0.1 -k "$(printf '6.1\n../..')"
 	[ "$status" -eq 5 ]
-	has_line "$(kver_msg '6.1\n../..')"
+	has_line "$(kver_msg '6.1\n../..' "it contains the control character '\n'")"
 	unchanged
 }
 
@@ -761,7 +761,7 @@ config_msg() {
 	config 'build_timeout=2m'
 	run "$DKM" status
 	[ "$status" -eq 5 ]
-	has_line "$(config_msg "build_timeout='2m': expected a whole number")"
+	has_line "$(config_msg "build_timeout='2m': expected a whole number of seconds from 0 (no limit) to 604800 (a week)")"
 	unchanged
 }
 
@@ -771,4 +771,318 @@ config_msg() {
 	[ "$status" -eq 5 ]
 	has_line "$(config_msg "'sign yes': expected key=value")"
 	unchanged
+}
+
+# ---- names that become path components: -k, -a, dkms -k K/ARCH, --templatekernel ----
+
+name_rule="letters, digits and '._+-~', not starting with '-' or '.'"
+
+arch_msg() { # arch_msg <shown value> <problem>
+	echo "dkm-hook: error: invalid architecture '$1': $2: expected a name of $name_rule, e.g. '$(uname -m)'"
+}
+
+# a directory outside the root that an escaping argument would reach, with a file in it
+victim() {
+	VICTIM=$BATS_TEST_TMPDIR/victim
+	mkdir -p "$VICTIM/module-test/0.1"
+	echo precious > "$VICTIM/module-test/0.1/data"
+	VICTIM_BEFORE=$(cd "$VICTIM" && find . -printf '%p %y %u %m %s\n' | sort)
+}
+
+victim_unchanged() {
+	diff <(echo "$VICTIM_BEFORE") <(cd "$VICTIM" && find . -printf '%p %y %u %m %s\n' | sort)
+	[ "$(cat "$VICTIM/module-test/0.1/data")" = precious ]
+}
+
+@test "-a with ../ that climbs out of the state is refused: nothing outside is chowned, deleted or written" {
+	add_ok
+	victim
+	# <state>/packages/module-test/0.1/kernels/<kver>/<arch>: six levels up is the root's parent
+	for cmd in build install unbuild; do
+		run "$DKM" "$cmd" module-test/0.1 -k "$KVER" -a "../../../../../../../../../..$VICTIM/module-test/0.1"
+		echo "$output"
+		[ "$status" -eq 5 ]
+		has_line "$(arch_msg "../../../../../../../../../..$VICTIM/module-test/0.1" "it starts with '.'")"
+	done
+	victim_unchanged
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+@test "-a: '/', '.', '..', empty, a leading '-', control characters and shell words are refused with what is wrong" {
+	add_ok
+	local a
+	while IFS='|' read -r a problem; do
+		run "$DKM" build module-test/0.1 -k "$KVER" -a "$a"
+		[ "$status" -eq 5 ] || { echo "-a '$a': exit $status: $output"; return 1; }
+		has_line "$(arch_msg "$a" "$problem")"
+	done <<-'EOF'
+		x86_64/../..|it contains '/'
+		/etc|it contains '/'
+		.|it starts with '.'
+		..|it starts with '.'
+		|it is empty
+		-rf|it starts with '-'
+		x86 64|it contains a blank
+		$(id)|it contains '$'
+		x86*|it contains '*'
+	EOF
+	run "$DKM" build module-test/0.1 -k "$KVER" -a "$(printf 'x86\n64')"
+	[ "$status" -eq 5 ]
+	[ "${#lines[@]}" -eq 1 ]
+	has_line "$(arch_msg 'x86\n64' "it contains the control character '\n'")"
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+@test "-k: a leading '-', '.', shell words are refused like '/' and '..'" {
+	add_ok
+	local k
+	while IFS='|' read -r k problem; do
+		run "$DKM" install module-test/0.1 -k "$k"
+		[ "$status" -eq 5 ] || { echo "-k '$k': exit $status: $output"; return 1; }
+		has_line "$(kver_msg "$k" "$problem")"
+	done <<-'EOF'
+		-rf|it starts with '-'
+		.|it starts with '.'
+		6.1;id|it contains ';'
+		6.1 x|it contains a blank
+	EOF
+	for verb in rebuild kernel-add kernel-remove initrd-modules; do
+		run "$DKM" "$verb" ../../x
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"invalid kernel version '../../x': it starts with '.'"* ]] || { echo "$verb: $output"; return 1; }
+	done
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+# the same binary started as `dkms`, as Debian's kernel hooks and *-dkms packages call it
+dkms() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	ln -sfn "$DKM" "$BATS_TEST_TMPDIR/bin/dkms"
+	"$BATS_TEST_TMPDIR/bin/dkms" "$@"
+}
+
+dkms_arch_msg() { echo "Error! invalid architecture '$1': $2: expected a name of $name_rule, e.g. '$(uname -m)'"; }
+dkms_kver_msg() {
+	echo "Error! invalid kernel version '$1': $2: expected the name of a kernel's directory under '/lib/modules' ($name_rule), e.g. '$KVER'"
+}
+
+@test "dkms front end: -k K/ARCH, -a and --templatekernel that climb out are refused; nothing outside changes" {
+	add_ok
+	victim
+	local esc="../../../../../../../../../..$VICTIM/module-test/0.1"
+	run dkms build -m module-test -v 0.1 -k "$KVER/$esc"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg "$esc" "it starts with '.'")"
+	run dkms install module-test/0.1 -k "$KVER" -a "$esc"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg "$esc" "it starts with '.'")"
+	run dkms install module-test/0.1 -k "$KVER" --arch=/etc
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg /etc "it contains '/'")"
+	run dkms match --templatekernel="../../x" -k "$KVER"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_kver_msg ../../x "it starts with '.'")"
+	run dkms build module-test/0.1 -k "-x"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_kver_msg -x "it starts with '-'")"
+	run dkms status -k "$(printf '6.1\n\033[2Jx')"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	has_line "$(dkms_kver_msg '6.1\n\x1b[2Jx' "it contains the control character '\n'")"
+	run dkms unbuild module-test/0.1 -k "$KVER/"
+	[ "$status" -eq 2 ]
+	has_line "$(dkms_arch_msg '' 'it is empty')"
+	victim_unchanged
+	unchanged
+	[ ! -e "$PKGDIR/0.1/kernels" ]
+}
+
+# ---- names that reach a shell or a command line: the same rule in dkms.conf ----
+
+@test "PACKAGE_NAME with shell code (\$(...)) is refused at add: it would run in the shell of whoever completes it" {
+	conf "PACKAGE_NAME='x\$(touch\${IFS}PWNED)'"
+	refuse_add 5 "$(invalid "PACKAGE_NAME[0]='x\$(touch\${IFS}PWNED)': it contains '\$': must be a name of $name_rule, such as 'mydriver'")"
+	[ -z "$(find "$BATS_TEST_TMPDIR" -name 'PWNED*')" ]
+}
+
+@test "module names and versions that would be options or globs are refused at add" {
+	conf 'BUILT_MODULE_NAME[0]="-dkms_test"'
+	refuse_add 5 "$(invalid "BUILT_MODULE_NAME[0]='-dkms_test': it starts with '-': must be a name of $name_rule, such as 'mymod'")"
+	conf 'DEST_MODULE_NAME[0]="--version"'
+	refuse_add 5 "$(invalid "DEST_MODULE_NAME[0]='--version': it starts with '-': must be a name of $name_rule, such as 'dkms_test'")"
+	conf 'PACKAGE_VERSION="0.1*"'
+	refuse_add 5 "$(invalid "PACKAGE_VERSION[0]='0.1*': it contains '*': must be a name of $name_rule, such as '1.0'")"
+}
+
+# ---- the initramfs scripts: a name is never an option (defence in depth behind add) ----
+
+# a dkm-hook whose initrd-modules lists names a registration older than the name rule could
+# hold, beside a good one
+initrd_stub() {
+	STUB=$BATS_TEST_TMPDIR/stub-dkm-hook
+	cat >"$STUB" <<-'EOS'
+		#!/bin/sh
+		[ "$1" = initrd-modules ] || exit 0
+		printf '%s\tevil\tinstalled\tREMAKE_INITRD\n' "$EVIL_NAME"
+		printf 'dkms_test\tmodule-test\tinstalled\tREMAKE_INITRD\n'
+	EOS
+	chmod +x "$STUB"
+}
+
+@test "dracut module: a module name that starts with '-' never reaches instmods" {
+	initrd_stub
+	for EVIL_NAME in '-c' '--help' '-o/etc/shadow' 'a;b'; do
+		export EVIL_NAME
+		run env -i PATH="$PATH" EVIL_NAME="$EVIL_NAME" STUB="$STUB" ROOT="$ROOT" KVER="$KVER" LOG="$BATS_TEST_TMPDIR/instmods" \
+			bash -c '
+			derror() { echo "E: $*" >&2; }
+			dinfo() { :; }
+			instmods() { printf "[%s]" "$@" >>"$LOG"; echo >>"$LOG"; }
+			. "$0"
+			kernel=$KVER srcmods=$ROOT/lib/modules/$KVER DKM_HOOK_ROOT=$ROOT DKM_HOOK_BIN=$STUB \
+				DKM_HOOK_SKIP_REBUILD=1 installkernel' "$TOP/dracut-module/50dkm-hook/module-setup.sh"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		has_line "E: dkm-hook: '$EVIL_NAME' (for $KVER) is not a module name (letters, digits and '._+-~', not starting with '-' or '.'): not passing it to instmods; check 'dkm-hook status'"
+		# it never reached instmods (nor anything after it)
+		[ ! -e "$BATS_TEST_TMPDIR/instmods" ]
+	done
+}
+
+@test "initramfs-tools hook: a module name that starts with '-' never reaches modprobe or modinfo" {
+	[ -r /usr/share/initramfs-tools/hook-functions ] || skip "initramfs-tools-core is not installed (its hook-functions are sourced)"
+	initrd_stub
+	# the hook sources /usr/share/initramfs-tools/hook-functions: a private copy whose
+	# manual_add_modules records its arguments, bound over it in a private mount namespace
+	mkdir -p "$BATS_TEST_TMPDIR/share" "$BATS_TEST_TMPDIR/dest"
+	cp /usr/share/initramfs-tools/hook-functions "$BATS_TEST_TMPDIR/share/"
+	echo 'manual_add_modules() { printf "[%s]" "$@" >>"$LOG"; echo >>"$LOG"; }' >>"$BATS_TEST_TMPDIR/share/hook-functions"
+	for EVIL_NAME in '-C/etc/shadow' '--help' 'a b'; do
+		export EVIL_NAME
+		run env LOG="$BATS_TEST_TMPDIR/mam" version="$KVER" MODULESDIR="$ROOT/lib/modules/$KVER" \
+			DESTDIR="$BATS_TEST_TMPDIR/dest" DKM_HOOK_ROOT="$ROOT" DKM_HOOK_BIN="$STUB" DKM_HOOK_SKIP_REBUILD=1 \
+			unshare --mount --propagation private -- sh -c 'mount --bind "$1" /usr/share/initramfs-tools && exec sh "$2"' \
+			sh "$BATS_TEST_TMPDIR/share" "$TOP/hooks/initramfs-tools/dkm-hook"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		has_line "E: dkm-hook: '$EVIL_NAME' (for $KVER) is not a module name (letters, digits and '._+-~', not starting with '-' or '.'): not passing it to modprobe; check 'dkm-hook status'"
+		# it never reached manual_add_modules (nor anything after it)
+		[ ! -e "$BATS_TEST_TMPDIR/mam" ]
+	done
+}
+
+# ---- configuration and keys that others can write, or that point elsewhere ----
+
+CONF_FILE() { echo "$ROOT/etc/dkm-hook/dkm-hook.conf"; }
+
+@test "a dkm-hook.conf that is a symlink is refused, and no line of what it points at is shown" {
+	mkdir -p "$ROOT/etc/dkm-hook"
+	# what /etc/shadow looks like: no '=', so a parser would quote the line back
+	printf 'root:$y$j9T$SECRETHASH:19700:0:99999:7:::\n' > "$BATS_TEST_TMPDIR/shadow"
+	chmod 0600 "$BATS_TEST_TMPDIR/shadow"
+	ln -s "$BATS_TEST_TMPDIR/shadow" "$(CONF_FILE)"
+	BEFORE=$(snapshot)
+	for cmd in status "install module-test/0.1 -k $KVER"; do
+		# shellcheck disable=SC2086
+		run "$DKM" $cmd
+		echo "$output"
+		[ "$status" -eq 5 ]
+		has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': it is a symbolic link (not followed): put the file itself there"
+		[[ "$output" != *SECRETHASH* ]]
+	done
+	# the kernel-install plugin too
+	run "$(dirname "$DKM")/40-dkm-hook.install" add "$KVER" /boot/x /boot/vmlinuz
+	[ "$status" -eq 1 ]
+	[[ "$output" != *SECRETHASH* ]]
+	unchanged
+}
+
+@test "as root, a dkm-hook.conf that others can write, or that root does not own, is refused with what to run" {
+	config 'compress=xz'
+	chmod 0666 "$(CONF_FILE)"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': group and others can write it (mode 0666), and it chooses what root builds and signs: run 'chmod go-w $(CONF_FILE)'"
+	chmod 0620 "$(CONF_FILE)"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': group can write it (mode 0620), and it chooses what root builds and signs: run 'chmod go-w $(CONF_FILE)'"
+	chmod 0644 "$(CONF_FILE)"
+	chown nobody "$(CONF_FILE)"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': it belongs to uid $(id -u nobody), not root, and it chooses what root builds and signs: run 'chown root: $(CONF_FILE)'"
+	chown root "$(CONF_FILE)"
+	chmod 0777 "$ROOT/etc/dkm-hook"
+	run "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': its directory '$ROOT/etc/dkm-hook' can be written by others, so others can replace it: run 'chown root: $ROOT/etc/dkm-hook && chmod go-w $ROOT/etc/dkm-hook'"
+	chmod 0755 "$ROOT/etc/dkm-hook"
+	run "$DKM" status
+	[ "$status" -eq 0 ]
+	# a FIFO is not waited on
+	rm "$(CONF_FILE)" && mkfifo -m 0644 "$(CONF_FILE)"
+	run timeout 20 "$DKM" status
+	[ "$status" -eq 5 ]
+	has_line "dkm-hook: error: refusing configuration: '$(CONF_FILE)': it is not a regular file: put a text file there"
+}
+
+@test "a state dir that others can write is warned about on every command" {
+	"$DKM" add "$SRC" >/dev/null
+	chmod 0777 "$ROOT/var/lib/dkm-hook"
+	run "$DKM" status
+	[ "$status" -eq 0 ]
+	has_line "dkm-hook: warning: state dir '$ROOT/var/lib/dkm-hook' can be written by group and others (mode 0777): they can change what root builds, signs and installs, and hold its locks; run 'chmod go-w $ROOT/var/lib/dkm-hook'"
+	chmod 0755 "$ROOT/var/lib/dkm-hook"
+	run "$DKM" status
+	[[ "$output" != *"state dir"* ]]
+}
+
+@test "numbers in dkm-hook.conf are bounded: jobs, build_timeout, lock_timeout" {
+	local line msg
+	while IFS='|' read -r line msg; do
+		config "$line"
+		run "$DKM" status
+		[ "$status" -eq 5 ] || { echo "accepted: $line"; return 1; }
+		has_line "$(config_msg "$line: expected $msg")"
+	done <<-'EOF'
+		jobs='100000'|a whole number from 1 to 4096
+		jobs='0'|a whole number from 1 to 4096
+		jobs='-1'|a whole number from 1 to 4096
+		build_timeout='604801'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+		build_timeout='99999999999999999999'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+		lock_timeout='1e9'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+		lock_timeout=' 5'|a whole number of seconds from 0 (no limit) to 604800 (a week)
+	EOF
+	for line in jobs=4096 build_timeout=604800 lock_timeout=0; do
+		config "$line"
+		run "$DKM" status
+		[ "$status" -eq 0 ] || { echo "refused: $line: $output"; return 1; }
+	done
+}
+
+@test "a signing key that others can read, or that root does not own, is not used" {
+	grep -qx 'CONFIG_MODULE_SIG=y' "$ROOT/lib/modules/$KVER/build/.config" || skip "the installed headers' kernel does not sign modules"
+	add_ok
+	key=$ROOT/var/lib/dkm-hook/mok.key
+	chmod 0644 "$key"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	has_line "dkm-hook: error: refusing signing key '$key': others may read or write it (mode 0644): run 'chmod 600 $key', and make a new key with 'dkm-hook keygen --force' if someone may have copied it"
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+	chmod 0600 "$key"
+	chown nobody "$key"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	has_line "dkm-hook: error: refusing signing key '$key': it belongs to uid $(id -u nobody), not root, who could replace it: run 'chown root: $key' if it is yours, else make a new one with 'dkm-hook keygen --force'"
+	[ -z "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+	chown root "$key"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[ -n "$(find "$ROOT/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
 }

@@ -30,15 +30,93 @@ ki() {
 	shift
 	local cmd=(env BOOT_ROOT="$T/boot" MACHINE_ID=0123456789abcdef0123456789abcdef
 		KERNEL_INSTALL_CONF_ROOT="$T/kconf" KERNEL_INSTALL_PLUGINS="$plugins" kernel-install "$@")
-	if [ -n "${KI_NS-}" ]; then
-		in_modules_ns "${cmd[@]}"
-	else
-		"${cmd[@]}"
-	fi
+	case ${KI_NS-} in
+	dirs) in_plugin_ns "${cmd[@]}" ;;
+	?*) in_modules_ns "${cmd[@]}" ;;
+	*) "${cmd[@]}" ;;
+	esac
 }
 # ki_ns: the same in a namespace where /lib/modules is the root's (for 50-depmod.install)
 ki_ns() {
 	KI_NS=1 ki "$@"
+}
+# ki_dirs <kernel-install args...>: kernel-install choosing its plugins from its directories,
+# which are the test's (in_plugin_ns)
+ki_dirs() {
+	KI_NS=dirs ki "" "$@"
+}
+
+# plugin_dirs [NAME] — the plugin directories of in_plugin_ns: $KI/usr (for
+# /usr/lib/kernel/install.d) holds our plugin as NAME (default 40-dkm-hook.install, a link to
+# the built one), systemd's real 50-depmod.install and 99-marker.install; $KI/etc (for
+# /etc/kernel/install.d) is empty, so are the kernel/install.d dirs of $KI/run and $KI/usrlocal
+# (for /run and /usr/local/lib). A kernel/ dir in the root's module tree, so that
+# 50-depmod.install does its work.
+plugin_dirs() {
+	[ -x "$DEPMOD_PLUGIN" ] || skip "systemd's $DEPMOD_PLUGIN is not installed"
+	KI=$T/ki
+	mkdir -p "$KI/etc" "$KI/usr" "$KI/run/kernel/install.d" "$KI/usrlocal/kernel/install.d"
+	ln -s "$PLUGIN" "$KI/usr/${1:-40-dkm-hook.install}"
+	cp "$DEPMOD_PLUGIN" "$KI/usr/50-depmod.install"
+	cp "$T/99-marker.install" "$KI/usr/99-marker.install"
+	mkdir -p "$ROOT/lib/modules/$KVER/kernel"
+}
+
+# in_plugin_ns CMD [ARGS...] — CMD in a private mount namespace where /etc/kernel/install.d and
+# /usr/lib/kernel/install.d are $KI/etc and $KI/usr, /run and /usr/local/lib are $KI/run and
+# $KI/usrlocal, and /lib/modules is the root's (as in in_modules_ns). It all dies with it.
+in_plugin_ns() {
+	touch "$ROOT/lib/modules/.dkm-test-scratch"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	unshare --mount --propagation private -- sh -c '
+		k=$1 m=$2
+		shift 2
+		mount --bind "$m" /lib/modules &&
+			mount --bind "$k/etc" /etc/kernel/install.d &&
+			mount --bind "$k/usr" /usr/lib/kernel/install.d &&
+			mount --bind "$k/run" /run &&
+			mount --bind "$k/usrlocal" /usr/local/lib &&
+			exec "$@"' sh "$KI" "$ROOT/lib/modules" "$@"
+}
+
+# The kernel-install on PATH tells the plugin which rules choose the plugins: Debian 12's is the
+# shell script of systemd 252; systemd 254 and later install a C program (an ELF file).
+script_kernel_install() {
+	[ "$(head -c2 "$(command -v kernel-install)")" = '#!' ] ||
+		skip "needs the shell-script kernel-install of systemd 253 or older (Debian 12 has 252)"
+}
+# kernel_install_is program|unknown — a stand-in kernel-install first on PATH: an ELF file (a
+# copy of true, never run) or a file that is neither a program nor a script. The plugin is
+# then run as that kernel-install would run it (as_kernel_install).
+kernel_install_is() {
+	case $1 in
+	program) cp "$(type -P true)" "$HOOKBIN/kernel-install" ;;
+	unknown) printf 'neither a program nor a script\n' >"$HOOKBIN/kernel-install" ;;
+	esac
+	chmod +x "$HOOKBIN/kernel-install"
+}
+# as_kernel_install [NAME] — our plugin as NAME (default 40-dkm-hook.install) from
+# /usr/lib/kernel/install.d, run in in_plugin_ns with kernel-install's arguments for add
+as_kernel_install() {
+	in_plugin_ns env -u KERNEL_INSTALL_PLUGINS \
+		"/usr/lib/kernel/install.d/${1:-40-dkm-hook.install}" add "$KVER" "$T/boot/e" "$T/vmlinuz"
+}
+# again — module-test no longer installed, the depmod log empty: the next add starts over
+again() {
+	"$DKM" uninstall module-test/0.1 -k "$KVER" >/dev/null
+	: >"$DEPMOD_LOG"
+}
+# ours_ran, ours_skipped — after the plugin: our depmod ran once on the root, or none ran
+ours_ran() {
+	cat "$DEPMOD_LOG"
+	[ "$(depmod_runs)" -eq 1 ]
+	[[ "$(cat "$DEPMOD_LOG")" == "RAN -a -b $ROOT "*" $KVER" ]]
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko.xz" ]
+}
+ours_skipped() {
+	cat "$DEPMOD_LOG"
+	[ "$(depmod_runs)" -eq 0 ]
+	[ -f "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko.xz" ]
 }
 
 two_packages() {
@@ -198,4 +276,124 @@ two_packages() {
 	[ ! -e "$MARKER" ]
 	[[ "$output" == *"compress='lzip': expected one of"* ]]
 	[[ "$output" == *"dkm-hook: error: invalid configuration: not touching the modules of $KVER"* ]]
+}
+
+@test "kernel-install 252 (the script) reads /etc and /usr/lib only: a mask in /run/kernel/install.d changes nothing, depmod runs once (50-depmod.install's)" {
+	script_kernel_install
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs
+	ln -s /dev/null "$KI/run/kernel/install.d/50-depmod.install"
+	run ki_dirs add "$KVER" "$T/vmlinuz"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -s "$MARKER" ]
+	cat "$DEPMOD_LOG"
+	[ "$(depmod_runs)" -eq 1 ]
+	[ "$(cat "$DEPMOD_LOG")" = "RAN -a $KVER" ]
+	assert_installed_signed_xz dkms_test
+}
+
+@test "kernel-install 252 (the script): 50-depmod.install in /etc empty (it runs and does nothing), a link to /dev/null or without x bit (a mask): the plugin runs depmod itself, once" {
+	script_kernel_install
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs
+	for kind in empty null noexec; do
+		rm -f "$KI/etc/50-depmod.install"
+		case $kind in
+		empty) : >"$KI/etc/50-depmod.install" && chmod 0755 "$KI/etc/50-depmod.install" ;;
+		null) ln -s /dev/null "$KI/etc/50-depmod.install" ;;
+		noexec) install -m 0644 "$DEPMOD_PLUGIN" "$KI/etc/50-depmod.install" ;;
+		esac
+		[ "$kind" = empty ] || again
+		run ki_dirs add "$KVER" "$T/vmlinuz"
+		echo "$kind: $output"
+		[ "$status" -eq 0 ]
+		ours_ran
+		assert_installed_signed_xz dkms_test
+	done
+}
+
+@test "kernel-install 254+ (a program): a 50-depmod.install in /etc without x bit is skipped, not a mask: /usr/lib's runs after us, ours is skipped" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs
+	kernel_install_is program
+	install -m 0644 "$DEPMOD_PLUGIN" "$KI/etc/50-depmod.install"
+	run as_kernel_install
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ours_skipped
+}
+
+@test "kernel-install 254+ (a program): an empty file or a link to /dev/null in /etc masks 50-depmod.install: ours runs" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs
+	kernel_install_is program
+	: >"$KI/etc/50-depmod.install"
+	chmod 0755 "$KI/etc/50-depmod.install"
+	run as_kernel_install
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ours_ran
+
+	again
+	rm "$KI/etc/50-depmod.install"
+	ln -s /dev/null "$KI/etc/50-depmod.install"
+	run as_kernel_install
+	[ "$status" -eq 0 ]
+	ours_ran
+}
+
+@test "the order: by version for the script (6-dkm-hook.install before 50-depmod.install: one depmod, its), by bytes for the program (after it: ours runs)" {
+	script_kernel_install
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs 6-dkm-hook.install
+	run ki_dirs add "$KVER" "$T/vmlinuz"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cat "$DEPMOD_LOG"
+	[ "$(cat "$DEPMOD_LOG")" = "RAN -a $KVER" ]
+
+	again
+	kernel_install_is program
+	run as_kernel_install 6-dkm-hook.install
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ours_ran
+}
+
+@test "kernel-install 254+ (a program): a 50-depmod.install in /run/kernel/install.d (a mask) or /usr/local/lib/kernel/install.d, which no kernel-install reads so far: ours runs" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs
+	kernel_install_is program
+	ln -s /dev/null "$KI/run/kernel/install.d/50-depmod.install"
+	run as_kernel_install
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ours_ran
+
+	again
+	rm "$KI/run/kernel/install.d/50-depmod.install"
+	cp "$DEPMOD_PLUGIN" "$KI/usrlocal/kernel/install.d/50-depmod.install"
+	run as_kernel_install
+	[ "$status" -eq 0 ]
+	ours_ran
+}
+
+@test "a kernel-install that is neither script nor program: 50-depmod.install must follow us under both rules, or ours runs" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	plugin_dirs 6-dkm-hook.install
+	kernel_install_is unknown
+	# after 50-depmod.install by bytes, before it by version
+	run as_kernel_install 6-dkm-hook.install
+	echo "$output"
+	[ "$status" -eq 0 ]
+	ours_ran
+
+	# before it both ways
+	again
+	rm "$KI/usr/6-dkm-hook.install"
+	ln -s "$PLUGIN" "$KI/usr/40-dkm-hook.install"
+	run as_kernel_install
+	[ "$status" -eq 0 ]
+	ours_skipped
 }

@@ -405,3 +405,133 @@ PY
 	# the override took effect: MAKE[1] no longer matches, MAKE[0] (VARIANT=0) builds
 	[ "$(modinfo_field variant variant)" = "0" ]
 }
+
+@test "a symlink planted where a module would be displaced is refused, named, and nothing changes" {
+	debian_root
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	echo precious > "$ROOT/etc/precious"
+	d=$ROOT/lib/modules/$KVER/updates/dkms
+	mkdir -p "$d"
+	ln -s "$ROOT/etc/precious" "$d/dkms_test.ko.xz"
+	before=$(snapshot)
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"dkm-hook: error: cannot install module-test/0.1 for $KVER: '$d/dkms_test.ko.xz' (where module 'dkms_test' would be displaced) is a symbolic link: dkm-hook archives only regular files"* ]]
+	[ "$(snapshot)" = "$before" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals" ]
+	[ "$(cat "$ROOT/etc/precious")" = precious ]
+	# a dangling one too (it is not "nothing")
+	ln -sfn "$ROOT/nowhere" "$d/dkms_test.ko.xz"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"'$d/dkms_test.ko.xz' (where module 'dkms_test' would be displaced) is a symbolic link"* ]]
+	# once it is gone, the install goes through
+	rm "$d/dkms_test.ko.xz"
+	"$DKM" install module-test/0.1 -k "$KVER"
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals" ]
+}
+
+@test "a FIFO or a directory where a module would be displaced is refused at once (never read, never archived)" {
+	debian_root
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	d=$ROOT/lib/modules/$KVER/updates/dkms
+	mkdir -p "$d"
+	mkfifo "$d/dkms_test.ko.gz"
+	before=$(snapshot)
+	run timeout 60 "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 124 ] # a read of the FIFO would block
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"'$d/dkms_test.ko.gz' (where module 'dkms_test' would be displaced) is not a regular file (a FIFO, device or socket)"* ]]
+	[ "$(snapshot)" = "$before" ]
+	rm "$d/dkms_test.ko.gz"
+	mkdir "$d/dkms_test.ko.zst"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"'$d/dkms_test.ko.zst' (where module 'dkms_test' would be displaced) is a directory"* ]]
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals" ]
+}
+
+@test "a kernel module reached through a symlinked directory is not displaced; a symlinked install directory is refused" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	# the kernel "ships" dkms_test.ko in a directory that is a link out of the tree
+	mkdir -p "$BATS_TEST_TMPDIR/elsewhere" "$ROOT/lib/modules/$KVER/kernel"
+	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko "$BATS_TEST_TMPDIR/elsewhere/"
+	echo shipped >> "$BATS_TEST_TMPDIR/elsewhere/dkms_test.ko"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$ROOT/lib/modules/$KVER/kernel/linked"
+	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER" 2>/dev/null
+	grep -q '^kernel/linked/dkms_test.ko:' "$ROOT/lib/modules/$KVER/modules.dep"
+	before=$(snapshot)
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"module 'dkms_test' at '$ROOT/lib/modules/$KVER/kernel/linked/dkms_test.ko' is reached through '$ROOT/lib/modules/$KVER/kernel/linked', a symbolic link"* ]]
+	[ "$(snapshot)" = "$before" ]
+	[ -f "$BATS_TEST_TMPDIR/elsewhere/dkms_test.ko" ]
+	rm "$ROOT/lib/modules/$KVER/kernel/linked"
+	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER" 2>/dev/null
+	# the directory we install to is a link (into the headers, say): refused, nothing written there
+	mkdir -p "$BATS_TEST_TMPDIR/target"
+	ln -s "$BATS_TEST_TMPDIR/target" "$ROOT/lib/modules/$KVER/updates"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot install module-test/0.1 for $KVER: '$ROOT/lib/modules/$KVER/updates' is a symbolic link: a module is installed only below '$ROOT/lib/modules/$KVER' through real directories (location '/updates/dkms'); nothing was changed"* ]]
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/target")" ]
+}
+
+@test "two files of one module to displace: refused before anything changes (no transaction left that could never finish)" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	built=$(echo "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko)
+	mkdir -p "$ROOT/lib/modules/$KVER/ethercat" "$ROOT/lib/modules/$KVER/updates/dkms"
+	{ cat "$built"; echo shipped; } > "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko"
+	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER" 2>/dev/null
+	# and, not indexed yet, another one where ours goes
+	{ cat "$built"; echo leftover; } > "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko.xz"
+	before=$(snapshot)
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"module 'dkms_test' would displace both '/lib/modules/$KVER/"*"' and '/lib/modules/$KVER/"*"': dkm-hook archives one original per module"*"nothing was changed"* ]]
+	[ "$(snapshot)" = "$before" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER/journal" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# once the stray file is gone, everything works
+	rm "$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko.xz"
+	"$DKM" install module-test/0.1 -k "$KVER"
+	"$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ -f "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" ]
+}
+
+@test "a module that replaces the kernel's at the very same path: archived and restored; a file changed since is never overwritten by the restore" {
+	src=$(fixture module-test)
+	sed -i 's|^DEST_MODULE_LOCATION\[0\]=.*|DEST_MODULE_LOCATION[0]="/kernel/drivers/misc"|' "$src/dkms.conf"
+	"$DKM" add "$src" >/dev/null
+	"$DKM" build module-test/0.1 -k "$KVER" >/dev/null
+	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko "$BATS_TEST_TMPDIR/shipped.ko"
+	echo shipped >> "$BATS_TEST_TMPDIR/shipped.ko"
+	ship_module kernel/drivers/misc/dkms_test.ko "$BATS_TEST_TMPDIR/shipped.ko"
+	p=$ROOT/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"original module '/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko' archived"* ]]
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	cmp "$p" "$BATS_TEST_TMPDIR/shipped.ko"
+	# installed again, then changed by hand: uninstall leaves it, and keeps the original archived
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	echo local change >> "$p"
+	run "$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"changed since dkm-hook installed it: left in place"* ]]
+	[[ "$output" == *"the original module is not restored to '/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko': another file is there now"* ]]
+	[ "$(tail -1 "$p")" = "local change" ]
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"displaced original of 'dkms_test' not restored to '$p': another file is at that path now: move it away"* ]]
+	rm "$p"
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	cmp "$p" "$BATS_TEST_TMPDIR/shipped.ko"
+}

@@ -38,6 +38,37 @@ ship_dkms_test() {
 	depmod -b "$ROOT" -C "$ROOT/etc/depmod.d" "$KVER"
 }
 
+# module-test 0.1 and 0.2 built with DEST_MODULE_LOCATION=/kernel/drivers/misc, and the kernel
+# shipping its own dkms_test.ko at exactly that path: the install displaces a module the kernel
+# ships at the path it installs to (archive it, then rename ours over it). Sets SHIPPED.
+same_path_displacement() {
+	local v src
+	for v in 0.1 0.2; do
+		if [ "$v" = 0.1 ]; then src=$(fixture module-test); else src=$(fixture_version module-test 0.1 0.2); fi
+		sed -i 's|^DEST_MODULE_LOCATION\[0\]=.*|DEST_MODULE_LOCATION[0]="/kernel/drivers/misc"|' "$src/dkms.conf"
+		"$DKM" add "$src" >/dev/null
+		"$DKM" build "module-test/$v" -k "$KVER" >/dev/null
+	done
+	cp "$ROOT"/var/lib/dkm-hook/packages/module-test/0.1/kernels/"$KVER"/*/modules/dkms_test.ko \
+		"$BATS_TEST_TMPDIR/shipped.ko"
+	echo shipped >> "$BATS_TEST_TMPDIR/shipped.ko"
+	ship_module kernel/drivers/misc/dkms_test.ko "$BATS_TEST_TMPDIR/shipped.ko"
+	SHIPPED="kernel/drivers/misc/dkms_test.ko=$(sha256sum < "$BATS_TEST_TMPDIR/shipped.ko" | cut -c1-64)"
+}
+
+# the number of the call of `syscall` (counted as `strace -e trace=<syscall>` counts, no -f)
+# at which `dkm-hook <args>` would touch a path matching the extended regex `pattern`, run on a
+# copy of the root (the root itself is left as it is)
+nth_call_on() { # nth_call_on <syscall> <pattern> <dkm-hook args>...
+	local call=$1 pat=$2 copy=$BATS_TEST_TMPDIR/nth-call-root trace=$BATS_TEST_TMPDIR/nth-call-trace
+	shift 2
+	rm -rf "$copy"
+	cp -a "$ROOT" "$copy"
+	DKM_HOOK_ROOT=$copy strace -qq -o "$trace" -e trace="$call" "$DKM" "$@" >/dev/null 2>&1
+	rm -rf "$copy"
+	awk -v call="$call" -v pat="$pat" 'index($0, call "(") == 1 { n++; if ($0 ~ pat) { print n; exit } }' "$trace"
+}
+
 # module-test/0.1 and two-modules/2.0 added and built, the shipped dkms_test.ko; then their
 # registered sources build in a moment: MAKE is "true" and the modules they built are already
 # where the build leaves them (what a command does with a build's result is the same)
@@ -251,6 +282,19 @@ crash_points() {
 	[ "$total" -ge 30 ]
 }
 
+@test "a SIGKILL at each file-changing system call of install, upgrade and uninstall displacing the kernel's module at the very path ours goes to: the old or the new state, complete" {
+	command -v strace >/dev/null || skip "strace not installed"
+	same_path_displacement
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	total=0
+	for op in "install module-test/0.1" "install module-test/0.2" "uninstall module-test/0.2"; do
+		crash_points "$op -k $KVER" module-test
+		total=$((total + POINTS))
+	done
+	echo "# crash points tried: $total" >&3
+	[ "$total" -ge 30 ]
+}
+
 @test "a SIGKILL at each file-changing system call of build, rebuild, remove, add and unbuild (strace injection): the old or the new state, complete" {
 	command -v strace >/dev/null || skip "strace not installed"
 	two_packages_quick_builds
@@ -282,6 +326,57 @@ crash_points() {
 	total=$((total + POINTS))
 	echo "# crash points tried: $total" >&3
 	[ "$total" -ge 40 ]
+}
+
+@test "an install killed after archiving the kernel's module and renaming ours over it (same path), before the manifest: recovered, and every command works again" {
+	command -v strace >/dev/null || skip "strace not installed"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	same_path_displacement
+	target=$ROOT/lib/modules/$KVER/kernel/drivers/misc/dkms_test.ko
+	# the moment: the original archived, ours renamed into its place, the manifest not written
+	n=$(nth_call_on rename '/manifest"' install module-test/0.1 -k "$KVER")
+	[ -n "$n" ]
+	run strace -qq -o /dev/null -e trace=rename -e inject="rename:error=EIO:signal=KILL:when=$n" \
+		"$DKM" install module-test/0.1 -k "$KVER"
+	[ -f "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals/dkms_test.file" ]
+	[ "$(sha256sum < "$target" | cut -c1-64)" != "${SHIPPED#*=}" ]
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"$KVER: finishing an interrupted install of module-test/0.1"* ]]
+	run "$DKM" status module-test/0.1
+	[ "$output" = "module-test/0.1, $KVER, $(uname -m): installed (modules: dkms_test; signed)" ]
+	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# the archive is the kernel's module, not ours
+	[ "$(sha256sum < "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals/dkms_test.file" | cut -c1-64)" = "${SHIPPED#*=}" ]
+	# every command on the kernel works: install (nothing to do), upgrade, uninstall, remove
+	"$DKM" install module-test/0.1 -k "$KVER"
+	"$DKM" install module-test/0.2 -k "$KVER"
+	[ "$(modinfo_field dkms_test version)" = "0.2" ]
+	"$DKM" uninstall module-test/0.2 -k "$KVER"
+	[ "$(sha256sum < "$target" | cut -c1-64)" = "${SHIPPED#*=}" ]
+	"$DKM" remove module-test/0.1 --all
+	"$DKM" remove module-test/0.2 --all
+	[ "$(modinfo_field dkms_test filename)" = "$target" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "the same crash with the next command being install (not fsck): it finishes the interrupted install itself" {
+	command -v strace >/dev/null || skip "strace not installed"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	same_path_displacement
+	n=$(nth_call_on rename '/manifest"' install module-test/0.1 -k "$KVER")
+	[ -n "$n" ]
+	run strace -qq -o /dev/null -e trace=rename -e inject="rename:error=EIO:signal=KILL:when=$n" \
+		"$DKM" install module-test/0.1 -k "$KVER"
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"finishing an interrupted install of module-test/0.1"* ]]
+	run "$DKM" rebuild "$KVER" --no-initrd
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
 }
 
 @test "an interrupted install is finished by the next command, not only by fsck" {
@@ -475,6 +570,102 @@ crash_points() {
 	[ ! -e "$tmpstate" ]
 	[ "$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)" = "${SHIPPED#*=}" ]
 	[ "$(modinfo_field dkms_test filename)" = "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" ]
+}
+
+# damaged_manifest <content>: module-test/0.1 installed over the kernel's ethercat/dkms_test.ko,
+# then its manifest replaced by <content> (printf format); sets INST and MOD
+damaged_manifest() {
+	three_packages_two_versions
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	INST=$ROOT/var/lib/dkm-hook/packages/module-test/0.1/kernels/$KVER/$(uname -m)
+	MOD=$ROOT/lib/modules/$KVER/updates/dkms/dkms_test.ko
+	# shellcheck disable=SC2059
+	printf "$1" > "$INST/manifest"
+}
+
+@test "an empty manifest: status and fsck name it; install never archives our own module as the kernel's, and puts the manifest right" {
+	damaged_manifest ''
+	ours=$(sha256sum < "$MOD" | cut -c1-64)
+	run "$DKM" status module-test/0.1
+	[[ "$output" == *"module-test/0.1, $KVER, $(uname -m): damaged (manifest '$INST/manifest': it has no modules= line)"* ]]
+	[[ "$output" != *": installed ("* ]]
+	"$DKM" status --json > "$BATS_TEST_TMPDIR/s.json" 2>/dev/null
+	python3 - "$BATS_TEST_TMPDIR/s.json" "$INST/manifest" <<-'EOF'
+	import json, sys
+	p = [p for p in json.load(open(sys.argv[1]))["packages"] if p["version"] == "0.1" and p["name"] == "module-test"][0]
+	assert p["kernels"][0]["state"] == "damaged" and p["kernels"][0]["damaged_file"] == sys.argv[2], p
+	EOF
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: module-test/0.1, $KVER: manifest '$INST/manifest' is damaged: it has no modules= line"* ]]
+	# install again (what fsck says to do): our module at its place is ours (its sha256), not
+	# an original to archive
+	run "$DKM" install module-test/0.1 -k "$KVER"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"dkms_test: '/lib/modules/$KVER/updates/dkms/dkms_test.ko' is a module of module-test (its sha256) that no manifest records: replaced, not archived"* ]]
+	[[ "$output" != *"original module '/lib/modules/$KVER/updates/dkms/dkms_test.ko' archived"* ]]
+	[ "$(grep -c . "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals/dkms_test.record")" -gt 0 ]
+	grep -qx "path=/lib/modules/$KVER/ethercat/dkms_test.ko" "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals/dkms_test.record"
+	[ "$(sha256sum < "$ROOT/var/lib/dkm-hook/kernels/$KVER/originals/dkms_test.file" | cut -c1-64)" = "${SHIPPED#*=}" ]
+	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# and everything goes on: uninstall and remove put the kernel's module back, none of ours stays
+	"$DKM" remove module-test/0.1 --all
+	[ ! -e "$MOD" ]
+	[ "$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)" = "${SHIPPED#*=}" ]
+	[ -z "$(grep -rl "$ours" "$ROOT/var/lib/dkm-hook/kernels" 2>/dev/null)" ]
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+}
+
+@test "a garbage manifest: fsck --repair writes it again from the build when the installed file is the build's" {
+	damaged_manifest 'garbage\001\002 not a manifest\nmodules\n'
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: module-test/0.1, $KVER: manifest '$INST/manifest' is damaged"* ]]
+	run "$DKM" fsck --repair
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"repaired: module-test/0.1, $KVER: manifest '$INST/manifest' is damaged: it has no modules= line: written again from the build"* ]]
+	run "$DKM" status module-test/0.1
+	[ "$output" = "module-test/0.1, $KVER, $(uname -m): installed (modules: dkms_test; signed)" ]
+	run python3 "$CHECK" "$ROOT" "$KVER" "$SHIPPED"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	"$DKM" uninstall module-test/0.1 -k "$KVER"
+	[ ! -e "$MOD" ]
+	[ "$(sha256sum < "$ROOT/lib/modules/$KVER/ethercat/dkms_test.ko" | cut -c1-64)" = "${SHIPPED#*=}" ]
+}
+
+@test "a damaged manifest whose module file is not the build's: fsck --repair claims nothing and says what to do" {
+	damaged_manifest 'modules=dkms_test\n'
+	echo changed >> "$MOD"
+	run "$DKM" fsck --repair
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: module-test/0.1, $KVER: manifest '$INST/manifest' is damaged: module dkms_test has no valid path under '/lib/modules/$KVER/' or no sha256: not repaired: '$MOD' is not the module this build installs"* ]]
+	[[ "$output" == *"to repair it: 'dkm-hook install module-test/0.1 -k $KVER' (it installs the build again"* ]]
+	[ "$(cat "$INST/manifest")" = "modules=dkms_test" ]
+}
+
+@test "a damaged package record: fsck and fsck --repair name it, status shows it with its path" {
+	three_packages_two_versions
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	reg=$ROOT/var/lib/dkm-hook/packages/module-test/0.1/package
+	printf 'garbage\n' > "$reg"
+	run "$DKM" fsck
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"problem: module-test/0.1: registration '$reg' is damaged (no valid name=, version= or source= line)"* ]]
+	[[ "$output" == *"to repair it: 'dkm-hook add module-test/0.1' registers it again from '$ROOT/usr/src/module-test-0.1'"* ]]
+	run "$DKM" fsck --repair
+	[ "$status" -eq 1 ]
+	[[ "$output" != *"no problems found"* ]]
+	[[ "$output" == *"problem: module-test/0.1: registration '$reg' is damaged"* ]]
+	run "$DKM" status
+	[[ "$output" == *"module-test/0.1: damaged (registration '$reg' is damaged (no valid name=, version= or source= line): run 'dkm-hook fsck')"* ]]
+	# what fsck says to do works
+	"$DKM" add module-test/0.1
+	run "$DKM" fsck
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run "$DKM" status module-test/0.1
+	[ "$output" = "module-test/0.1, $KVER, $(uname -m): installed (modules: dkms_test; signed)" ]
 }
 
 @test "concurrency: 4 commands at once on overlapping packages and two kernels, 20 rounds; same end state as sequential" {

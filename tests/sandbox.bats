@@ -21,6 +21,15 @@ teardown() {
 
 conf() { mkdir -p "$ROOT/etc/dkm-hook"; printf '%s\n' "$@" >> "$ROOT/etc/dkm-hook/dkm-hook.conf"; }
 
+# private_root <name>: a root R below a 0700 directory (as mktemp -d makes), its kernel's
+# headers linked as in make_root
+private_root() {
+	mkdir -m 0700 "$BATS_TEST_TMPDIR/$1"
+	R=$BATS_TEST_TMPDIR/$1/root
+	mkdir -p "$R/lib/modules/$KVER" "$R/etc/dkm-hook"
+	ln -s "$(readlink -f "/lib/modules/$KVER/build")" "$R/lib/modules/$KVER/build"
+}
+
 # module-test whose MAKE first runs $1 (a script in the source), then the normal build
 hostile() {
 	local src
@@ -133,14 +142,9 @@ while time.time() < end:
 }
 
 @test "umask 077 and a root below a 0700 directory: the whole lifecycle works" {
-	private=$BATS_TEST_TMPDIR/private
-	mkdir -m 0700 "$private"
-	R=$private/root
-	mkdir -p "$R/lib/modules/$KVER" "$R/etc"
-	ln -s "$(readlink -f "/lib/modules/$KVER/build")" "$R/lib/modules/$KVER/build"
-	debian=$R/etc/os-release
-	printf 'ID=debian\n' > "$debian"
-	src=$private/src
+	private_root private
+	printf 'ID=debian\n' > "$R/etc/os-release"
+	src=$BATS_TEST_TMPDIR/private/src
 	cp -a "$FIXTURES/module-test" "$src"
 	chmod -R go-rwx "$src"
 	run bash -c 'umask 077 && "$1" --root "$2" add "$3" && "$1" --root "$2" install module-test/0.1 -k "$4"' _ "$DKM" "$R" "$src" "$KVER"
@@ -164,11 +168,7 @@ while time.time() < end:
 }
 
 @test "without the sandbox (sandbox=off), what the build uid cannot reach is named before make" {
-	private=$BATS_TEST_TMPDIR/closed
-	mkdir -m 0700 "$private"
-	R=$private/root
-	mkdir -p "$R/lib/modules/$KVER" "$R/etc/dkm-hook"
-	ln -s "$(readlink -f "/lib/modules/$KVER/build")" "$R/lib/modules/$KVER/build"
+	private_root closed
 	echo "sandbox=off" > "$R/etc/dkm-hook/dkm-hook.conf"
 	"$DKM" --root "$R" add "$(fixture module-test)" >/dev/null
 	run "$DKM" --root "$R" build module-test/0.1 -k "$KVER"

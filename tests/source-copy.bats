@@ -24,6 +24,34 @@ teardown() {
 	fi
 }
 
+# start_swapper <dir> <name-a> <name-b> <pause>: as nobody, swap two names in <dir> back and
+# forth (renameat2 RENAME_EXCHANGE) until $BATS_TEST_TMPDIR/stop exists; counts in attacker.log
+start_swapper() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c '
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+os.chdir(sys.argv[1])
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+n = 0
+while not os.path.exists(sys.argv[2]):
+    if libc.renameat2(AT_FDCWD, sys.argv[3].encode(), AT_FDCWD, sys.argv[4].encode(), RENAME_EXCHANGE) != 0:
+        sys.exit("renameat2: %s" % os.strerror(ctypes.get_errno()))
+    n += 1
+    time.sleep(float(sys.argv[5]))
+print(n, "swaps")
+' "$1" "$BATS_TEST_TMPDIR/stop" "$2" "$3" "$4" >"$BATS_TEST_TMPDIR/attacker.log" 2>&1 &
+	ATTACKER=$!
+}
+
+# stop_swapper <at least>: stop it; it must have swapped more than <at least> times
+stop_swapper() {
+	: >"$BATS_TEST_TMPDIR/stop"
+	wait "$ATTACKER"
+	ATTACKER=
+	cat "$BATS_TEST_TMPDIR/attacker.log"
+	[ "$(awk '/ swaps$/ { print $1 }' "$BATS_TEST_TMPDIR/attacker.log")" -gt "$1" ]
+}
+
 # every entry under $1 whose mode is not what root may create: files 0644/0755, dirs 0755,
 # symlinks as they are; and every entry not owned by root
 bad_modes() {
@@ -145,20 +173,7 @@ hostile_modes() {
 	chown -R nobody:nogroup "$BATS_TEST_TMPDIR/src"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups test -w "$SRC"
 
-	setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c '
-import ctypes, os, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-os.chdir(sys.argv[1])
-AT_FDCWD, RENAME_EXCHANGE = -100, 2
-n = 0
-while not os.path.exists(sys.argv[2]):
-    if libc.renameat2(AT_FDCWD, b"module-test/sub", AT_FDCWD, b"parked", RENAME_EXCHANGE) != 0:
-        sys.exit("renameat2: %s" % os.strerror(ctypes.get_errno()))
-    n += 1
-    time.sleep(0.0001)
-print(n, "swaps")
-' "$BATS_TEST_TMPDIR/src" "$BATS_TEST_TMPDIR/stop" >"$BATS_TEST_TMPDIR/attacker.log" 2>&1 &
-	ATTACKER=$!
+	start_swapper "$BATS_TEST_TMPDIR/src" module-test/sub parked 0.0001
 	for i in $(seq 1 100); do
 		run "$DKM" add "$SRC"
 		if grep -rlF "$marker" "$ROOT" >/dev/null 2>&1; then
@@ -180,12 +195,40 @@ print(n, "swaps")
 			[ -z "$(ls -A "$ROOT/usr/src")" ]
 		fi
 	done
-	: >"$BATS_TEST_TMPDIR/stop"
-	wait "$ATTACKER"
-	ATTACKER=
-	cat "$BATS_TEST_TMPDIR/attacker.log"
 	echo "$ok added, $refused refused"
 	[ -z "$leaked" ] || { echo "root copied the root-only files into: $leaked"; false; }
 	# the attack did run all along
-	[ "$(awk '/ swaps$/ { print $1 }' "$BATS_TEST_TMPDIR/attacker.log")" -gt 100 ]
+	stop_swapper 100
+}
+
+@test "the source directory itself swapped between reading its dkms.conf and copying it: refused, nothing leaks" {
+	local secret=$BATS_TEST_TMPDIR/secret2 marker=SECRET-MARKER-$$-$RANDOM i ok=0 refused=0 leaked=
+	mkdir -m 0700 "$secret"
+	for i in $(seq -w 000 199); do
+		echo "$marker" >"$secret/f$i.h"
+		echo "real $i" >"$SRC/f$i.h"
+	done
+	# parked next to it: the owner of the parent directory swaps the two names back and forth
+	ln -s "$secret" "$BATS_TEST_TMPDIR/src/parked"
+	chown -R nobody:nogroup "$BATS_TEST_TMPDIR/src"
+	start_swapper "$BATS_TEST_TMPDIR/src" module-test parked 0.0002
+	for i in $(seq 1 60); do
+		run "$DKM" add "$SRC"
+		if grep -rlF "$marker" "$ROOT" >/dev/null 2>&1; then
+			leaked=$(grep -rlF "$marker" "$ROOT" | head -3)
+			break
+		fi
+		if [ "$status" -eq 0 ]; then
+			ok=$((ok + 1))
+			[ "$(cat "$COPY/f000.h")" = "real 000" ]
+			"$DKM" remove module-test/0.1 --all >/dev/null
+		else
+			refused=$((refused + 1))
+			[ ! -e "$ROOT/var/lib/dkm-hook/packages/module-test" ]
+			[ -z "$(ls -A "$ROOT/usr/src")" ]
+		fi
+	done
+	echo "$ok added, $refused refused"
+	[ -z "$leaked" ] || { echo "root copied the root-only files into: $leaked"; false; }
+	stop_swapper 50
 }

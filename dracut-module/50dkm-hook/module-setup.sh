@@ -69,6 +69,12 @@ installkernel() {
     fi
     while IFS=$'\t' read -r mod _ state _; do
         [[ -n $mod && $state == installed ]] || continue
+        # dkm-hook refuses such names at add; a name that is not one must never reach
+        # instmods (dracut-install) as an option
+        if [[ $mod == [-.]* || $mod == *[!A-Za-z0-9._+~-]* ]]; then
+            derror "dkm-hook: '$mod' (for $kernel) is not a module name (letters, digits and '._+-~', not starting with '-' or '.'): not passing it to instmods; check 'dkm-hook status'"
+            return 1
+        fi
         # -c: fail when the module is missing (plain instmods returns 0); no hostonly: the
         # host need not have it loaded
         if ! hostonly='' instmods -c "$mod"; then
