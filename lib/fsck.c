@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "actions.h"
@@ -271,6 +272,25 @@ static void check_originals(struct fsck *f, const char *kver)
 	closedir(d);
 }
 
+/* <source_tree>/.dkm-hook-add: add stages its copies there and removes it when done; an add
+ * killed midway leaves it (with a half copy, or empty) */
+static void check_add_staging(struct fsck *f)
+{
+	_cleanup_free_ char *dir = dkm_ctx_pathf(f->ctx, "%s/.dkm-hook-add", f->ctx->source_tree);
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		problem(f, false,
+			"'%s' is not a directory of ours (add stages its copies there): remove it",
+			dir);
+		return;
+	}
+	problem(f, f->repair && rm_rf(dir) >= 0, "staging directory of an interrupted add '%s'",
+		dir);
+}
+
 int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 {
 	struct fsck f = { .ctx = ctx, .repair = repair };
@@ -339,6 +359,7 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 			problem(&f, repair, "%s%s", found[i],
 				repair ? "" : ": run 'dkm-hook fsck --repair'");
 	}
+	check_add_staging(&f);
 	check_registrations(&f);
 	dkm_pkg_list(ctx, &l, &n);
 	for (size_t i = 0; i < n; i++) {
