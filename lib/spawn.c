@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -341,6 +342,11 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 			close_all_but(keep_all, nkeep + 1);
 		}
 		if (apply_limits(&s->limits, nproc) < 0)
+			goto fail;
+		/* what the caller kills is sandbox_fork()'s waiter, in our process group: the build
+		 * (the namespace's init) dies with it even if it left the group with setsid (set
+		 * here, after the uid change, which would clear it) */
+		if (s->sandbox && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			goto fail;
 		exec_in_path(s->argv, envp);
 	fail:

@@ -164,6 +164,22 @@ no_nap_left() {
 	unchanged
 }
 
+@test "a MAKE that leaves its process group (setsid) is still stopped by build_dir_max, with everything it started" {
+	config build_dir_max=64M build_timeout=120
+	# (the shell MAKE runs in is the init of the build's PID namespace: it leaves itself)
+	conf "MAKE[0]=\"head -c 100M /dev/zero > big; exec setsid sleep $NAP\""
+	add_ok
+	SECONDS=0
+	run "$DKM" build module-test/0.1 -k "$KVER"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[ "$SECONDS" -lt 20 ]
+	[[ "$output" == *"failed: MAKE filled its build dir with "*" MiB, more than build_dir_max (64 MiB) allows"* ]]
+	sleep 1
+	no_nap_left
+	unchanged
+}
+
 # ---- processes and memory ----
 
 @test "a MAKE that forks 300 processes with build_max_procs=50 fails at once, naming the limit; nothing is left running" {
