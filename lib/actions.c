@@ -935,6 +935,12 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 			goto out;
 		}
 		dkm_notice(ctx, "removed %s/%s", pkg->name, pkg->version);
+		{
+			_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, pkg->name);
+
+			if (!vers[0]) /* the last version: its compiler cache goes with it */
+				(void)dkm_cc_cache_remove(ctx, pkg->name);
+		}
 	}
 	r = 0;
 out:
@@ -1047,106 +1053,155 @@ static bool is_newest_version(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 	return n == 0 || streq(vers[n - 1], pkg->version);
 }
 
+/* What rebuild did for one kernel */
+struct rebuild_count {
+	size_t uptodate, excluded, failed, built;
+	bool skipped; /* no headers */
+	char **changed; /* packages whose modules changed: the initramfs */
+};
+
 int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
+{
+	char *const one[] = { (char *)kver, NULL };
+
+	return dkm_action_rebuild_kernels(ctx, one, o);
+}
+
+/* Every kernel's builds go to the scheduler at once, under the one job budget; then one depmod
+ * per kernel whose tree changed, and its initramfs. */
+int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const struct dkm_opts *o)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	struct dkm_pkg **l = NULL;
-	size_t n = 0, njobs = 0, uptodate = 0, excluded = 0, failed = 0, built = 0;
+	size_t n = 0, nk = 0, njobs = 0;
 	_cleanup_free_ struct dkm_job *jobs = NULL;
 	_cleanup_free_ struct dkm_conf **confs = NULL;
-	_cleanup_strv_free_ char **selected = NULL, **changed = xcalloc(1, sizeof(char *));
-	struct kstate *ks;
+	_cleanup_free_ struct rebuild_count *cnt = NULL;
+	_cleanup_free_ size_t *kidx = NULL;
 	uint64_t t0 = now_usec();
-	char *const one[] = { (char *)kver, NULL };
+	bool any_failed = false;
 	int r;
 
-	r = run_lock_kernels(&rn, one);
+	while (kvers[nk])
+		nk++;
+	cnt = xcalloc(nk + 1, sizeof(*cnt));
+	kidx = xcalloc(nk + 1, sizeof(*kidx));
+	r = run_lock_kernels(&rn, kvers);
 	if (r < 0)
 		goto out;
-	r = get_kernel(&rn, kver, &ks);
-	if (r < 0)
-		goto out;
+	/* every kernel first: the kstate array is final before jobs point into it */
+	for (size_t k = 0; k < nk; k++) {
+		struct kstate *ks;
+
+		r = get_kernel(&rn, kvers[k], &ks);
+		if (r < 0)
+			goto out;
+		kidx[k] = (size_t)(ks - rn.ks);
+		cnt[k].changed = xcalloc(1, sizeof(char *));
+	}
 	dkm_pkg_list(ctx, &l, &n);
-	jobs = xcalloc(n + 1, sizeof(*jobs));
-	confs = xcalloc(n + 1, sizeof(*confs));
-	selected = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		struct dkm_pkg *p = l[i];
+	jobs = xcalloc(n * nk + 1, sizeof(*jobs));
+	confs = xcalloc(n * nk + 1, sizeof(*confs));
+	for (size_t k = 0; k < nk; k++) {
+		struct kstate *ks = &rn.ks[kidx[k]];
+		_cleanup_strv_free_ char **selected = xcalloc(1, sizeof(char *));
 
-		if (!p->autoinstall || !is_newest_version(ctx, p))
-			continue;
-		if (!o->force && up_to_date(ctx, p, ks)) {
-			uptodate++;
+		for (size_t i = 0; i < n; i++) {
+			struct dkm_pkg *p = l[i];
+
+			if (!p->autoinstall || !is_newest_version(ctx, p))
+				continue;
+			if (!o->force && up_to_date(ctx, p, ks)) {
+				cnt[k].uptodate++;
+				continue;
+			}
+			strv_extend(&selected, p->name);
+		}
+		if (selected[0] && !ks->k->has_headers) {
+			/* the image arrived before its headers: their hook finishes the job */
+			size_t ns = strv_length(selected);
+
+			dkm_warn(ctx,
+				 "%s: kernel headers not installed ('%s' is missing): %zu package%s not built yet; install linux-headers-%s, its hook will finish the job",
+				 kvers[k], ks->k->source_dir, ns, ns == 1 ? "" : "s", kvers[k]);
+			cnt[k].skipped = true;
 			continue;
 		}
-		strv_extend(&selected, p->name);
-	}
-	if (selected[0] && !ks->k->has_headers) {
-		/* the image arrived before its headers: their hook finishes the job */
-		size_t ns = strv_length(selected);
+		for (size_t i = 0; i < n; i++) {
+			struct dkm_pkg *p = l[i];
 
-		dkm_warn(ctx,
-			 "%s: kernel headers not installed ('%s' is missing): %zu package%s not built yet; install linux-headers-%s, its hook will finish the job",
-			 kver, ks->k->source_dir, ns, ns == 1 ? "" : "s", kver);
-		r = 0;
-		goto out;
+			if (!p->autoinstall || !strv_contains(selected, p->name) ||
+			    !is_newest_version(ctx, p))
+				continue;
+			r = dkm_build_check(ctx, p, ks->k, selected, &confs[njobs]);
+			if (r < 0) {
+				cnt[k].failed++;
+				continue;
+			}
+			if (r == 0) {
+				cnt[k].excluded++;
+				continue;
+			}
+			jobs[njobs].pkg = p;
+			jobs[njobs].k = ks->k;
+			jobs[njobs].conf = confs[njobs];
+			jobs[njobs].fin = &ks->fin;
+			jobs[njobs].install = true;
+			njobs++;
+		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct dkm_pkg *p = l[i];
+	if (njobs > 0) {
+		r = dkm_sched_run(ctx, jobs, njobs);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t j = 0; j < njobs; j++)
+		for (size_t k = 0; k < nk; k++) {
+			struct kstate *ks = &rn.ks[kidx[k]];
 
-		if (!p->autoinstall || !strv_contains(selected, p->name) || !is_newest_version(ctx, p))
-			continue;
-		r = dkm_build_check(ctx, p, ks->k, selected, &confs[njobs]);
-		if (r < 0) {
-			failed++;
-			continue;
-		}
-		if (r == 0) {
-			excluded++;
-			continue;
-		}
-		jobs[njobs].pkg = p;
-		jobs[njobs].k = ks->k;
-		jobs[njobs].conf = confs[njobs];
-		jobs[njobs].fin = &ks->fin;
-		jobs[njobs].install = true;
-		njobs++;
-	}
-	if (njobs == 0 && failed == 0) {
-		dkm_notice(ctx, "%s: nothing to do (%zu package%s up to date%s)", kver, uptodate,
-			   uptodate == 1 ? "" : "s",
-			   excluded ? ", some excluded by BUILD_EXCLUSIVE" : "");
-		r = 0;
-		goto out;
-	}
-	r = dkm_sched_run(ctx, jobs, njobs);
-	if (r < 0)
-		goto out;
-	built = njobs - (size_t)r;
-	failed += (size_t)r;
-	for (size_t i = 0; i < njobs; i++)
-		if (jobs[i].tree_changed) {
-			ks->dirty = true;
-			strv_extend(&changed, jobs[i].pkg->name);
+			if (jobs[j].k != ks->k)
+				continue;
+			if (jobs[j].result == DKM_JOB_DONE)
+				cnt[k].built++;
+			else
+				cnt[k].failed++;
+			if (jobs[j].tree_changed) {
+				ks->dirty = true;
+				strv_extend(&cnt[k].changed, jobs[j].pkg->name);
+			}
 		}
 	r = depmod_dirty(&rn);
 	if (r < 0)
 		goto out;
-	dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)", kver,
-		   built, uptodate, failed,
-		   (double)(now_usec() - t0) / 1e6);
-	r = failed ? DKM_EXIT_BUILD : 0;
+	for (size_t k = 0; k < nk; k++) {
+		if (cnt[k].skipped)
+			continue;
+		any_failed |= cnt[k].failed > 0;
+		if (cnt[k].built == 0 && cnt[k].failed == 0)
+			dkm_notice(ctx, "%s: nothing to do (%zu package%s up to date%s)", kvers[k],
+				   cnt[k].uptodate, cnt[k].uptodate == 1 ? "" : "s",
+				   cnt[k].excluded ? ", some excluded by BUILD_EXCLUSIVE" : "");
+		else
+			dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)",
+				   kvers[k], cnt[k].built, cnt[k].uptodate, cnt[k].failed,
+				   (double)(now_usec() - t0) / 1e6);
+	}
+	r = any_failed ? DKM_EXIT_BUILD : 0;
 out:
 	for (size_t i = 0; i < njobs; i++)
 		dkm_conf_free(confs[i]);
 	dkm_pkg_list_free(l, n);
 	run_done(&rn);
-	/* once, after the lock is released: dracut's 50dkm-hook module calls us back */
-	if (changed[0] && !o->no_initrd && (r == 0 || r == DKM_EXIT_BUILD)) {
-		int k = dkm_initrd_update(ctx, kver, o->arch, changed);
+	/* once per kernel, after the lock is released: dracut's 50dkm-hook module calls us back */
+	for (size_t k = 0; k < nk; k++) {
+		if (cnt[k].changed && cnt[k].changed[0] && !o->no_initrd &&
+		    (r == 0 || r == DKM_EXIT_BUILD)) {
+			int q = dkm_initrd_update(ctx, kvers[k], o->arch, cnt[k].changed);
 
-		if (k < 0 && r == 0)
-			r = k;
+			if (q < 0 && r == 0)
+				r = q;
+		}
+		strv_free(cnt[k].changed);
 	}
 	return exit_code(r);
 }

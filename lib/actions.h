@@ -40,6 +40,8 @@ int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_op
 int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
 int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
 int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o);
+/* rebuild for several kernels at once: one job budget for all their builds, one depmod each */
+int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const struct dkm_opts *o);
 /* Compare state, manifests and module trees; report, and with repair fix what can be fixed. */
 int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair);
 /* The kernel is going away: uninstall everything for it and drop its state. */

@@ -49,7 +49,8 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->build_user = xstrdup("");
 	ctx->initrd_generator = xstrdup("auto");
 	ctx->fail_policy = xstrdup("auto");
-	ctx->cc_launcher = xstrdup("");
+	ctx->cc_launcher = xstrdup("auto");
+	ctx->cc_cache_max = 1ULL << 30;
 	ctx->cc_cache_dir = xstrdup("");
 	ctx->dest_location = xstrdup("auto");
 	ctx->root_device = xstrdup("");
@@ -153,7 +154,8 @@ static const struct setting settings[] = {
 /* keys with their own parsing in config_set() below */
 static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages",
 					     "build_uid_range", "build_log_max", "build_dir_max",
-					     "build_max_procs", "build_max_memory", "lock_timeout" };
+					     "build_max_procs", "build_max_memory", "lock_timeout",
+					     "cc_cache_max" };
 
 char **dkm_ctx_config_keys(void)
 {
@@ -288,7 +290,7 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 		return 0;
 	}
 	if (streq(key, "build_log_max") || streq(key, "build_dir_max") ||
-	    streq(key, "build_max_memory")) {
+	    streq(key, "build_max_memory") || streq(key, "cc_cache_max")) {
 		uint64_t v;
 
 		if (parse_size(value, &v) < 0 || (streq(key, "build_log_max") && v && v < 4096))
@@ -300,6 +302,8 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 			ctx->build_log_max = v;
 		else if (streq(key, "build_dir_max"))
 			ctx->build_dir_max = v;
+		else if (streq(key, "cc_cache_max"))
+			ctx->cc_cache_max = v;
 		else
 			ctx->build_max_memory = v;
 		return 0;
