@@ -927,7 +927,17 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 		if (rn.n_ks > 0 && dkm_pkg_read_conf(ctx, pkg, rn.ks[0].k, &conf) >= 0 &&
 		    !isempty(conf->post_remove))
 			(void)dkm_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove);
-		/* and the source add copied */
+		/* and the source add copied, unless the caller keeps it: DKMS never deletes a
+		 * source, so `dkms add M/V` works again after `dkms remove` */
+		if (o->keep_source && pkg->copied_source) {
+			pkg->copied_source = false;
+			r = dkm_pkg_save(ctx, pkg);
+			if (r < 0) {
+				dkm_err(ctx, r, "cannot update the registration of %s/%s: %s",
+					pkg->name, pkg->version, strerror(-r));
+				goto out;
+			}
+		}
 		r = dkm_pkg_unregister(ctx, pkg);
 		if (r < 0) {
 			dkm_err(ctx, r, "cannot unregister %s/%s: %s", pkg->name, pkg->version,

@@ -26,6 +26,7 @@ struct dkm_opts {
 	bool json;
 	bool no_initrd;
 	bool no_depmod;
+	bool keep_source; /* remove: never delete the source add copied (the dkms command) */
 };
 
 /* The registered package "pkg/ver" or "pkg" (its only version) names, with an error that says

@@ -71,8 +71,13 @@ upkg() {
 	[ "$status" -eq 0 ]
 	[ -f "$O/usr/src/dkms_test-1.0/dkms.conf" ]
 	# dkm-hook's own remove keeps deleting what its own add copied
+	rm -rf "$O/usr/src/dkms_test-1.0"
 	DKM_HOOK_ROOT=$O run "$DKM" add "$BATS_TEST_TMPDIR/dkms_test-1.0"
 	[ "$status" -eq 0 ]
+	[ -f "$O/usr/src/dkms_test-1.0/dkms.conf" ]
+	DKM_HOOK_ROOT=$O run "$DKM" remove dkms_test/1.0 --all
+	[ "$status" -eq 0 ]
+	[ ! -e "$O/usr/src/dkms_test-1.0" ]
 }
 
 @test "uninstall --all and unbuild --all act on every kernel, like Debian's dkms" {
@@ -173,6 +178,18 @@ upkg() {
 		[[ "$output" == *"PATCH[0]='$bad'"* ]]
 		[[ "$output" == *"$p/dkms.conf"* ]]
 	done
+	# a patch reached through a symlinked directory is not below patches/: not applied
+	mv "$p/patches/subdir" "$BATS_TEST_TMPDIR/outside"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$p/patches/subdir"
+	sed -i '/^PATCH/d' "$p/dkms.conf"
+	echo 'PATCH=(patch1.patch subdir/patch2.patch)' >> "$p/dkms.conf"
+	run ours "$O" build dkms_patches_test/1.0 -k "$KVER" --force
+	echo "$output"
+	[ "$status" -eq 5 ]
+	DKM_HOOK_ROOT=$O run "$DKM" build dkms_patches_test/1.0 -k "$KVER" --force
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"patches/subdir"* ]]
 	# dkms_conf_test_patch_missing: exit 5, as DKMS's "cannot be found in .../patches/"
 	sed -i '/^PATCH/d' "$p/dkms.conf"
 	echo 'PATCH[0]="missing.patch"' >> "$p/dkms.conf"
