@@ -32,6 +32,7 @@ struct dkm_ctx {
 	char *cc_cache_dir;      /* the launcher's cache, writable for builds; "" = <state_dir>/cc-cache */
 	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
 	char *root_device;       /* for initrd-modules: device or image holding the root fs */
+	char *pkg_scripts_as_root; /* yes|no: install-time package scripts of root's sources */
 
 	unsigned jobs; /* job budget, >= 1 */
 	bool force;

@@ -335,10 +335,11 @@ upkg() {
 	[[ "$output" == *"Missing the module source directory or the symbolic link pointing to it."* ]]
 }
 
-# DKMS's test/dkms_scripts_test-1.0: every script "script.sh <what>"; ours writes outside the
-# source (where e.g. a POST_INSTALL puts /etc/modprobe.d files)
+# DKMS's test/dkms_scripts_test-1.0: every script "script.sh <what>"; ours writes where a real
+# one writes /etc/modprobe.d: /out of the root (scripts that run as root run chrooted there), or
+# else $hostout (outside the root: what a sandboxed script cannot write)
 scripts_pkg() {
-	local p=$1 out=$2
+	local r=$1 p=$1/usr/src/dkms_scripts_test-1.0 f
 	upkg "$p" dkms_scripts_test 1.0 <<-'EOF'
 		POST_ADD="script.sh post_add"
 		PRE_BUILD="script.sh pre_build"
@@ -347,42 +348,55 @@ scripts_pkg() {
 		POST_INSTALL="script.sh post_install"
 		POST_REMOVE="script.sh post_remove"
 	EOF
+	hostout=$BATS_TEST_TMPDIR/hostout
 	# a write it cannot do is no failure of the script (as in real ones: "cp ... || true")
-	printf '#!/bin/sh\necho "$1: uid $(id -u)"\necho "$1" > %s/"$1" || true\n' "$out" > "$p/script.sh"
+	cat > "$p/script.sh" <<-EOF
+		#!/bin/sh
+		echo "\$1"
+		if [ -d /out ]; then echo "\$1" > /out/"\$1"; else echo "\$1" > $hostout/"\$1" || true; fi
+	EOF
 	chmod 0755 "$p/script.sh"
-	mkdir -p "$out"
-	chmod 0777 "$out"
-	reachable "$out"
+	mkdir -p "$hostout" "$r/out"
+	chmod 0755 "$hostout" "$r/out"
+	reachable "$hostout"
+	# a shell in the root, for the chroot
+	mkdir -p "$r/bin"
+	cp "$(readlink -f /bin/sh)" "$r/bin/sh"
+	for f in $(ldd /bin/sh | grep -o '/[^ ]*'); do
+		mkdir -p "$r$(dirname "$f")"
+		cp "$(readlink -f "$f")" "$r$f"
+	done
 }
 
-@test "package scripts: install-time ones of a root-owned source run as root, build-time ones sandboxed; a denied write is a warning" {
+@test "package scripts: install-time ones of a root-owned source run as root, build-time ones sandboxed" {
 	O=$BATS_TEST_TMPDIR/ours
-	out=$BATS_TEST_TMPDIR/out
 	new_root "$O"
-	scripts_pkg "$O/usr/src/dkms_scripts_test-1.0" "$out"
+	scripts_pkg "$O"
 	run ours "$O" add dkms_scripts_test/1.0
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run ours "$O" install dkms_scripts_test/1.0 -k "$KVER"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"running POST_INSTALL script 'script.sh post_install' as root"* ]]
 	run ours "$O" remove dkms_scripts_test/1.0 --all
 	echo "$output"
 	[ "$status" -eq 0 ]
-	ls -l "$out"
+	ls -ln "$O/out" "$hostout"
 	for s in post_add pre_install post_install post_remove; do
-		[ "$(cat "$out/$s")" = "$s" ]
+		[ "$(cat "$O/out/$s")" = "$s" ]
+		[ "$(stat -c %u "$O/out/$s")" = 0 ]
 	done
-	# the build ones stay in the sandbox: their write was refused, and we said so
-	[ ! -e "$out/pre_build" ]
-	[ ! -e "$out/post_build" ]
+	# the build ones stay in the sandbox: their writes were refused
+	[ -z "$(ls -A "$hostout")" ]
+	[ ! -e "$O/out/pre_build" ]
+	[ ! -e "$O/out/post_build" ]
 }
 
 @test "package scripts with pkg_scripts_as_root=no, or of a source others may write: sandboxed, and a warning names the script and the path" {
 	O=$BATS_TEST_TMPDIR/ours
-	out=$BATS_TEST_TMPDIR/out
 	new_root "$O"
-	scripts_pkg "$O/usr/src/dkms_scripts_test-1.0" "$out"
+	scripts_pkg "$O"
 	mkdir -p "$O/etc/dkm-hook"
 	echo 'pkg_scripts_as_root=no' > "$O/etc/dkm-hook/dkm-hook.conf"
 	run ours "$O" add dkms_scripts_test/1.0
@@ -390,21 +404,24 @@ scripts_pkg() {
 	run ours "$O" install dkms_scripts_test/1.0 -k "$KVER"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ ! -e "$out/post_install" ]
-	[ "$(grep -c "POST_INSTALL script 'script.sh post_install' could not write '$out/post_install'" <<< "$output")" -eq 1 ]
-	[[ "$output" == *"pkg_scripts_as_root"* ]]
+	[ -z "$(ls -A "$O/out")$(ls -A "$hostout")" ]
+	[ "$(grep -c "POST_INSTALL script 'script.sh post_install' could not write '$hostout/post_install'" <<< "$output")" -eq 1 ]
+	[[ "$output" == *"(pkg_scripts_as_root=no)"* ]]
 
 	# a group-writable file in the source: not trusted with root, whatever the setting
 	echo 'pkg_scripts_as_root=yes' > "$O/etc/dkm-hook/dkm-hook.conf"
-	chmod g+w "$O/usr/src/dkms_scripts_test-1.0/script.sh"
+	chmod g+w "$O/usr/src/dkms_scripts_test-1.0/Makefile"
 	run ours "$O" install dkms_scripts_test/1.0 -k "$KVER" --force
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ ! -e "$out/post_install" ]
-	[[ "$output" == *"POST_INSTALL script 'script.sh post_install' could not write '$out/post_install'"* ]]
-	[[ "$output" == *"writable"* ]]
-
+	[ -z "$(ls -A "$O/out")$(ls -A "$hostout")" ]
+	[[ "$output" == *"POST_INSTALL script 'script.sh post_install' could not write '$hostout/post_install'"* ]]
+	[[ "$output" == *"Makefile' is group- or world-writable"* ]]
 	run ours "$O" status
 	[ "$output" = "dkms_scripts_test/1.0, $KVER, $ARCH: installed" ]
-	DKM_HOOK_ROOT=$O run "$DKM" config get pkg_scripts_as_root 2>&1 || true
+	# and a value other than yes or no is refused, naming the key
+	echo 'pkg_scripts_as_root=maybe' > "$O/etc/dkm-hook/dkm-hook.conf"
+	run ours "$O" status
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"pkg_scripts_as_root"* ]]
 }
