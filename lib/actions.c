@@ -716,6 +716,35 @@ static char *denied_path(const char *line, size_t len, const char **ret_err)
 	return NULL;
 }
 
+void dkm_script_warn_denied(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
+			    const char *script, int fd, off_t from, const char *why)
+{
+	_cleanup_free_ char *buf = NULL, *path = NULL;
+	const char *err = NULL;
+	off_t end = lseek(fd, 0, SEEK_END);
+	size_t n;
+	ssize_t k;
+
+	if (fd < 0 || end <= from)
+		return;
+	n = (size_t)(end - from) > (256u << 10) ? 256u << 10 : (size_t)(end - from);
+	buf = xmalloc(n + 1);
+	k = pread(fd, buf, n, from);
+	if (k <= 0)
+		return;
+	buf[k] = '\0';
+	for (const char *l = buf; *l && !path;) {
+		size_t len = strcspn(l, "\n");
+
+		path = denied_path(l, len, &err);
+		l += len + (l[len] == '\n');
+	}
+	if (path)
+		dkm_warn(ctx,
+			 "%s/%s: the %s script '%s' could not write '%s' (%s): it runs sandboxed as the build user (%s); what it should have done is not done",
+			 pkg->name, pkg->version, what, script, path, err, why);
+}
+
 /* POST_ADD, PRE_INSTALL, POST_INSTALL, POST_REMOVE: "<source>/<script> [args]", cwd the
  * source, scrubbed environment. DKMS runs them as root, and they do root's work: a
  * POST_INSTALL that writes /etc/modprobe.d. So do we, when pkg_scripts_as_root=yes (the
@@ -817,8 +846,6 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 	{
 		off_t size = lseek(mfd, 0, SEEK_END);
 		size_t n = size > 0 ? (size_t)size : 0;
-		const char *err = NULL;
-		_cleanup_free_ char *path = NULL;
 
 		out = xmalloc(n + 1);
 		if (n > 0 && pread(mfd, out, n, 0) != (ssize_t)n)
@@ -833,16 +860,8 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 				break;
 			done += (size_t)w;
 		}
-		for (const char *l = out; !as_root && *l && !path;) {
-			size_t len = strcspn(l, "\n");
-
-			path = denied_path(l, len, &err);
-			l += len + (l[len] == '\n');
-		}
-		if (path)
-			dkm_warn(ctx,
-				 "%s/%s: the %s script '%s' could not write '%s' (%s): package scripts run sandboxed as the build user here (%s); what it should have done is not done",
-				 pkg->name, pkg->version, what, script, path, err, why);
+		if (!as_root)
+			dkm_script_warn_denied(ctx, pkg, what, script, mfd, 0, why);
 	}
 	if (r == -ETIMEDOUT)
 		return dkm_err(ctx, r, "%s/%s: %s script '%s' timed out", pkg->name, pkg->version,

@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "actions.h"
 #include "build.h"
 #include "compress.h"
 #include "conf.h"
@@ -489,7 +490,15 @@ static int run_script(struct runner *rn, const char *what, const char *script)
 	}
 	free(argv[0]);
 	argv[0] = path_join(rn->vbuild, exe + strlen(rn->build) + 1);
-	return run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
+	{
+		_cleanup_close_ int rfd = open(rn->log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		off_t from = rfd < 0 ? 0 : lseek(rfd, 0, SEEK_END);
+		int r = run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
+
+		dkm_script_warn_denied(rn->ctx, rn->pkg, what, script, rfd, from,
+				       "build-time scripts always do");
+		return r;
+	}
 }
 
 static char *make_command(struct runner *rn, const struct dkm_conf *conf)

@@ -379,6 +379,9 @@ scripts_pkg() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"running POST_INSTALL script 'script.sh post_install' as root"* ]]
+	[ "$(grep -c "PRE_BUILD script 'script.sh pre_build' could not write '$hostout/pre_build'" <<< "$output")" -eq 1 ]
+	[ "$(grep -c "POST_BUILD script 'script.sh post_build' could not write '$hostout/post_build'" <<< "$output")" -eq 1 ]
+	[[ "$output" != *"POST_INSTALL script 'script.sh post_install' could not write"* ]]
 	run ours "$O" remove dkms_scripts_test/1.0 --all
 	echo "$output"
 	[ "$status" -eq 0 ]
