@@ -398,7 +398,7 @@ static int same_conf_in_copy(struct dkm_ctx *ctx, const char *src, const char *c
 }
 
 static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
-			  const char *script);
+			  const char *script, bool install_time);
 
 int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
@@ -579,7 +579,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		struct dkm_pkg p = pkg;
 
 		p.modules = NULL;
-		(void)run_pkg_script(ctx, &p, "POST_ADD", conf->post_add);
+		(void)run_pkg_script(ctx, &p, "POST_ADD", conf->post_add, false);
 	}
 	r = 0;
 out:
@@ -746,14 +746,15 @@ void dkm_script_warn_denied(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, cons
 }
 
 /* POST_ADD, PRE_INSTALL, POST_INSTALL, POST_REMOVE: "<source>/<script> [args]", cwd the
- * source, scrubbed environment. DKMS runs them as root, and they do root's work: a
- * POST_INSTALL that writes /etc/modprobe.d. So do we, when pkg_scripts_as_root=yes (the
- * default) and only root can have written the source (untrusted_source), chrooted into the
- * root when it is not "/"; otherwise sandboxed as the build user, like PRE_BUILD/POST_BUILD,
- * and a write the sandbox refused is one warning naming the script and the path. Failures
- * are warnings, as in DKMS (but PRE_INSTALL failing stops the install). */
+ * source, scrubbed environment. DKMS runs them as root, and the install-time ones do root's
+ * work: a POST_INSTALL that writes /etc/modprobe.d. So do we for those (install_time), when
+ * pkg_scripts_as_root=yes (the default) and only root can have written the source
+ * (untrusted_source), chrooted into the root when it is not "/"; otherwise, and POST_ADD
+ * (registering a source installs nothing), sandboxed as the build user like PRE_BUILD/
+ * POST_BUILD, and a write the sandbox refused is one warning naming the script and the path.
+ * Failures are warnings, as in DKMS (but PRE_INSTALL failing stops the install). */
 static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
-			  const char *script)
+			  const char *script, bool install_time)
 {
 	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
 	_cleanup_free_ char *src = NULL, *exe = NULL, *vsrc = NULL, *why = NULL, *out = NULL;
@@ -781,7 +782,9 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 			 pkg->name, pkg->version, what, exe);
 		return 0;
 	}
-	if (!streq(ctx->pkg_scripts_as_root, "yes"))
+	if (!install_time)
+		why = xasprintf("%s installs nothing: it always does", what);
+	else if (!streq(ctx->pkg_scripts_as_root, "yes"))
 		why = xstrdup("pkg_scripts_as_root=no");
 	else if (geteuid() != 0)
 		why = xstrdup("dkm-hook does not run as root");
@@ -1046,7 +1049,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	}
 	/* PRE_INSTALL may veto (DKMS: a non-zero exit stops the install) */
 	if (dkm_pkg_read_conf(rn->ctx, pkg, ks->k, &conf) >= 0 && !isempty(conf->pre_install)) {
-		r = run_pkg_script(rn->ctx, pkg, "PRE_INSTALL", conf->pre_install);
+		r = run_pkg_script(rn->ctx, pkg, "PRE_INSTALL", conf->pre_install, true);
 		if (r < 0)
 			return dkm_err(rn->ctx, r, "%s/%s: PRE_INSTALL failed: not installed for %s",
 				       pkg->name, pkg->version, ks->k->kver);
@@ -1061,7 +1064,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	if (r > 0)
 		ks->dirty = ks->changed = true;
 	if (conf && !isempty(conf->post_install))
-		(void)run_pkg_script(rn->ctx, pkg, "POST_INSTALL", conf->post_install);
+		(void)run_pkg_script(rn->ctx, pkg, "POST_INSTALL", conf->post_install, true);
 	return 0;
 }
 
@@ -1204,7 +1207,7 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 
 		if (rn.n_ks > 0 && dkm_pkg_read_conf(ctx, pkg, rn.ks[0].k, &conf) >= 0 &&
 		    !isempty(conf->post_remove))
-			(void)run_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove);
+			(void)run_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove, true);
 		/* and the source add copied, unless the caller keeps it: DKMS never deletes a
 		 * source, so `dkms add M/V` works again after `dkms remove` */
 		if (o->keep_source && pkg->copied_source) {

@@ -751,10 +751,12 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
 		/* PATCH may name "subdir/x.patch": resolved below the build dir only */
 		_cleanup_free_ char *p = xasprintf("patches/%s", conf->patches[i]);
-		_cleanup_close_ int bfd = open(rn.build, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int bfd =
+			open(rn.build, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
 					.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
-		_cleanup_close_ int pfd = bfd < 0 ? -1 : (int)syscall(SYS_openat2, bfd, p, &how, sizeof(how));
+		_cleanup_close_ int pfd =
+			bfd < 0 ? -1 : (int)syscall(SYS_openat2, bfd, p, &how, sizeof(how));
 		char *const argv[] = { (char *)"patch", (char *)"-p1", (char *)"--forward",
 				       (char *)"--batch", NULL };
 		_cleanup_free_ char *what = xasprintf("PATCH %s", conf->patches[i]);

@@ -456,7 +456,8 @@ static int do_add(struct dkms *d)
 		if (!c->from_path) {
 			r = read_pkginfo(d, dir, &c->module, &c->version);
 			if (r < 0)
-				return r == -EINVAL ? DKM_DKMS_EXIT_BAD_CONF : DKM_DKMS_EXIT_FAILURE;
+				return r == -EINVAL ? DKM_DKMS_EXIT_BAD_CONF
+						    : DKM_DKMS_EXIT_FAILURE;
 		}
 		arg = TAKE_PTR(dir);
 	}
@@ -810,8 +811,8 @@ static int do_autoinstall(struct dkms *d, bool postinst)
 			}
 			fprintf(stderr,
 				"Error! Your kernel headers for kernel %s cannot be found at %s/%s/build or %s/%s/source.\nPlease install the linux-headers-%s package or use the --kernelsourcedir option to tell DKMS where it's located.\n",
-				kvers[i], d->ctx->module_dir, kvers[i], d->ctx->module_dir, kvers[i],
-				kvers[i]);
+				kvers[i], d->ctx->module_dir, kvers[i], d->ctx->module_dir,
+				kvers[i], kvers[i]);
 			if (worst == 0)
 				worst = DKM_EXIT_NOTFOUND;
 			continue;
