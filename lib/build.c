@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "actions.h"
 #include "build.h"
 #include "compress.h"
 #include "conf.h"
@@ -495,7 +496,15 @@ static int run_script(struct runner *rn, const char *what, const char *script)
 	}
 	free(argv[0]);
 	argv[0] = path_join(rn->vbuild, exe + strlen(rn->build) + 1);
-	return run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
+	{
+		_cleanup_close_ int rfd = open(rn->log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		off_t from = rfd < 0 ? 0 : lseek(rfd, 0, SEEK_END);
+		int r = run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
+
+		dkm_script_warn_denied(rn->ctx, rn->pkg, what, script, rfd, from,
+				       "build-time scripts always do");
+		return r;
+	}
 }
 
 static char *make_command(struct runner *rn, const struct dkm_conf *conf)
@@ -818,8 +827,14 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		goto out;
 
 	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
-		_cleanup_free_ char *p = xasprintf("%s/patches/%s", rn.build, conf->patches[i]);
-		_cleanup_close_ int pfd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* PATCH may name "subdir/x.patch": resolved below the build dir only */
+		_cleanup_free_ char *p = xasprintf("patches/%s", conf->patches[i]);
+		_cleanup_close_ int bfd =
+			open(rn.build, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+					.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+		_cleanup_close_ int pfd =
+			bfd < 0 ? -1 : (int)syscall(SYS_openat2, bfd, p, &how, sizeof(how));
 		char *const argv[] = { (char *)"patch", (char *)"-p1", (char *)"--forward",
 				       (char *)"--batch", NULL };
 		_cleanup_free_ char *what = xasprintf("PATCH %s", conf->patches[i]);

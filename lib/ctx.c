@@ -55,6 +55,7 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->dest_location = xstrdup("auto");
 	ctx->root_device = xstrdup("");
 	ctx->sandbox = xstrdup("auto");
+	ctx->pkg_scripts_as_root = xstrdup("yes");
 	ctx->build_uid_min = DKM_BUILD_UID_MIN;
 	ctx->build_uid_max = DKM_BUILD_UID_MAX;
 	ctx->initrd_packages = xcalloc(1, sizeof(char *));
@@ -94,6 +95,7 @@ struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx)
 	free(ctx->dest_location);
 	free(ctx->root_device);
 	free(ctx->sandbox);
+	free(ctx->pkg_scripts_as_root);
 	free(ctx);
 	return NULL;
 }
@@ -132,6 +134,7 @@ static const char *const compress_values[] = { "auto", "none", "xz", "zstd", "gz
 static const char *const sign_values[] = { "auto", "yes", "no", NULL };
 static const char *const initrd_values[] = { "auto", "dracut", "initramfs-tools", "none", NULL };
 static const char *const fail_values[] = { "auto", "never", "always", NULL };
+static const char *const yes_no_values[] = { "yes", "no", NULL };
 
 static const struct setting settings[] = {
 	{ "source_tree", offsetof(struct dkm_ctx, source_tree), NULL, true },
@@ -149,6 +152,7 @@ static const struct setting settings[] = {
 	{ "dest_location", offsetof(struct dkm_ctx, dest_location), NULL, false },
 	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, false },
 	{ "sandbox", offsetof(struct dkm_ctx, sandbox), dkm_sandbox_policy_names, false },
+	{ "pkg_scripts_as_root", offsetof(struct dkm_ctx, pkg_scripts_as_root), yes_no_values, false },
 };
 
 /* keys with their own parsing in config_set() below */

@@ -33,6 +33,7 @@ struct dkm_ctx {
 	uint64_t cc_cache_max;   /* bytes per package's cache, 0 = no limit */
 	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
 	char *root_device;       /* for initrd-modules: device or image holding the root fs */
+	char *pkg_scripts_as_root; /* yes|no: install-time package scripts of root's sources */
 
 	unsigned jobs; /* job budget, >= 1 */
 	bool force;
