@@ -1433,6 +1433,17 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 				cnt[k].excluded++;
 				continue;
 			}
+			/* as install does (DKMS's autoinstall is an install per package): PRE_INSTALL
+			 * may veto; it runs before the build here, as the install follows it at once */
+			if (!isempty(confs[njobs]->pre_install) &&
+			    run_pkg_script(ctx, p, "PRE_INSTALL", confs[njobs]->pre_install, true) < 0) {
+				dkm_err(ctx, -ECANCELED, "%s/%s: PRE_INSTALL failed: not installed for %s",
+					p->name, p->version, kvers[k]);
+				dkm_conf_free(confs[njobs]);
+				confs[njobs] = NULL;
+				cnt[k].failed++;
+				continue;
+			}
 			jobs[njobs].pkg = p;
 			jobs[njobs].k = ks->k;
 			jobs[njobs].conf = confs[njobs];
@@ -1460,6 +1471,9 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 				ks->dirty = true;
 				strv_extend(&cnt[k].changed, jobs[j].pkg->name);
 			}
+			if (jobs[j].result == DKM_JOB_DONE && !isempty(jobs[j].conf->post_install))
+				(void)run_pkg_script(ctx, jobs[j].pkg, "POST_INSTALL",
+						     jobs[j].conf->post_install, true);
 		}
 	r = depmod_dirty(&rn);
 	if (r < 0)

@@ -307,6 +307,7 @@ struct runner {
 	char *vinst;
 	char *cc;     /* the compiler launcher, when this build has its package's cache */
 	char *vcache; /* that cache, as the build sees it */
+	char *vksrctree; /* the kernel's source tree at a fixed place, for hits across kernels */
 	int cc_fd;    /* the cache's directory, flock'ed for this build */
 	int log_fd;
 	struct dkm_identity id;
@@ -341,7 +342,10 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 		strv_push(&env, xasprintf("XDG_CACHE_HOME=%s", rn->vcache));
 		strv_push(&env, xasprintf("CCACHE_DIR=%s/ccache", rn->vcache));
 		strv_push(&env, xasprintf("CCACHE_MAXSIZE=%" PRIu64 "Ki", rn->ctx->cc_cache_max / 1024));
-		strv_push(&env, xstrdup("CCACHE_DEPEND=1"));
+		/* the cwd is the kernel's build dir, a path per kernel: with -g ccache would hash
+		 * it (the objects' DW_AT_comp_dir may then name the kernel they were first built for;
+		 * the code is the same) */
+		strv_push(&env, xstrdup("CCACHE_NOHASHDIR=1"));
 	}
 	if (with_jobserver && rn->fin && rn->fin->jobserver)
 		strv_push(&env, xasprintf("MAKEFLAGS=-j%u --jobserver-auth=%d,%d", rn->ctx->jobs,
@@ -528,7 +532,8 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 
 		/* the kernel's compiler: "gcc-12 (Debian ...)" -> gcc-12 */
 		cc = cc_cfg ? xstrndup(cc_cfg, strcspn(cc_cfg, " ")) : xstrdup("gcc");
-		p2 = xasprintf("%s CC='%s %s'", prefix, rn->cc, cc);
+		p2 = xasprintf("%s CC='%s %s'%s%s", prefix, rn->cc, cc,
+			       rn->vksrctree ? " abs_srctree=" : "", strempty(rn->vksrctree));
 		free(prefix);
 		prefix = TAKE_PTR(p2);
 	}
@@ -539,6 +544,7 @@ static void runner_done(struct runner *rn)
 {
 	free(rn->cc);
 	free(rn->vcache);
+	free(rn->vksrctree);
 	if (rn->cc_fd >= 0)
 		close(rn->cc_fd); /* and with it the cache's lock */
 	free(rn->build);
@@ -639,6 +645,40 @@ static char *cc_launcher(const struct dkm_ctx *ctx)
  * one build at a time (an flock held until the build's processes are gone), handed to this
  * build's uid, writable inside its sandbox. A build that finds the cache in use by another
  * build of the same package (another kernel) runs without it. */
+/* A Debian-style build dir is a stub whose Makefile is one line, "include <srctree>/Makefile",
+ * and <srctree> (linux-headers-<abi>-common) is named per kernel: every -I, -include and line
+ * marker then differs between two kernels of one flavour, and no compile hits the cache even
+ * when the headers are the same. The sandbox shows the tree at a fixed place instead, named to
+ * kbuild with abs_srctree= (which overrides kbuild's own and passes to every sub-make); its
+ * relative links (scripts -> ../../lib/linux-kbuild-<v>/scripts) resolve there too, through
+ * <srctree>/../../lib bound at the same distance. ccache still hashes the preprocessed text,
+ * so different headers still miss. Other layouts are left as they are. */
+static void fixed_srctree(struct runner *rn)
+{
+	_cleanup_free_ char *mk = path_join(rn->k->source_dir, "Makefile");
+	_cleanup_fclose_ FILE *f = fopen(mk, "re");
+	char line[PATH_MAX + 32], real[PATH_MAX], extra[8];
+	_cleanup_free_ char *dir = NULL, *up = NULL, *lib = NULL;
+	size_t n;
+
+	if (!f || !fgets(line, sizeof(line), f) || fgets(extra, sizeof(extra), f))
+		return;
+	n = strcspn(line, "\n");
+	line[n] = 0;
+	if (!startswith(line, "include /") || n < strlen("include /Makefile") ||
+	    !streq(line + n - strlen("/Makefile"), "/Makefile"))
+		return;
+	dir = xstrndup(line + strlen("include "), n - strlen("include ") - strlen("/Makefile"));
+	if (!realpath(dir, real) || strpbrk(real, " :$\\'\"#"))
+		return;
+	up = path_dirname(real);
+	lib = path_join(up, "../lib");
+	if (access(lib, F_OK) == 0)
+		dkm_sandbox_add_bind(&rn->sandbox, lib, "kernel/usr/lib", false);
+	rn->vksrctree =
+		xstrdup(dkm_sandbox_add_bind(&rn->sandbox, real, "kernel/usr/src/common", false));
+}
+
 static char *cc_cache_base(struct dkm_ctx *ctx)
 {
 	return isempty(ctx->cc_cache_dir) ? dkm_ctx_pathf(ctx, "%s/cc-cache", ctx->state_dir)
@@ -697,6 +737,8 @@ static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
 	rn->cc_fd = TAKE_FD(fd);
 	rn->vcache = rn->use_sandbox ? xstrdup(dkm_sandbox_add_bind(&rn->sandbox, dir, "cc-cache", true))
 				     : xstrdup(dir);
+	if (rn->use_sandbox)
+		fixed_srctree(rn);
 	return 0;
 }
 
@@ -1245,62 +1287,6 @@ bool dkm_build_intact(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 			return false;
 	}
 	return true;
-}
-
-int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
-		   const char *script)
-{
-	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
-	_cleanup_free_ char *src = NULL, *exe = NULL, *vsrc = NULL;
-	_cleanup_strv_free_ char **argv = NULL;
-	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = 2, .stderr_fd = 2 };
-	struct dkm_sandbox sb = { 0 };
-	char *const env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			      (char *)"LC_ALL=C", NULL };
-	int status = 0, r;
-	char desc[64];
-
-	if (isempty(script))
-		return 0;
-	src = dkm_ctx_path(ctx, pkg->source);
-	argv = strv_split(script, " \t");
-	if (!argv[0])
-		return 0;
-	exe = path_join(src, argv[0]);
-	if (access(exe, X_OK) < 0) {
-		dkm_warn(ctx, "%s/%s: the %s script '%s' is not executable: skipped", pkg->name,
-			 pkg->version, what, exe);
-		return 0;
-	}
-	r = dkm_identity_acquire(ctx, true, &id);
-	if (r < 0)
-		return r;
-	/* read-only everything, no network, no key: a package script changes nothing */
-	r = dkm_sandbox_wanted(ctx);
-	if (r < 0)
-		return r;
-	if (r > 0) {
-		dkm_sandbox_init(&sb, ctx);
-		s.sandbox = &sb;
-	}
-	vsrc = dkm_sandbox_view(s.sandbox, src);
-	free(argv[0]);
-	argv[0] = dkm_sandbox_view(s.sandbox, exe);
-	s.argv = argv;
-	s.envp = env;
-	s.cwd = vsrc;
-	s.timeout_sec = ctx->build_timeout;
-	s.uid = id.uid, s.gid = id.gid, s.run_as = id.run_as;
-	dkm_notice(ctx, "%s/%s: running %s script '%s'", pkg->name, pkg->version, what, script);
-	r = dkm_spawn_run(ctx, &s, &status);
-	dkm_sandbox_done(&sb);
-	if (r == -ETIMEDOUT)
-		return dkm_err(ctx, r, "%s/%s: %s script '%s' timed out", pkg->name, pkg->version,
-			       what, script);
-	if (r > 0)
-		return dkm_err(ctx, -EIO, "%s/%s: %s script '%s' %s", pkg->name, pkg->version, what,
-			       script, dkm_spawn_describe(status, desc, sizeof(desc)));
-	return r;
 }
 
 static int cmp_dirent(const struct dirent **a, const struct dirent **b)

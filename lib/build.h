@@ -62,13 +62,6 @@ int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
  * (Debian/Ubuntu: /updates/dkms, as DKMS does there) or DEST_MODULE_LOCATION. */
 char *dkm_dest_location(struct dkm_ctx *ctx, const char *conf_location);
 
-/* POST_ADD, PRE_INSTALL, POST_INSTALL, POST_REMOVE: "<source>/<script> [args]" run in the
- * source dir, as the build user, with a scrubbed environment and the build timeout. Output
- * goes to our stderr. Returns 0 on success or when there is nothing to run (a script that is
- * not executable is a warning, like DKMS), < 0 if it failed. */
-int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
-		   const char *script);
-
 /* Remove the compiler cache of package pkg (when its last version goes). */
 int dkm_cc_cache_remove(struct dkm_ctx *ctx, const char *pkg);
 

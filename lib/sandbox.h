@@ -54,7 +54,7 @@ struct dkm_sandbox_error {
 	int index; /* which bind / hidden file / reach path */
 };
 
-#define DKM_SANDBOX_MAX_BINDS 6
+#define DKM_SANDBOX_MAX_BINDS 8
 #define DKM_SANDBOX_MAX_HIDE 4
 
 struct dkm_sandbox_bind {

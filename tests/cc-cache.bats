@@ -98,6 +98,23 @@ hits() { echo $(( $(ccstat "$1" direct_cache_hit) + $(ccstat "$1" preprocessed_c
 	# (kbuild's compiler probes may hit: what matters is that each of the 4 objects missed)
 }
 
+@test "another kernel of the same flavour (same headers, another ABI name and directory) is served from the cache; only the .mod.c, which names the kernel, compiles again" {
+	grep -q "^include /.*/Makefile$" "$HEADERS/Makefile" || skip "the headers are not a Debian-style stub (include <srctree>/Makefile)"
+	second_kernel "$KVER-cc2"
+	"$DKM" add "$(gen_pkg cca 3)"
+	run "$DKM" build cca/1.0 -k "$KVER"
+	[ "$status" -eq 0 ]
+	# the kernel's source tree is seen at one fixed place whatever its name
+	grep -q "abs_srctree=/run/dkm-hook/kernel/usr/src/common " "$(build_log cca)"
+	CCACHE_DIR=$STATE/cc-cache/cca/ccache ccache --zero-stats >/dev/null
+	run "$DKM" build cca/1.0 -k "$KVER-cc2"
+	[ "$status" -eq 0 ]
+	[ "$(hits cca)" -ge 3 ]
+	[ "$(ccstat cca cache_miss)" -ge 1 ]
+	run modinfo -b "$ROOT" -k "$KVER-cc2" -F vermagic "$STATE/packages/cca/1.0/kernels/$KVER-cc2/$(uname -m)/"*/cca.ko*
+	[[ "$output" == "$KVER-cc2 "* ]]
+}
+
 @test "a package's build can neither write nor read another package's cache (sandboxed, and with sandbox=off)" {
 	for policy in auto off; do
 		rm -rf "$STATE" "$ROOT/usr/src"/* "$ROOT/lib/modules/$KVER/extra"

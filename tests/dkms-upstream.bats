@@ -430,3 +430,31 @@ scripts_pkg() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"pkg_scripts_as_root"* ]]
 }
+
+@test "package scripts: autoinstall (a kernel's arrival) runs PRE_INSTALL and POST_INSTALL as install does" {
+	O=$BATS_TEST_TMPDIR/ours
+	new_root "$O"
+	scripts_pkg "$O"
+	run ours "$O" add dkms_scripts_test/1.0
+	[ "$status" -eq 0 ]
+	run ours "$O" autoinstall -k "$KVER"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"running PRE_INSTALL script 'script.sh pre_install' as root"* ]]
+	[[ "$output" == *"running POST_INSTALL script 'script.sh post_install' as root"* ]]
+	for s in pre_install post_install; do
+		[ "$(cat "$O/out/$s")" = "$s" ]
+	done
+	[ -n "$(find "$O/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+
+	# a PRE_INSTALL that fails vetoes the install, as with install
+	rm "$O/out/post_install"
+	sed -i 's/^echo "\$1"$/echo "$1"; [ "$1" != pre_install ] || exit 3/' "$O/usr/src/dkms_scripts_test-1.0/script.sh"
+	run ours "$O" uninstall dkms_scripts_test/1.0 -k "$KVER"
+	[ "$status" -eq 0 ]
+	run ours "$O" autoinstall -k "$KVER"
+	echo "$output"
+	[[ "$output" == *"PRE_INSTALL failed: not installed for $KVER"* ]]
+	[ ! -e "$O/out/post_install" ]
+	[ -z "$(find "$O/lib/modules/$KVER" -name 'dkms_test.ko*')" ]
+}
