@@ -191,9 +191,10 @@ hits() { echo $(( $(ccstat "$1" direct_cache_hit) + $(ccstat "$1" preprocessed_c
 	"$DKM" add "$(gen_pkg cca 2)"
 	run "$DKM" build cca/1.0 -k "$KVER"
 	[ "$status" -eq 0 ]
-	flock "$STATE/cc-cache/cca" sleep 600 &
+	# the holder is the sleep itself (--no-fork), and keeps none of bats' descriptors open
+	flock --no-fork "$STATE/cc-cache/cca" sleep 600 >/dev/null 2>&1 3>&- &
 	holder=$!
-	sleep 0.2
+	until [ "$(flock -n "$STATE/cc-cache/cca" echo free)" != free ]; do sleep 0.1; done
 	run "$DKM" build cca/1.0 -k "$KVER" --force
 	kill "$holder"
 	[ "$status" -eq 0 ]
