@@ -45,15 +45,16 @@ struct verb {
 static const struct verb verbs[] = {
 	{ "add", "<source-dir | pkg/ver>",
 	  "register a module source (copied to <root>/usr/src/<pkg>-<ver> if elsewhere)" },
-	{ "build", "<pkg/ver> -k <kver>... [--force]", "build for the kernel(s) (private build dir)" },
-	{ "install", "<pkg/ver> -k <kver>... [--force] [--no-initrd]",
+	{ "build", "<pkg/ver> (-k <kver>... | --all-kernels) [--force]",
+	  "build for the kernel(s) (private build dir)" },
+	{ "install", "<pkg/ver> (-k <kver>... | --all-kernels) [--force] [--no-initrd]",
 	  "install into the kernel's module dir (builds first if needed), depmod once" },
 	{ "uninstall", "<pkg/ver> -k <kver>...", "remove installed modules, restore displaced originals" },
 	{ "unbuild", "<pkg/ver> -k <kver>...", "uninstall and forget the build for the kernel(s)" },
 	{ "remove", "<pkg/ver> (-k <kver>... | --all)", "unbuild, and unregister when no kernel is left" },
 	{ "status", "[pkg[/ver]] [-k <kver>] [--json]", "show packages and their state per kernel" },
-	{ "rebuild", "<kver> [--force] [--no-initrd]",
-	  "build and install every AUTOINSTALL package for the kernel, then its initramfs" },
+	{ "rebuild", "(<kver>... | --all-kernels) [--force] [--no-initrd]",
+	  "build and install every AUTOINSTALL package for the kernel(s), all under one job budget, then depmod and the initramfs of each" },
 	{ "kernel-add", "<kver> [--no-initrd]",
 	  "a kernel arrived: rebuild, then fail only as fail_policy= says (the kernel hooks)" },
 	{ "kernel-remove", "<kver>", "the kernel is going away: uninstall everything for it" },
@@ -133,6 +134,7 @@ static void usage(FILE *f)
 		"      --kernel-source-dir DIR  kernel headers (default <root>/lib/modules/<kver>/build)\n"
 		"      --force              rebuild even if built / regenerate keys\n"
 		"      --all                with remove: every kernel\n"
+		"      --all-kernels        with build, install, rebuild: every kernel with headers\n"
 		"      --json               machine-readable output (status, verify, initrd-modules)\n"
 		"      --no-depmod          do not run depmod\n"
 		"      --no-initrd          with install, rebuild, kernel-add: do not regenerate the initramfs\n"
@@ -170,6 +172,7 @@ enum {
 	OPT_LIST,
 	OPT_DKMSTREE,
 	OPT_REPAIR,
+	OPT_ALL_KERNELS,
 };
 
 int main(int argc, char **argv)
@@ -182,6 +185,7 @@ int main(int argc, char **argv)
 		{ "kernel-source-dir", required_argument, NULL, OPT_KSRC },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "all-kernels", no_argument, NULL, OPT_ALL_KERNELS },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "no-depmod", no_argument, NULL, OPT_NO_DEPMOD },
 		{ "no-initrd", no_argument, NULL, OPT_NO_INITRD },
@@ -203,7 +207,7 @@ int main(int argc, char **argv)
 	const char *format = NULL, *output = NULL, *list_what = NULL;
 	const struct verb *verb = NULL;
 	unsigned jobs = 0, verbose = 0;
-	bool help = false, repair = false;
+	bool help = false, repair = false, all_kernels = false;
 	int c, r, nargs;
 	/* what we create has the modes we give it (the build uid must read the build dir, depmod
 	 * and dracut the modules), whatever umask apt or the admin left (027, 077) */
@@ -269,6 +273,9 @@ int main(int argc, char **argv)
 		case OPT_REPAIR:
 			repair = true;
 			break;
+		case OPT_ALL_KERNELS:
+			all_kernels = true;
+			break;
 		case OPT_DKMSTREE:
 			dkmstree = optarg;
 			break;
@@ -325,6 +332,26 @@ int main(int argc, char **argv)
 	for (size_t i = 0; kernels && kernels[i]; i++)
 		if (dkm_kver_check(ctx, kernels[i]) < 0)
 			return DKM_EXIT_INVALID;
+	if (all_kernels) {
+		if (!streq(verb_name, "build") && !streq(verb_name, "install") &&
+		    !streq(verb_name, "rebuild")) {
+			fprintf(stderr, "%s: error: --all-kernels is for build, install and rebuild\n",
+				prog);
+			return DKM_EXIT_USAGE;
+		}
+		if (kernels || (streq(verb_name, "rebuild") && nargs > 0)) {
+			fprintf(stderr, "%s: error: name kernels or give --all-kernels, not both\n",
+				prog);
+			return DKM_EXIT_USAGE;
+		}
+		kernels = dkm_kernel_list_with_headers(ctx);
+		if (!kernels[0]) {
+			fprintf(stderr, "%s: error: --all-kernels: no kernel with headers under '%s%s'\n",
+				prog, ctx->root, ctx->module_dir);
+			return DKM_EXIT_FAILURE;
+		}
+		o.kernels = kernels;
+	}
 	if (jobs)
 		ctx->jobs = jobs;
 	ctx->force = o.force;
@@ -373,8 +400,13 @@ int main(int argc, char **argv)
 		return dkm_action_status(ctx, arg, &o);
 	}
 	if (streq(verb_name, "rebuild")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_rebuild(ctx, arg, &o);
+		if (all_kernels)
+			return dkm_action_rebuild_kernels(ctx, kernels, &o);
+		NEED_ARGS(1, 64);
+		for (int i = 0; i < nargs; i++)
+			if (dkm_kver_check(ctx, argv[optind + 1 + i]) < 0)
+				return DKM_EXIT_INVALID;
+		return dkm_action_rebuild_kernels(ctx, argv + optind + 1, &o);
 	}
 	if (streq(verb_name, "kernel-add")) {
 		NEED_ARGS(1, 1);

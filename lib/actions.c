@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -15,13 +16,16 @@
 #include "compress.h"
 #include "conf.h"
 #include "ctx.h"
+#include "identity.h"
 #include "initrd.h"
 #include "install.h"
 #include "kernel.h"
 #include "lock.h"
 #include "registry.h"
+#include "sandbox.h"
 #include "sched.h"
 #include "sign.h"
+#include "spawn.h"
 #include "util.h"
 
 static int exit_code(int r)
@@ -394,7 +398,7 @@ static int same_conf_in_copy(struct dkm_ctx *ctx, const char *src, const char *c
 }
 
 static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
-			  const char *script);
+			  const char *script, bool install_time);
 
 int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
@@ -575,7 +579,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		struct dkm_pkg p = pkg;
 
 		p.modules = NULL;
-		(void)run_pkg_script(ctx, &p, "POST_ADD", conf->post_add);
+		(void)run_pkg_script(ctx, &p, "POST_ADD", conf->post_add, false);
 	}
 	r = 0;
 out:
@@ -585,13 +589,290 @@ out:
 	return exit_code(r);
 }
 
-/* POST_ADD, PRE_INSTALL, POST_INSTALL, POST_REMOVE: "<source>/<script> [args]", cwd source,
- * as the build user, scrubbed environment; failures are warnings, as in DKMS (but
- * PRE_INSTALL failing stops the install). */
-static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
-			  const char *script)
+/* Is the source tree one only root can have written, now and until the script runs? Every
+ * file and directory owned by root and not group- or world-writable, no symlink leading out of
+ * it, and the directories above it root's and not writable by others (sticky ones, like /tmp,
+ * apart: nobody else can rename what root has there). NULL if so, else why not (a new string). */
+#define TRUST_MAX_ENTRIES 100000
+
+static void closedir_p(DIR **d)
 {
-	return dkm_pkg_script(ctx, pkg, what, script);
+	if (*d)
+		closedir(*d);
+}
+
+static char *untrusted_entry(const char *path, const struct stat *st, bool ancestor)
+{
+	if (st->st_uid != 0)
+		return xasprintf("'%s' is owned by uid %u, not by root", path, (unsigned)st->st_uid);
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(ancestor && (st->st_mode & S_ISVTX)))
+		return xasprintf("'%s' is group- or world-writable", path);
+	return NULL;
+}
+
+static char *untrusted_tree(const char *top, const char *dir, size_t *n)
+{
+	_cleanup_(closedir_p) DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return xasprintf("cannot read '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *p = NULL, *why = NULL;
+		struct stat st;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (++*n > TRUST_MAX_ENTRIES)
+			return xasprintf("'%s' has more than %d entries", top, TRUST_MAX_ENTRIES);
+		p = path_join(dir, de->d_name);
+		if (lstat(p, &st) < 0)
+			return xasprintf("cannot stat '%s': %s", p, strerror(errno));
+		if (S_ISLNK(st.st_mode)) {
+			char real[PATH_MAX], rtop[PATH_MAX];
+			size_t k;
+
+			if (!realpath(p, real) || !realpath(top, rtop))
+				return xasprintf("'%s' is a dangling symlink", p);
+			k = strlen(rtop);
+			if (!strneq(real, rtop, k) || (real[k] != '/' && real[k] != '\0'))
+				return xasprintf("'%s' is a symlink to '%s', outside the source", p,
+						 real);
+			continue;
+		}
+		why = untrusted_entry(p, &st, false);
+		if (why)
+			return TAKE_PTR(why);
+		if (S_ISDIR(st.st_mode)) {
+			why = untrusted_tree(top, p, n);
+			if (why)
+				return TAKE_PTR(why);
+		}
+	}
+	return NULL;
+}
+
+static char *untrusted_source(const char *src)
+{
+	_cleanup_free_ char *up = xstrdup(src);
+	struct stat st;
+	size_t n = 0;
+	char *why;
+
+	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		return xasprintf("'%s' is not a directory", src);
+	why = untrusted_entry(src, &st, false);
+	if (why)
+		return why;
+	while (!streq(up, "/") && up[0]) {
+		char *parent = path_dirname(up);
+
+		free(up);
+		up = parent;
+		if (stat(up, &st) < 0)
+			return xasprintf("cannot stat '%s': %s", up, strerror(errno));
+		why = untrusted_entry(up, &st, true);
+		if (why)
+			return why;
+	}
+	return untrusted_tree(src, src, &n);
+}
+
+/* The path a write was refused for, from one line of a script's output: the messages of sh
+ * ("cannot create /x: Read-only file system"), bash ("line 3: /x: Permission denied") and
+ * coreutils ("cp: cannot create regular file '/x': Read-only file system"). NULL if none. */
+static char *denied_path(const char *line, size_t len, const char **ret_err)
+{
+	static const char *const errs[] = { ": Read-only file system", ": Permission denied" };
+
+	for (size_t i = 0; i < ELEMENTSOF(errs); i++) {
+		size_t el = strlen(errs[i]), end;
+		const char *m = memmem(line, len, errs[i], el), *start;
+
+		if (!m)
+			continue;
+		end = (size_t)(m - line);
+		if (end > 0 && strchr("'\"", line[end - 1])) {
+			char q = line[end - 1];
+
+			for (start = line + end - 1; start > line && start[-1] != q; start--)
+				;
+			if (start == line)
+				continue;
+			*ret_err = errs[i] + 2;
+			return xstrndup(start, (size_t)(line + end - 1 - start));
+		}
+		for (start = line + end; start > line && !(start[-1] == ' ' && start[-2] == ':');
+		     start--)
+			if (start - line < 2)
+				break;
+		if (startswith(start, "cannot create "))
+			start += strlen("cannot create ");
+		if (start[0] != '/')
+			continue;
+		*ret_err = errs[i] + 2;
+		return xstrndup(start, (size_t)(line + end - start));
+	}
+	return NULL;
+}
+
+void dkm_script_warn_denied(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
+			    const char *script, int fd, off_t from, const char *why)
+{
+	_cleanup_free_ char *buf = NULL, *path = NULL;
+	const char *err = NULL;
+	off_t end = lseek(fd, 0, SEEK_END);
+	size_t n;
+	ssize_t k;
+
+	if (fd < 0 || end <= from)
+		return;
+	n = (size_t)(end - from) > (256u << 10) ? 256u << 10 : (size_t)(end - from);
+	buf = xmalloc(n + 1);
+	k = pread(fd, buf, n, from);
+	if (k <= 0)
+		return;
+	buf[k] = '\0';
+	for (const char *l = buf; *l && !path;) {
+		size_t len = strcspn(l, "\n");
+
+		path = denied_path(l, len, &err);
+		l += len + (l[len] == '\n');
+	}
+	if (path)
+		dkm_warn(ctx,
+			 "%s/%s: the %s script '%s' could not write '%s' (%s): it runs sandboxed as the build user (%s); what it should have done is not done",
+			 pkg->name, pkg->version, what, script, path, err, why);
+}
+
+/* POST_ADD, PRE_INSTALL, POST_INSTALL, POST_REMOVE: "<source>/<script> [args]", cwd the
+ * source, scrubbed environment. DKMS runs them as root, and the install-time ones do root's
+ * work: a POST_INSTALL that writes /etc/modprobe.d. So do we for those (install_time), when
+ * pkg_scripts_as_root=yes (the default) and only root can have written the source
+ * (untrusted_source), chrooted into the root when it is not "/"; otherwise, and POST_ADD
+ * (registering a source installs nothing), sandboxed as the build user like PRE_BUILD/
+ * POST_BUILD, and a write the sandbox refused is one warning naming the script and the path.
+ * Failures are warnings, as in DKMS (but PRE_INSTALL failing stops the install). */
+static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
+			  const char *script, bool install_time)
+{
+	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
+	_cleanup_free_ char *src = NULL, *exe = NULL, *vsrc = NULL, *why = NULL, *out = NULL;
+	_cleanup_strv_free_ char **argv = NULL;
+	_cleanup_close_ int mfd = -1;
+	struct dkm_spawn_log log = { .max = 256 << 10, .setting = "the package script's output" };
+	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -3, .log = &log };
+	struct dkm_sandbox sb = { 0 };
+	char *const env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			      (char *)"LC_ALL=C", NULL };
+	bool as_root = false;
+	int status = 0, r;
+	char desc[64];
+	struct stat st;
+
+	if (isempty(script))
+		return 0;
+	src = dkm_ctx_path(ctx, pkg->source);
+	argv = strv_split(script, " \t");
+	if (!argv[0])
+		return 0;
+	exe = path_join(src, argv[0]);
+	if (access(exe, X_OK) < 0 || lstat(exe, &st) < 0 || !S_ISREG(st.st_mode)) {
+		dkm_warn(ctx, "%s/%s: the %s script '%s' is not an executable file: skipped",
+			 pkg->name, pkg->version, what, exe);
+		return 0;
+	}
+	if (!install_time)
+		why = xasprintf("%s installs nothing: it always does", what);
+	else if (!streq(ctx->pkg_scripts_as_root, "yes"))
+		why = xstrdup("pkg_scripts_as_root=no");
+	else if (geteuid() != 0)
+		why = xstrdup("dkm-hook does not run as root");
+	else
+		why = untrusted_source(src);
+	as_root = !why;
+	mfd = memfd_create("dkm-hook-script", MFD_CLOEXEC);
+	if (mfd < 0)
+		return dkm_err(ctx, -errno, "cannot run the %s script of %s/%s: %s", what,
+			       pkg->name, pkg->version, strerror(errno));
+	log.fd = mfd;
+	if (as_root && dkm_ctx_is_host_root(ctx)) {
+		s.cwd = src;
+		free(argv[0]);
+		argv[0] = TAKE_PTR(exe);
+		s.argv = argv;
+	} else if (as_root) {
+		/* in the root it belongs to, as DKMS running there would: its /etc, not ours */
+		_cleanup_strv_free_ char **cv = xcalloc(1, sizeof(char *));
+
+		strv_extend(&cv, "chroot");
+		strv_extend(&cv, ctx->root);
+		strv_extend(&cv, "/bin/sh");
+		strv_extend(&cv, "-c");
+		strv_extend(&cv, "cd \"$1\" && shift && exec \"$@\"");
+		strv_extend(&cv, "sh");
+		strv_extend(&cv, pkg->source);
+		strv_push(&cv, path_join(pkg->source, argv[0]));
+		for (size_t i = 1; argv[i]; i++)
+			strv_extend(&cv, argv[i]);
+		strv_free(argv);
+		argv = TAKE_PTR(cv);
+		s.argv = argv;
+		s.cwd = "/";
+	} else {
+		r = dkm_identity_acquire(ctx, true, &id);
+		if (r < 0)
+			return r;
+		/* read-only everything, no network, no key */
+		r = dkm_sandbox_wanted(ctx);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			dkm_sandbox_init(&sb, ctx);
+			s.sandbox = &sb;
+		}
+		vsrc = dkm_sandbox_view(s.sandbox, src);
+		free(argv[0]);
+		argv[0] = dkm_sandbox_view(s.sandbox, exe);
+		s.argv = argv;
+		s.cwd = vsrc;
+		s.uid = id.uid, s.gid = id.gid, s.run_as = id.run_as;
+	}
+	s.envp = env;
+	s.timeout_sec = ctx->build_timeout;
+	dkm_notice(ctx, "%s/%s: running %s script '%s'%s", pkg->name, pkg->version, what, script,
+		   as_root ? " as root" : "");
+	r = dkm_spawn_run(ctx, &s, &status);
+	dkm_sandbox_done(&sb);
+
+	/* its output, as it was before it was captured; then what it could not write */
+	{
+		off_t size = lseek(mfd, 0, SEEK_END);
+		size_t n = size > 0 ? (size_t)size : 0;
+
+		out = xmalloc(n + 1);
+		if (n > 0 && pread(mfd, out, n, 0) != (ssize_t)n)
+			n = 0;
+		out[n] = '\0';
+		fflush(stdout);
+		fflush(stderr);
+		for (size_t done = 0; done < n;) {
+			ssize_t w = write(STDERR_FILENO, out + done, n - done);
+
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		if (!as_root)
+			dkm_script_warn_denied(ctx, pkg, what, script, mfd, 0, why);
+	}
+	if (r == -ETIMEDOUT)
+		return dkm_err(ctx, r, "%s/%s: %s script '%s' timed out", pkg->name, pkg->version,
+			       what, script);
+	if (r > 0)
+		return dkm_err(ctx, -EIO, "%s/%s: %s script '%s' %s", pkg->name, pkg->version, what,
+			       script, dkm_spawn_describe(status, desc, sizeof(desc)));
+	return r;
 }
 
 /* Does build/install have to build pkg for this kernel? */
@@ -768,7 +1049,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	}
 	/* PRE_INSTALL may veto (DKMS: a non-zero exit stops the install) */
 	if (dkm_pkg_read_conf(rn->ctx, pkg, ks->k, &conf) >= 0 && !isempty(conf->pre_install)) {
-		r = dkm_pkg_script(rn->ctx, pkg, "PRE_INSTALL", conf->pre_install);
+		r = run_pkg_script(rn->ctx, pkg, "PRE_INSTALL", conf->pre_install, true);
 		if (r < 0)
 			return dkm_err(rn->ctx, r, "%s/%s: PRE_INSTALL failed: not installed for %s",
 				       pkg->name, pkg->version, ks->k->kver);
@@ -783,7 +1064,7 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	if (r > 0)
 		ks->dirty = ks->changed = true;
 	if (conf && !isempty(conf->post_install))
-		(void)dkm_pkg_script(rn->ctx, pkg, "POST_INSTALL", conf->post_install);
+		(void)run_pkg_script(rn->ctx, pkg, "POST_INSTALL", conf->post_install, true);
 	return 0;
 }
 
@@ -926,8 +1207,18 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 
 		if (rn.n_ks > 0 && dkm_pkg_read_conf(ctx, pkg, rn.ks[0].k, &conf) >= 0 &&
 		    !isempty(conf->post_remove))
-			(void)dkm_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove);
-		/* and the source add copied */
+			(void)run_pkg_script(ctx, pkg, "POST_REMOVE", conf->post_remove, true);
+		/* and the source add copied, unless the caller keeps it: DKMS never deletes a
+		 * source, so `dkms add M/V` works again after `dkms remove` */
+		if (o->keep_source && pkg->copied_source) {
+			pkg->copied_source = false;
+			r = dkm_pkg_save(ctx, pkg);
+			if (r < 0) {
+				dkm_err(ctx, r, "cannot update the registration of %s/%s: %s",
+					pkg->name, pkg->version, strerror(-r));
+				goto out;
+			}
+		}
 		r = dkm_pkg_unregister(ctx, pkg);
 		if (r < 0) {
 			dkm_err(ctx, r, "cannot unregister %s/%s: %s", pkg->name, pkg->version,
@@ -935,6 +1226,12 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 			goto out;
 		}
 		dkm_notice(ctx, "removed %s/%s", pkg->name, pkg->version);
+		{
+			_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, pkg->name);
+
+			if (!vers[0]) /* the last version: its compiler cache goes with it */
+				(void)dkm_cc_cache_remove(ctx, pkg->name);
+		}
 	}
 	r = 0;
 out:
@@ -1047,106 +1344,155 @@ static bool is_newest_version(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 	return n == 0 || streq(vers[n - 1], pkg->version);
 }
 
+/* What rebuild did for one kernel */
+struct rebuild_count {
+	size_t uptodate, excluded, failed, built;
+	bool skipped; /* no headers */
+	char **changed; /* packages whose modules changed: the initramfs */
+};
+
 int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
+{
+	char *const one[] = { (char *)kver, NULL };
+
+	return dkm_action_rebuild_kernels(ctx, one, o);
+}
+
+/* Every kernel's builds go to the scheduler at once, under the one job budget; then one depmod
+ * per kernel whose tree changed, and its initramfs. */
+int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const struct dkm_opts *o)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	struct dkm_pkg **l = NULL;
-	size_t n = 0, njobs = 0, uptodate = 0, excluded = 0, failed = 0, built = 0;
+	size_t n = 0, nk = 0, njobs = 0;
 	_cleanup_free_ struct dkm_job *jobs = NULL;
 	_cleanup_free_ struct dkm_conf **confs = NULL;
-	_cleanup_strv_free_ char **selected = NULL, **changed = xcalloc(1, sizeof(char *));
-	struct kstate *ks;
+	_cleanup_free_ struct rebuild_count *cnt = NULL;
+	_cleanup_free_ size_t *kidx = NULL;
 	uint64_t t0 = now_usec();
-	char *const one[] = { (char *)kver, NULL };
+	bool any_failed = false;
 	int r;
 
-	r = run_lock_kernels(&rn, one);
+	while (kvers[nk])
+		nk++;
+	cnt = xcalloc(nk + 1, sizeof(*cnt));
+	kidx = xcalloc(nk + 1, sizeof(*kidx));
+	r = run_lock_kernels(&rn, kvers);
 	if (r < 0)
 		goto out;
-	r = get_kernel(&rn, kver, &ks);
-	if (r < 0)
-		goto out;
+	/* every kernel first: the kstate array is final before jobs point into it */
+	for (size_t k = 0; k < nk; k++) {
+		struct kstate *ks;
+
+		r = get_kernel(&rn, kvers[k], &ks);
+		if (r < 0)
+			goto out;
+		kidx[k] = (size_t)(ks - rn.ks);
+		cnt[k].changed = xcalloc(1, sizeof(char *));
+	}
 	dkm_pkg_list(ctx, &l, &n);
-	jobs = xcalloc(n + 1, sizeof(*jobs));
-	confs = xcalloc(n + 1, sizeof(*confs));
-	selected = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		struct dkm_pkg *p = l[i];
+	jobs = xcalloc(n * nk + 1, sizeof(*jobs));
+	confs = xcalloc(n * nk + 1, sizeof(*confs));
+	for (size_t k = 0; k < nk; k++) {
+		struct kstate *ks = &rn.ks[kidx[k]];
+		_cleanup_strv_free_ char **selected = xcalloc(1, sizeof(char *));
 
-		if (!p->autoinstall || !is_newest_version(ctx, p))
-			continue;
-		if (!o->force && up_to_date(ctx, p, ks)) {
-			uptodate++;
+		for (size_t i = 0; i < n; i++) {
+			struct dkm_pkg *p = l[i];
+
+			if (!p->autoinstall || !is_newest_version(ctx, p))
+				continue;
+			if (!o->force && up_to_date(ctx, p, ks)) {
+				cnt[k].uptodate++;
+				continue;
+			}
+			strv_extend(&selected, p->name);
+		}
+		if (selected[0] && !ks->k->has_headers) {
+			/* the image arrived before its headers: their hook finishes the job */
+			size_t ns = strv_length(selected);
+
+			dkm_warn(ctx,
+				 "%s: kernel headers not installed ('%s' is missing): %zu package%s not built yet; install linux-headers-%s, its hook will finish the job",
+				 kvers[k], ks->k->source_dir, ns, ns == 1 ? "" : "s", kvers[k]);
+			cnt[k].skipped = true;
 			continue;
 		}
-		strv_extend(&selected, p->name);
-	}
-	if (selected[0] && !ks->k->has_headers) {
-		/* the image arrived before its headers: their hook finishes the job */
-		size_t ns = strv_length(selected);
+		for (size_t i = 0; i < n; i++) {
+			struct dkm_pkg *p = l[i];
 
-		dkm_warn(ctx,
-			 "%s: kernel headers not installed ('%s' is missing): %zu package%s not built yet; install linux-headers-%s, its hook will finish the job",
-			 kver, ks->k->source_dir, ns, ns == 1 ? "" : "s", kver);
-		r = 0;
-		goto out;
+			if (!p->autoinstall || !strv_contains(selected, p->name) ||
+			    !is_newest_version(ctx, p))
+				continue;
+			r = dkm_build_check(ctx, p, ks->k, selected, &confs[njobs]);
+			if (r < 0) {
+				cnt[k].failed++;
+				continue;
+			}
+			if (r == 0) {
+				cnt[k].excluded++;
+				continue;
+			}
+			jobs[njobs].pkg = p;
+			jobs[njobs].k = ks->k;
+			jobs[njobs].conf = confs[njobs];
+			jobs[njobs].fin = &ks->fin;
+			jobs[njobs].install = true;
+			njobs++;
+		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct dkm_pkg *p = l[i];
+	if (njobs > 0) {
+		r = dkm_sched_run(ctx, jobs, njobs);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t j = 0; j < njobs; j++)
+		for (size_t k = 0; k < nk; k++) {
+			struct kstate *ks = &rn.ks[kidx[k]];
 
-		if (!p->autoinstall || !strv_contains(selected, p->name) || !is_newest_version(ctx, p))
-			continue;
-		r = dkm_build_check(ctx, p, ks->k, selected, &confs[njobs]);
-		if (r < 0) {
-			failed++;
-			continue;
-		}
-		if (r == 0) {
-			excluded++;
-			continue;
-		}
-		jobs[njobs].pkg = p;
-		jobs[njobs].k = ks->k;
-		jobs[njobs].conf = confs[njobs];
-		jobs[njobs].fin = &ks->fin;
-		jobs[njobs].install = true;
-		njobs++;
-	}
-	if (njobs == 0 && failed == 0) {
-		dkm_notice(ctx, "%s: nothing to do (%zu package%s up to date%s)", kver, uptodate,
-			   uptodate == 1 ? "" : "s",
-			   excluded ? ", some excluded by BUILD_EXCLUSIVE" : "");
-		r = 0;
-		goto out;
-	}
-	r = dkm_sched_run(ctx, jobs, njobs);
-	if (r < 0)
-		goto out;
-	built = njobs - (size_t)r;
-	failed += (size_t)r;
-	for (size_t i = 0; i < njobs; i++)
-		if (jobs[i].tree_changed) {
-			ks->dirty = true;
-			strv_extend(&changed, jobs[i].pkg->name);
+			if (jobs[j].k != ks->k)
+				continue;
+			if (jobs[j].result == DKM_JOB_DONE)
+				cnt[k].built++;
+			else
+				cnt[k].failed++;
+			if (jobs[j].tree_changed) {
+				ks->dirty = true;
+				strv_extend(&cnt[k].changed, jobs[j].pkg->name);
+			}
 		}
 	r = depmod_dirty(&rn);
 	if (r < 0)
 		goto out;
-	dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)", kver,
-		   built, uptodate, failed,
-		   (double)(now_usec() - t0) / 1e6);
-	r = failed ? DKM_EXIT_BUILD : 0;
+	for (size_t k = 0; k < nk; k++) {
+		if (cnt[k].skipped)
+			continue;
+		any_failed |= cnt[k].failed > 0;
+		if (cnt[k].built == 0 && cnt[k].failed == 0)
+			dkm_notice(ctx, "%s: nothing to do (%zu package%s up to date%s)", kvers[k],
+				   cnt[k].uptodate, cnt[k].uptodate == 1 ? "" : "s",
+				   cnt[k].excluded ? ", some excluded by BUILD_EXCLUSIVE" : "");
+		else
+			dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)",
+				   kvers[k], cnt[k].built, cnt[k].uptodate, cnt[k].failed,
+				   (double)(now_usec() - t0) / 1e6);
+	}
+	r = any_failed ? DKM_EXIT_BUILD : 0;
 out:
 	for (size_t i = 0; i < njobs; i++)
 		dkm_conf_free(confs[i]);
 	dkm_pkg_list_free(l, n);
 	run_done(&rn);
-	/* once, after the lock is released: dracut's 50dkm-hook module calls us back */
-	if (changed[0] && !o->no_initrd && (r == 0 || r == DKM_EXIT_BUILD)) {
-		int k = dkm_initrd_update(ctx, kver, o->arch, changed);
+	/* once per kernel, after the lock is released: dracut's 50dkm-hook module calls us back */
+	for (size_t k = 0; k < nk; k++) {
+		if (cnt[k].changed && cnt[k].changed[0] && !o->no_initrd &&
+		    (r == 0 || r == DKM_EXIT_BUILD)) {
+			int q = dkm_initrd_update(ctx, kvers[k], o->arch, cnt[k].changed);
 
-		if (k < 0 && r == 0)
-			r = k;
+			if (q < 0 && r == 0)
+				r = q;
+		}
+		strv_free(cnt[k].changed);
 	}
 	return exit_code(r);
 }

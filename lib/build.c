@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "actions.h"
 #include "build.h"
 #include "compress.h"
 #include "conf.h"
@@ -302,7 +305,9 @@ struct runner {
 	char *vksrc;
 	char *vsrc;
 	char *vinst;
-	char *vcache; /* the compiler cache, when cc_launcher is set */
+	char *cc;     /* the compiler launcher, when this build has its package's cache */
+	char *vcache; /* that cache, as the build sees it */
+	int cc_fd;    /* the cache's directory, flock'ed for this build */
 	int log_fd;
 	struct dkm_identity id;
 	struct dkm_sandbox sandbox;
@@ -335,6 +340,8 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 		/* ccache and friends keep their cache where the next build finds it again */
 		strv_push(&env, xasprintf("XDG_CACHE_HOME=%s", rn->vcache));
 		strv_push(&env, xasprintf("CCACHE_DIR=%s/ccache", rn->vcache));
+		strv_push(&env, xasprintf("CCACHE_MAXSIZE=%" PRIu64 "Ki", rn->ctx->cc_cache_max / 1024));
+		strv_push(&env, xstrdup("CCACHE_DEPEND=1"));
 	}
 	if (with_jobserver && rn->fin && rn->fin->jobserver)
 		strv_push(&env, xasprintf("MAKEFLAGS=-j%u --jobserver-auth=%d,%d", rn->ctx->jobs,
@@ -489,7 +496,15 @@ static int run_script(struct runner *rn, const char *what, const char *script)
 	}
 	free(argv[0]);
 	argv[0] = path_join(rn->vbuild, exe + strlen(rn->build) + 1);
-	return run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
+	{
+		_cleanup_close_ int rfd = open(rn->log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		off_t from = rfd < 0 ? 0 : lseek(rfd, 0, SEEK_END);
+		int r = run_logged(rn, what, argv, rn->vbuild, -1, false, NULL);
+
+		dkm_script_warn_denied(rn->ctx, rn->pkg, what, script, rfd, from,
+				       "build-time scripts always do");
+		return r;
+	}
 }
 
 static char *make_command(struct runner *rn, const struct dkm_conf *conf)
@@ -507,13 +522,13 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 		prefix = xasprintf("make KERNELRELEASE=%s", rn->k->kver);
 	else
 		prefix = xasprintf("make -j%u KERNELRELEASE=%s", rn->ctx->jobs, rn->k->kver);
-	if (!isempty(rn->ctx->cc_launcher)) {
+	if (rn->cc) {
 		_cleanup_free_ char *cc = NULL, *p2 = NULL;
 		_cleanup_free_ char *cc_cfg = dkm_kconfig_get(rn->k->config_path, "CC_VERSION_TEXT");
 
 		/* the kernel's compiler: "gcc-12 (Debian ...)" -> gcc-12 */
 		cc = cc_cfg ? xstrndup(cc_cfg, strcspn(cc_cfg, " ")) : xstrdup("gcc");
-		p2 = xasprintf("%s CC='%s %s'", prefix, rn->ctx->cc_launcher, cc);
+		p2 = xasprintf("%s CC='%s %s'", prefix, rn->cc, cc);
 		free(prefix);
 		prefix = TAKE_PTR(p2);
 	}
@@ -522,7 +537,10 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 
 static void runner_done(struct runner *rn)
 {
+	free(rn->cc);
 	free(rn->vcache);
+	if (rn->cc_fd >= 0)
+		close(rn->cc_fd); /* and with it the cache's lock */
 	free(rn->build);
 	free(rn->log);
 	free(rn->vbuild);
@@ -573,6 +591,10 @@ static int chown_tree_at(int dfd, const char *name, uid_t uid, gid_t gid, unsign
 			return r;
 		return fchown(fd, uid, gid) < 0 ? -errno : 0;
 	}
+	/* a second name of a file elsewhere (a hard link made by an earlier process of the build
+	 * uid, into a cache that outlives builds) is not ours to hand over: drop the name */
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+		return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
 	if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID))) {
 		/* never hand over a set-id file: it would run as its new owner */
 		if (fchmodat(dfd, name, st.st_mode & 0777 & ~(mode_t)022, 0) < 0)
@@ -591,21 +613,88 @@ static int chown_tree(const char *path, uid_t uid, gid_t gid)
 	return chown_tree_at(dfd, path_basename(path), uid, gid, 0);
 }
 
-/* The cache of cc_launcher outlives builds: a directory handed to the build's uid, writable
- * inside the sandbox (a forced rebuild is then served from it). */
+/* The compiler launcher builds use: cc_launcher, "auto" meaning ccache when the PATH builds
+ * run with has it; NULL for none. */
+static char *cc_launcher(const struct dkm_ctx *ctx)
+{
+	_cleanup_free_ char *path = NULL;
+	char *save = NULL;
+
+	if (isempty(ctx->cc_launcher))
+		return NULL;
+	if (!streq(ctx->cc_launcher, "auto"))
+		return xstrdup(ctx->cc_launcher);
+	path = xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin");
+	for (char *d = strtok_r(path, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *exe = path_join(d, "ccache");
+
+		if (*d == '/' && access(exe, X_OK) == 0)
+			return xstrdup("ccache");
+	}
+	return NULL;
+}
+
+/* The launcher's cache outlives builds, one per package (a cache one package's build can write
+ * is one it can poison: no other package's build ever sees it): <cc_cache_dir>/<package>, for
+ * one build at a time (an flock held until the build's processes are gone), handed to this
+ * build's uid, writable inside its sandbox. A build that finds the cache in use by another
+ * build of the same package (another kernel) runs without it. */
+static char *cc_cache_base(struct dkm_ctx *ctx)
+{
+	return isempty(ctx->cc_cache_dir) ? dkm_ctx_pathf(ctx, "%s/cc-cache", ctx->state_dir)
+					  : dkm_ctx_path(ctx, ctx->cc_cache_dir);
+}
+
+int dkm_cc_cache_remove(struct dkm_ctx *ctx, const char *pkg)
+{
+	_cleanup_free_ char *base = cc_cache_base(ctx);
+	_cleanup_free_ char *dir = path_join(base, pkg);
+
+	return rm_rf(dir);
+}
+
 static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
 {
-	_cleanup_free_ char *dir = isempty(ctx->cc_cache_dir)
-					   ? dkm_ctx_pathf(ctx, "%s/cc-cache", ctx->state_dir)
-					   : dkm_ctx_path(ctx, ctx->cc_cache_dir);
+	_cleanup_free_ char *base = cc_cache_base(ctx);
+	_cleanup_free_ char *dir = path_join(base, rn->pkg->name);
+	_cleanup_close_ int bfd = -1, fd = -1;
+	struct stat st;
 	int r;
 
-	r = mkdir_p(dir, 0755);
-	if (r >= 0 && rn->id.run_as)
-		r = chown_tree(dir, rn->id.uid, rn->id.gid);
+	rn->cc = cc_launcher(ctx);
+	if (!rn->cc)
+		return 0;
+	r = mkdir_p(base, 0711);
+	if (r >= 0) {
+		bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (bfd < 0)
+			r = -errno;
+	}
+	if (r >= 0 && mkdirat(bfd, rn->pkg->name, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	if (r >= 0) {
+		fd = openat(bfd, rn->pkg->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			r = -errno;
+	}
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot prepare the compiler cache '%s' (cc_cache_dir): %s",
 			       dir, strerror(-r));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_line(rn->log_fd,
+			 "# the compiler cache '%s' is in use by another build of %s: this one runs without it",
+			 dir, rn->pkg->name);
+		free(rn->cc);
+		rn->cc = NULL;
+		return 0;
+	}
+	if (rn->id.run_as) {
+		r = chown_tree_at(bfd, rn->pkg->name, rn->id.uid, rn->id.gid, 0);
+		if (r < 0)
+			return dkm_err(ctx, r, "cannot hand the compiler cache '%s' to the build's uid %u: %s",
+				       dir, (unsigned)rn->id.uid, strerror(-r));
+	}
+	rn->cc_fd = TAKE_FD(fd);
 	rn->vcache = rn->use_sandbox ? xstrdup(dkm_sandbox_add_bind(&rn->sandbox, dir, "cc-cache", true))
 				     : xstrdup(dir);
 	return 0;
@@ -638,7 +727,7 @@ static const char *built_file_problem(const char *build, const char *ko)
 int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 		  const struct dkm_conf *conf, const struct dkm_finish *fin)
 {
-	struct runner rn = { .ctx = ctx, .pkg = pkg, .k = k, .fin = fin, .log_fd = -1 };
+	struct runner rn = { .ctx = ctx, .pkg = pkg, .k = k, .fin = fin, .log_fd = -1, .cc_fd = -1 };
 	_cleanup_free_ char *src = dkm_ctx_path(ctx, pkg->source);
 	_cleanup_free_ char *pvdir = NULL, *srclink = NULL, *bad = NULL, *cmd = NULL;
 	_cleanup_free_ char *instdir = dkm_inst_dir(ctx, pkg->name, pkg->version, k->kver, k->arch);
@@ -733,15 +822,19 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 			goto out;
 		}
 	}
-	if (!isempty(ctx->cc_launcher)) {
-		r = cc_cache_prepare(ctx, &rn);
-		if (r < 0)
-			goto out;
-	}
+	r = cc_cache_prepare(ctx, &rn);
+	if (r < 0)
+		goto out;
 
 	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
-		_cleanup_free_ char *p = xasprintf("%s/patches/%s", rn.build, conf->patches[i]);
-		_cleanup_close_ int pfd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* PATCH may name "subdir/x.patch": resolved below the build dir only */
+		_cleanup_free_ char *p = xasprintf("patches/%s", conf->patches[i]);
+		_cleanup_close_ int bfd =
+			open(rn.build, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+					.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+		_cleanup_close_ int pfd =
+			bfd < 0 ? -1 : (int)syscall(SYS_openat2, bfd, p, &how, sizeof(how));
 		char *const argv[] = { (char *)"patch", (char *)"-p1", (char *)"--forward",
 				       (char *)"--batch", NULL };
 		_cleanup_free_ char *what = xasprintf("PATCH %s", conf->patches[i]);

@@ -69,6 +69,9 @@ char *dkm_dest_location(struct dkm_ctx *ctx, const char *conf_location);
 int dkm_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
 		   const char *script);
 
+/* Remove the compiler cache of package pkg (when its last version goes). */
+int dkm_cc_cache_remove(struct dkm_ctx *ctx, const char *pkg);
+
 /* The build cache key of (package, kernel, finishing): the source tree's content (dkms.conf
  * included), the kernel's fingerprint (.config, Module.symvers, compiler), the compression,
  * the signing hash and certificate, and our version. */

@@ -686,12 +686,14 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 			return invalid(rd->ctx, rd->path,
 				       "DEST_MODULE_LOCATION[%lu] is not set: must start with /kernel, /updates or /extra",
 				       i);
+		/* DKMS's rule is the prefix only ("/kernel*", "/updates*", "/extra*":
+		 * "/updates-dkms-test" is fine); the cleaned path must keep it, and no '..' */
 		if (!(startswith(dloc, "/kernel") || startswith(dloc, "/updates") ||
 		      startswith(dloc, "/extra")) ||
 		    has_control(dloc) || clean_path(dloc, &m->dest_location) < 0 ||
-		    !(streq(m->dest_location, "/kernel") || startswith(m->dest_location, "/kernel/") ||
-		      streq(m->dest_location, "/updates") || startswith(m->dest_location, "/updates/") ||
-		      streq(m->dest_location, "/extra") || startswith(m->dest_location, "/extra/")))
+		    !(startswith(m->dest_location, "/kernel") ||
+		      startswith(m->dest_location, "/updates") ||
+		      startswith(m->dest_location, "/extra")))
 			return invalid(rd->ctx, rd->path,
 				       "DEST_MODULE_LOCATION[%lu]='%s': must start with /kernel, /updates or /extra and not contain '..'",
 				       i, dloc);
@@ -765,6 +767,33 @@ static void select_make(const struct reader *rd, struct dkm_conf *c)
 	c->make = dup_or_null(make);
 }
 
+/* PATCH[i]: a file below patches/, in a subdirectory too ("subdir/fix.patch", as DKMS's own
+ * test package has it); never absolute, never a '..' component (DKMS refuses those since
+ * 3.0.11), every component a name of the PATCH rule. */
+static int check_patch_path(const struct reader *rd, unsigned long i, const char *value)
+{
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL;
+
+	if (isempty(value) || !strchr(value, '/'))
+		return check_name(rd, "PATCH", i, value, "fix-build.patch");
+	if (value[0] == '/')
+		return invalid(rd->ctx, rd->path,
+			       "PATCH[%lu]='%s': must be a path relative to the package's patches/ directory, not an absolute one, such as 'fix-build.patch' or 'subdir/fix-build.patch'",
+			       i, value);
+	copy = xstrdup(value);
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
+		if (!name_is_valid(c) || strchr(c, ' ') || strchr(c, '\t'))
+			return invalid(rd->ctx, rd->path,
+				       "PATCH[%lu]='%s': must be a path below the package's patches/ directory without '..' components, blanks or control characters, such as 'subdir/fix-build.patch'",
+				       i, value);
+	if (endswith(value, "/"))
+		return invalid(rd->ctx, rd->path,
+			       "PATCH[%lu]='%s': names a directory: must name a patch file below patches/, such as 'subdir/fix-build.patch'",
+			       i, value);
+	return 0;
+}
+
 static int select_patches(const struct reader *rd, struct dkm_conf *c)
 {
 	c->patches = xcalloc(1, sizeof(char *));
@@ -775,7 +804,7 @@ static int select_patches(const struct reader *rd, struct dkm_conf *c)
 
 		if (isempty(e->value))
 			continue;
-		r = check_name(rd, "PATCH", e->index, e->value, "fix-build.patch");
+		r = check_patch_path(rd, e->index, e->value);
 		if (r < 0)
 			return r;
 		if (!match || regex_matches(match, rd->kernelver) > 0)

@@ -49,11 +49,13 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->build_user = xstrdup("");
 	ctx->initrd_generator = xstrdup("auto");
 	ctx->fail_policy = xstrdup("auto");
-	ctx->cc_launcher = xstrdup("");
+	ctx->cc_launcher = xstrdup("auto");
+	ctx->cc_cache_max = 1ULL << 30;
 	ctx->cc_cache_dir = xstrdup("");
 	ctx->dest_location = xstrdup("auto");
 	ctx->root_device = xstrdup("");
 	ctx->sandbox = xstrdup("auto");
+	ctx->pkg_scripts_as_root = xstrdup("yes");
 	ctx->build_uid_min = DKM_BUILD_UID_MIN;
 	ctx->build_uid_max = DKM_BUILD_UID_MAX;
 	ctx->initrd_packages = xcalloc(1, sizeof(char *));
@@ -93,6 +95,7 @@ struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx)
 	free(ctx->dest_location);
 	free(ctx->root_device);
 	free(ctx->sandbox);
+	free(ctx->pkg_scripts_as_root);
 	free(ctx);
 	return NULL;
 }
@@ -131,6 +134,7 @@ static const char *const compress_values[] = { "auto", "none", "xz", "zstd", "gz
 static const char *const sign_values[] = { "auto", "yes", "no", NULL };
 static const char *const initrd_values[] = { "auto", "dracut", "initramfs-tools", "none", NULL };
 static const char *const fail_values[] = { "auto", "never", "always", NULL };
+static const char *const yes_no_values[] = { "yes", "no", NULL };
 
 static const struct setting settings[] = {
 	{ "source_tree", offsetof(struct dkm_ctx, source_tree), NULL, true },
@@ -148,12 +152,14 @@ static const struct setting settings[] = {
 	{ "dest_location", offsetof(struct dkm_ctx, dest_location), NULL, false },
 	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, false },
 	{ "sandbox", offsetof(struct dkm_ctx, sandbox), dkm_sandbox_policy_names, false },
+	{ "pkg_scripts_as_root", offsetof(struct dkm_ctx, pkg_scripts_as_root), yes_no_values, false },
 };
 
 /* keys with their own parsing in config_set() below */
 static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages",
 					     "build_uid_range", "build_log_max", "build_dir_max",
-					     "build_max_procs", "build_max_memory", "lock_timeout" };
+					     "build_max_procs", "build_max_memory", "lock_timeout",
+					     "cc_cache_max" };
 
 char **dkm_ctx_config_keys(void)
 {
@@ -288,7 +294,7 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 		return 0;
 	}
 	if (streq(key, "build_log_max") || streq(key, "build_dir_max") ||
-	    streq(key, "build_max_memory")) {
+	    streq(key, "build_max_memory") || streq(key, "cc_cache_max")) {
 		uint64_t v;
 
 		if (parse_size(value, &v) < 0 || (streq(key, "build_log_max") && v && v < 4096))
@@ -300,6 +306,8 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 			ctx->build_log_max = v;
 		else if (streq(key, "build_dir_max"))
 			ctx->build_dir_max = v;
+		else if (streq(key, "cc_cache_max"))
+			ctx->cc_cache_max = v;
 		else
 			ctx->build_max_memory = v;
 		return 0;

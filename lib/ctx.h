@@ -28,10 +28,12 @@ struct dkm_ctx {
 	char *initrd_generator;  /* auto|dracut|initramfs-tools|none */
 	char **initrd_packages;  /* NULL-terminated */
 	char *fail_policy;       /* auto|never|always */
-	char *cc_launcher;       /* e.g. ccache */
-	char *cc_cache_dir;      /* the launcher's cache, writable for builds; "" = <state_dir>/cc-cache */
+	char *cc_launcher;       /* auto (ccache if in PATH), "" = none, or e.g. ccache */
+	char *cc_cache_dir;      /* holds a cache per package; "" = <state_dir>/cc-cache */
+	uint64_t cc_cache_max;   /* bytes per package's cache, 0 = no limit */
 	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
 	char *root_device;       /* for initrd-modules: device or image holding the root fs */
+	char *pkg_scripts_as_root; /* yes|no: install-time package scripts of root's sources */
 
 	unsigned jobs; /* job budget, >= 1 */
 	bool force;

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@ struct cli {
 	char **directives;
 	unsigned jobs;
 	bool force, all, verbose, quiet, no_depmod, no_initrd, binaries_only, source_only;
+	bool from_path; /* module/version read from source_dir_arg's dkms.conf */
 };
 
 struct dkms {
@@ -384,8 +387,24 @@ static int read_pkginfo(struct dkms *d, const char *dir, char **ret_name, char *
 	n = dkm_shvars_get(vars, "PACKAGE_NAME", 0);
 	v = dkm_shvars_get(vars, "PACKAGE_VERSION", 0);
 	if (isempty(n) || isempty(v) || !name_is_valid(n) || !name_is_valid(v)) {
+		/* read_conf's complaints, then read_conf_or_die's `die 8` (an empty file too) */
+		if (isempty(n))
+			fprintf(stderr, "dkms.conf: Error! No 'PACKAGE_NAME' directive specified.\n");
+		else if (!name_is_valid(n))
+			fprintf(stderr,
+				"dkms.conf: Error! PACKAGE_NAME='%s': must be a name without '/', '..' or control characters.\n",
+				n);
+		if (isempty(v))
+			fprintf(stderr,
+				"dkms.conf: Error! No 'PACKAGE_VERSION' directive specified.\n");
+		else if (!name_is_valid(v))
+			fprintf(stderr,
+				"dkms.conf: Error! PACKAGE_VERSION='%s': must be a version without '/', '..' or control characters.\n",
+				v);
+		fprintf(stderr,
+			"Error! Bad conf file.\nFile: %s does not represent a valid dkms.conf file.\n",
+			conf);
 		dkm_shvars_free(vars);
-		fprintf(stderr, "Error! Malformed dkms.conf file. Cannot load source tree.\n");
 		return -EINVAL;
 	}
 	*ret_name = xstrdup(n);
@@ -412,6 +431,14 @@ static bool conf_arg_ok(struct dkms *d)
 	return false;
 }
 
+/* the source directory a "<dir>" or "<dir>/dkms.conf" argument names */
+static char *source_dir_of(const struct cli *c)
+{
+	if (endswith(c->source_dir_arg, "dkms.conf") && !is_dir(c->source_dir_arg))
+		return path_dirname(c->source_dir_arg);
+	return xstrdup(c->source_dir_arg);
+}
+
 static int do_add(struct dkms *d)
 {
 	struct dkm_ctx *ctx = d->ctx;
@@ -422,16 +449,16 @@ static int do_add(struct dkms *d)
 
 	if (c->archive && !c->module)
 		goto tarball;
-	if (c->source_dir_arg && !c->module && !c->version) {
-		/* "dkms add <dir>" or "dkms add <dir>/dkms.conf" */
-		_cleanup_free_ char *dir =
-			endswith(c->source_dir_arg, "dkms.conf") && !is_dir(c->source_dir_arg)
-				? path_dirname(c->source_dir_arg)
-				: xstrdup(c->source_dir_arg);
+	if (c->source_dir_arg && (c->from_path || (!c->module && !c->version))) {
+		/* "dkms add <dir>" or "dkms add <dir>/dkms.conf" (or build, install of one) */
+		_cleanup_free_ char *dir = source_dir_of(c);
 
-		r = read_pkginfo(d, dir, &c->module, &c->version);
-		if (r < 0)
-			return r == -EINVAL ? 10 : DKM_DKMS_EXIT_FAILURE;
+		if (!c->from_path) {
+			r = read_pkginfo(d, dir, &c->module, &c->version);
+			if (r < 0)
+				return r == -EINVAL ? DKM_DKMS_EXIT_BAD_CONF
+						    : DKM_DKMS_EXIT_FAILURE;
+		}
 		arg = TAKE_PTR(dir);
 	}
 	if (!check_module_args(c))
@@ -497,6 +524,88 @@ static const char *arch_at(struct dkms *d, size_t i)
 	return d->c->arches[0];
 }
 
+static void log_none(void *userdata, int level, const char *msg)
+{
+}
+
+/* Is rel a regular file below dir, resolved as the kernel does but never leaving dir (what
+ * the build's own open of a patch allows)? */
+static bool regular_beneath(const char *dir, const char *rel)
+{
+	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	struct stat st;
+
+	if (dfd < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* DKMS's prepare_build checks the patches before it builds: one that is not in patches/
+ * (after BUILD_EXCLUSIVE and the headers, which keep their own codes) is its `die 5`. A
+ * regular file below <source>/patches, reached without following a symlink: > 0 when one is
+ * missing (said as DKMS says it), 0 when they are there or the build decides itself. */
+static int patches_missing(struct dkms *d, const char *kver, const char *arch)
+{
+	struct dkm_ctx *ctx = d->ctx;
+	_cleanup_pkg_ struct dkm_pkg *pkg = NULL;
+	_cleanup_kernel_ struct dkm_kernel *k = NULL;
+	_cleanup_conf_ struct dkm_conf *conf = NULL;
+	_cleanup_free_ char *reason = NULL, *src = NULL;
+	int r;
+
+	if (dkm_pkg_load(ctx, d->c->module, d->c->version, &pkg) < 0 ||
+	    dkm_kernel_probe(ctx, kver, arch, d->c->kernel_source_dir, &k) < 0 || !k->has_headers)
+		return 0;
+	/* a dkms.conf the build refuses is the build's to report */
+	ctx->log_fn = log_none;
+	r = dkm_pkg_read_conf(ctx, pkg, k, &conf);
+	ctx->log_fn = log_dkms;
+	if (r < 0 || dkm_conf_excluded(conf, kver, arch, k->config_path, &reason) != 0)
+		return 0;
+	src = dkm_ctx_path(ctx, pkg->source);
+	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
+		_cleanup_free_ char *rel = path_join("patches", conf->patches[i]);
+
+		if (regular_beneath(src, rel))
+			continue;
+		fprintf(stderr,
+			"Error! Patch %s as specified in dkms.conf cannot be\nfound in %s/patches/.\n",
+			conf->patches[i], src);
+		return 1;
+	}
+	return 0;
+}
+
+/* DKMS's check_version_sanity: installing over a newer version of the same package is
+ * refused without --force (its `die 6`, "Installation aborted"); the newer one stays. */
+static bool older_than_installed(struct dkms *d, const char *kver, const char *arch)
+{
+	_cleanup_strv_free_ char **vers = dkm_pkg_versions(d->ctx, d->c->module);
+	_cleanup_pkg_ struct dkm_pkg *pkg = NULL;
+
+	for (size_t i = 0; vers[i]; i++) {
+		_cleanup_inst_ struct dkm_inst inst = { 0 };
+		const char *mod;
+
+		if (streq(vers[i], d->c->version) || version_compare(vers[i], d->c->version) <= 0)
+			continue;
+		if (dkm_inst_load(d->ctx, d->c->module, vers[i], kver, arch, &inst) <= 0 ||
+		    !state_in(inst.state, "installed", NULL))
+			continue;
+		(void)dkm_pkg_load(d->ctx, d->c->module, d->c->version, &pkg);
+		mod = pkg && pkg->modules && pkg->modules[0] ? pkg->modules[0] : d->c->module;
+		fprintf(stderr,
+			"Error! Module version %s for %s.ko\nis not newer than what is already found in kernel %s (%s).\nYou may override by specifying --force.\n\nError! Installation aborted.\n",
+			d->c->version, mod, kver, vers[i]);
+		return true;
+	}
+	return false;
+}
+
 static int build_or_install(struct dkms *d, bool install)
 {
 	struct cli *c = d->c;
@@ -526,12 +635,18 @@ static int build_or_install(struct dkms *d, bool install)
 		base_opts(d, &o);
 		o.kernels = kl;
 		o.arch = a;
+		if (!state_in(st, "built", "installed") || c->force) {
+			if (patches_missing(d, k, a))
+				return DKM_DKMS_EXIT_PATCH;
+		}
 		if (install && !state_in(st, "built", "installed")) {
 			/* DKMS's do_install builds first: its failures (headers: 1) come first */
 			r = dkm_action_build(d->ctx, pv, &o);
 			if (r != 0)
 				return build_exit(d, k, a, r, false);
 		}
+		if (install && !c->force && older_than_installed(d, k, a))
+			return DKM_DKMS_EXIT_INSTALL;
 		if (install) {
 			_cleanup_free_ char *kd =
 				dkm_ctx_pathf(d->ctx, "%s/%s", d->ctx->module_dir, k);
@@ -554,14 +669,29 @@ static int do_uninstall_like(struct dkms *d, bool unbuild)
 {
 	struct cli *c = d->c;
 	_cleanup_free_ char *pv = NULL;
+	_cleanup_strv_free_ char **all_k = xcalloc(1, sizeof(char *));
+	_cleanup_strv_free_ char **all_a = xcalloc(1, sizeof(char *));
 
 	if (!check_module_args(c))
 		return DKM_DKMS_EXIT_FAILURE;
 	if (!is_added(d))
 		return die_not_added(d);
 	pv = pkgver(c);
-	for (size_t i = 0; c->kernels[i]; i++) {
-		const char *k = c->kernels[i], *a = arch_at(d, i);
+	if (c->all) {
+		/* --all: every kernel (and arch) the module has a record for, as DKMS's
+		 * is_module_built loop over its tree */
+		_cleanup_strv_free_ char **insts = dkm_inst_list(d->ctx, c->module, c->version);
+
+		for (size_t i = 0; insts[i]; i++) {
+			size_t n = strcspn(insts[i], "\t");
+
+			strv_push(&all_k, xstrndup(insts[i], n));
+			strv_extend(&all_a, insts[i][n] ? insts[i] + n + 1 : dkm_host_arch());
+		}
+	}
+	for (size_t i = 0; c->all ? all_k[i] != NULL : c->kernels[i] != NULL; i++) {
+		const char *k = c->all ? all_k[i] : c->kernels[i];
+		const char *a = c->all ? all_a[i] : arch_at(d, i);
 		_cleanup_free_ char *st = state_of(d, k, a);
 		char *kl[] = { (char *)k, NULL };
 		struct dkm_opts o;
@@ -628,6 +758,7 @@ static int do_remove(struct dkms *d)
 			return 0;
 	}
 	o.all = true;
+	o.keep_source = true; /* DKMS never deletes <source_tree>/<M>-<V> */
 	r = dkm_action_remove(ctx, pv, &o);
 	if (r != 0)
 		return DKM_DKMS_EXIT_FAILURE;
@@ -670,9 +801,20 @@ static int do_autoinstall(struct dkms *d, bool postinst)
 		int r;
 
 		if (!has_headers(d->ctx, kvers[i], c->kernel_source_dir)) {
+			/* the kernel hook (kernel_postinst) waits for the headers' own hook, as
+			 * DKMS's; `dkms autoinstall` asked for this kernel and could not: 11 */
+			if (postinst) {
+				fprintf(stderr,
+					"dkms: autoinstall for kernel %s was skipped since the kernel headers for this kernel do not seem to be installed: install linux-headers-%s\n",
+					kvers[i], kvers[i]);
+				continue;
+			}
 			fprintf(stderr,
-				"dkms: autoinstall for kernel %s was skipped since the kernel headers for this kernel do not seem to be installed: install linux-headers-%s\n",
+				"Error! Your kernel headers for kernel %s cannot be found at %s/%s/build or %s/%s/source.\nPlease install the linux-headers-%s package or use the --kernelsourcedir option to tell DKMS where it's located.\n",
+				kvers[i], d->ctx->module_dir, kvers[i], d->ctx->module_dir,
 				kvers[i], kvers[i]);
+			if (worst == 0)
+				worst = DKM_EXIT_NOTFOUND;
 			continue;
 		}
 		base_opts(d, &o);
@@ -838,6 +980,17 @@ static int run(struct dkms *d)
 		fprintf(stderr, "Error! The action %s does not support the --all parameter.\n",
 			act);
 		return 5;
+	}
+	if (c->source_dir_arg && !c->module && !c->version && !streq(act, "add") &&
+	    !streq(act, "match")) {
+		/* "dkms build -k K <dir>/dkms.conf": the package that file describes (build and
+		 * install add it first, as DKMS's prepare_build; the others act on it) */
+		_cleanup_free_ char *dir = source_dir_of(c);
+		int r = read_pkginfo(d, dir, &c->module, &c->version);
+
+		if (r < 0)
+			return r == -EINVAL ? DKM_DKMS_EXIT_BAD_CONF : DKM_DKMS_EXIT_FAILURE;
+		c->from_path = true;
 	}
 	if (c->conf && !streq(act, "add") && (!check_module_args(c) || !conf_arg_ok(d)))
 		return DKM_DKMS_EXIT_FAILURE;

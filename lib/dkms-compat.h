@@ -17,6 +17,7 @@ enum {
 	DKM_DKMS_EXIT_FAILURE = 1,	/* generic; also missing kernel headers (3.1 uses 21) */
 	DKM_DKMS_EXIT_USAGE = 2,	/* unknown option; source dir missing at add */
 	DKM_DKMS_EXIT_NOT_ADDED = 3,	/* module/version not in the tree; already added */
+	DKM_DKMS_EXIT_PATCH = 5,	/* a PATCH is missing or its path leaves patches/ */
 	DKM_DKMS_EXIT_INSTALL = 6,	/* installation failed / kernel dir missing */
 	DKM_DKMS_EXIT_NO_MODULE = 7,	/* make succeeded, a BUILT_MODULE_NAME was not produced */
 	DKM_DKMS_EXIT_BAD_CONF = 8,	/* invalid dkms.conf */

@@ -120,6 +120,45 @@ static int fw_path(struct dkm_ctx *ctx, const char *key, const char *v, char **f
 	return 1;
 }
 
+/* Can a missing key or certificate file be made there (DKMS's openssl run): its directory
+ * exists, or it is in our state dir, which we create. */
+static bool can_generate(struct dkm_ctx *ctx, const char *logical)
+{
+	_cleanup_free_ char *full = dkm_ctx_path(ctx, logical);
+	_cleanup_free_ char *dir = path_dirname(full);
+
+	size_t n = strlen(ctx->state_dir);
+
+	return is_dir(dir) || (strneq(logical, ctx->state_dir, n) && logical[n] == '/');
+}
+
+/* framework.conf names a signing key or certificate (mok_signing_key, mok_certificate) that is
+ * not there. DKMS makes a new pair when it can, and otherwise says "modules won't be signed"
+ * and builds; so do we, except that we never make one half of a pair for the other half that
+ * exists: an existing key or certificate (maybe the enrolled one) is never paired with a
+ * new one, nor replaced. A key and a certificate that do not belong together are refused when
+ * the key is loaded (X509_check_private_key). */
+static void check_mok_pair(struct dkm_ctx *ctx)
+{
+	_cleanup_free_ char *key = dkm_ctx_path(ctx, ctx->sign_key);
+	_cleanup_free_ char *cert = dkm_ctx_path(ctx, ctx->sign_cert);
+	bool have_key = path_exists(key), have_cert = path_exists(cert);
+	const char *what = NULL, *path = NULL;
+
+	if (have_key && have_cert)
+		return;
+	if (!have_key && (have_cert || !can_generate(ctx, ctx->sign_key)))
+		what = "Key", path = ctx->sign_key;
+	else if (!have_cert && (have_key || !can_generate(ctx, ctx->sign_cert)))
+		what = "Certificate", path = ctx->sign_cert;
+	if (!what)
+		return; /* both missing, both can be made: the first signing build makes them */
+	dkm_warn(ctx, "%s file %s not found and can't be generated, modules won't be signed", what,
+		 path);
+	free(ctx->sign);
+	ctx->sign = xstrdup("no");
+}
+
 int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 {
 	struct dkm_dkms_framework fw = { .dkms_tree = xstrdup("/var/lib/dkms") };
@@ -128,7 +167,7 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 	_cleanup_free_ char *dropins = dkm_ctx_path(ctx, "/etc/dkms/framework.conf.d");
 	_cleanup_free_ char *noauto = dkm_ctx_path(ctx, "/etc/dkms/no-autoinstall");
 	_cleanup_strv_free_ char **files = xcalloc(1, sizeof(char *));
-	bool key_set = false;
+	bool key_set = false, cert_set = false;
 	const char *v;
 	int r = 0;
 
@@ -176,9 +215,12 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 			goto out;
 		key_set = r > 0;
 	}
-	if (fw_set(vals, "mok_certificate", &v) &&
-	    (r = fw_path(ctx, "mok_certificate", v, &ctx->sign_cert)) < 0)
-		goto out;
+	if (fw_set(vals, "mok_certificate", &v)) {
+		r = fw_path(ctx, "mok_certificate", v, &ctx->sign_cert);
+		if (r < 0)
+			goto out;
+		cert_set = r > 0;
+	}
 	if (fw_set(vals, "sign_file", &v) && (r = fw_path(ctx, "sign_file", v, NULL)) > 0) {
 		_cleanup_free_ char *p = dkm_ctx_path(ctx, v);
 
@@ -192,6 +234,8 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 	if (r < 0)
 		goto out;
 	r = 0;
+	if ((key_set || cert_set) && !streq(ctx->sign, "no"))
+		check_mok_pair(ctx);
 	/* DKMS's own key (/var/lib/dkms/mok.key, mok.pub) is probably the one enrolled: use it
 	 * unless a key was configured for us or we already have one */
 	if (!key_set && streq(ctx->sign_key, "/var/lib/dkm-hook/mok.key")) {

@@ -2,6 +2,7 @@
 /* `dkms status` in DKMS 3.0.x's exact format, from our state tree:
  *
  *   <module>/<version>: added
+ *   <module>/<version>: broken           (its source directory is gone: DKMS 3.0.13's word)
  *   <module>/<version>, <kver>, <arch>: built|installed[ (original_module exists)][ (WARNING! ...)]
  *
  * DKMS knows only "built" and "installed": our failed and excluded states have no build, so
@@ -90,6 +91,17 @@ static void print_extra(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 	}
 }
 
+/* A source package whose source directory is gone (a binary one never had one) */
+static bool source_gone(struct dkm_ctx *ctx, const struct dkm_pkg *p)
+{
+	_cleanup_free_ char *src = NULL;
+
+	if (p->binary || isempty(p->source))
+		return false;
+	src = dkm_ctx_path(ctx, p->source);
+	return !is_dir(src);
+}
+
 static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, const char *module,
 			     const char *version, const char *kver, const char *arch)
 {
@@ -102,6 +114,16 @@ static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, 
 
 		if ((module && !streq(module, p->name)) || (version && !streq(version, p->version)))
 			continue;
+		if (source_gone(ctx, p)) {
+			/* DKMS 3.0.13's word ("added" before it): nothing can be built from it */
+			printf("%s/%s: broken\n", p->name, p->version);
+			fflush(stdout);
+			fprintf(stderr,
+				"Error! %s/%s: Missing the module source directory or the symbolic link pointing to it.\nManual intervention is required!\n",
+				p->name, p->version);
+			lines++;
+			continue;
+		}
 		insts = dkm_inst_list(ctx, p->name, p->version);
 		if (strv_length(insts) > 1)
 			qsort(insts, strv_length(insts), sizeof(char *), cmp_str);

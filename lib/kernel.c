@@ -247,6 +247,21 @@ char **dkm_kernel_list(struct dkm_ctx *ctx)
 	return l;
 }
 
+char **dkm_kernel_list_with_headers(struct dkm_ctx *ctx)
+{
+	_cleanup_strv_free_ char **all = dkm_kernel_list(ctx);
+	char **l = xcalloc(1, sizeof(char *));
+
+	for (size_t i = 0; all[i]; i++) {
+		_cleanup_free_ char *mk = dkm_ctx_pathf(ctx, "%s/%s/build/Makefile", ctx->module_dir,
+							all[i]);
+
+		if (name_is_valid(all[i]) && path_exists(mk))
+			strv_extend(&l, all[i]);
+	}
+	return l;
+}
+
 char *dkm_kernel_default(struct dkm_ctx *ctx)
 {
 	_cleanup_strv_free_ char **l = dkm_kernel_list(ctx);

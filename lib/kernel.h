@@ -50,6 +50,8 @@ const char *dkm_kernel_fingerprint(struct dkm_kernel *k);
 const char *dkm_host_arch(void);
 /* kernels present under <root>/lib/modules (NULL-terminated, sorted by version) */
 char **dkm_kernel_list(struct dkm_ctx *ctx);
+/* ... of them, those whose headers are there (<kver>/build/Makefile), with valid names */
+char **dkm_kernel_list_with_headers(struct dkm_ctx *ctx);
 /* The kernel to use when none was named: the running one if its dir exists in the root,
  * else the newest one with headers. NULL if none. */
 char *dkm_kernel_default(struct dkm_ctx *ctx);

@@ -653,3 +653,22 @@ rule="letters, digits and '._+-~', not starting with '-' or '.'"
 		Zfs 2.1.11~rc1 zfs
 	EOF
 }
+
+@test "DKMS's rules: DEST_MODULE_LOCATION is checked on its prefix only; PATCH may name a file in a subdirectory of patches/" {
+	cat > "${WORK}/dkms.conf" <<-'EOF2'
+		PACKAGE_NAME="foo"
+		PACKAGE_VERSION="1.0"
+		BUILT_MODULE_NAME[0]="foo"
+		DEST_MODULE_LOCATION[0]="/updates-dkms-test"
+		BUILT_MODULE_NAME[1]="bar"
+		DEST_MODULE_LOCATION[1]="/kernelfoo/x"
+		PATCH=(patch1.patch subdir/patch2.patch)
+	EOF2
+	run --separate-stderr "$DUMP" "${WORK}/dkms.conf" "$KVER" "$ARCH"
+	echo "stderr: $stderr"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/updates-dkms-test"* ]]
+	[[ "$output" == *"/kernelfoo/x"* ]]
+	[[ "$output" == *"subdir/patch2.patch"* ]]
+}

@@ -169,7 +169,7 @@ setup() {
 	run modinfo_field variant description
 	[ "$output" = "patched by PATCH[0]" ]
 	# the build log shows the command DKMS would have run
-	grep -q "make -j[0-9]* KERNELRELEASE=$KVER -C .* VARIANT=1\|make KERNELRELEASE=$KVER -C .* VARIANT=1" \
+	grep -q "make -j[0-9]* KERNELRELEASE=$KVER \(CC=.* \)\?-C .* VARIANT=1\|make KERNELRELEASE=$KVER \(CC=.* \)\?-C .* VARIANT=1" \
 		"$ROOT/var/lib/dkm-hook/packages/variant/1.0/kernels/$KVER/$(uname -m)/build.log"
 	# the original source is untouched by the patch
 	grep -q 'MODULE_DESCRIPTION("unpatched")' "$ROOT/usr/src/variant-1.0/variant.c"
@@ -368,7 +368,7 @@ PY
 	[[ "$output" == *"Exit status:"* ]]
 	run "$DKM" install --help
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"install <pkg/ver> -k <kver>"* ]]
+	[[ "$output" == *"install <pkg/ver> (-k <kver>... | --all-kernels)"* ]]
 }
 
 @test "--root and DKM_HOOK_ROOT: nothing is written outside the root" {

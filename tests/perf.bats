@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Issue 6, correctness of the fast paths (not timings): one job budget shared by every make
+# Correctness of the fast paths (not timings): one job budget shared by every make
 # through our jobserver, BUILD_DEPENDS order under the scheduler, one depmod per kernel, a build
-# cache that rebuilds exactly when an input changed, and cc_launcher=ccache getting hits.
+# cache that rebuilds exactly when an input changed (the compiler cache: tests/cc-cache.bats).
 
 load lib/common
+load lib/gen-pkg
 
 setup() {
 	require_headers
@@ -13,35 +14,6 @@ setup() {
 	mkdir -p "$BIN"
 	HEADERS=$(readlink -f "/lib/modules/$KVER/build")
 	STATE=$ROOT/var/lib/dkm-hook
-}
-
-# A package <name> (also its module's name) of <n> C files that include common kernel headers:
-# make has <n> compile jobs to run in parallel. Prints its directory.
-gen_pkg() {
-	local name=$1 n=$2 d=$BATS_TEST_TMPDIR/src/$1 i objs=
-	mkdir -p "$d"
-	for ((i = 1; i <= n; i++)); do
-		cat > "$d/f$i.c" <<-EOF
-			// SPDX-License-Identifier: GPL-2.0
-			#include <linux/module.h>
-			#include <linux/fs.h>
-			#include <linux/netdevice.h>
-			#include <linux/slab.h>
-			int ${name}_f$i(void);
-			int ${name}_f$i(void) { return $i; }
-		EOF
-		objs="$objs f$i.o"
-	done
-	echo 'MODULE_LICENSE("GPL");' >> "$d/f1.c"
-	printf 'obj-m := %s.o\n%s-y :=%s\n' "$name" "$name" "$objs" > "$d/Kbuild"
-	cat > "$d/dkms.conf" <<-EOF
-		PACKAGE_NAME="$name"
-		PACKAGE_VERSION="1.0"
-		BUILT_MODULE_NAME[0]="$name"
-		DEST_MODULE_LOCATION[0]="/extra"
-		AUTOINSTALL="yes"
-	EOF
-	echo "$d"
 }
 
 # The kernel's own compiler (CONFIG_CC_VERSION_TEXT, e.g. gcc-12), wrapped first on PATH: each
@@ -165,6 +137,9 @@ fake_kernel() {
 
 @test "one package at -j 2 compiles 2 files at once (its make takes tokens from our pipe); -j 1 compiles one at a time" {
 	wrap_compiler
+	# every compile must run: no compiler cache serving the second build
+	mkdir -p "$ROOT/etc/dkm-hook"
+	echo "cc_launcher=" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
 	"$DKM" add "$(gen_pkg solo 6)"
 	PATH=$BIN:$PATH run "$DKM" -j 2 install solo/1.0 -k "$KVER"
 	[ "$status" -eq 0 ]
@@ -195,6 +170,56 @@ fake_kernel() {
 	[[ "$output" == "$KVER-perf2 "* ]]
 	run modinfo_field twok vermagic
 	[[ "$output" == "$KVER "* ]]
+}
+
+@test "rebuild --all-kernels (and rebuild K1 K2 K3): three kernels' builds run together within the budget, one depmod and one notice per kernel" {
+	wrap_compiler
+	wrap_depmod
+	fake_kernel "$KVER-perf2"
+	fake_kernel "$KVER-perf3"
+	mkdir -p "$ROOT/lib/modules/$KVER-noheaders" # a kernel without headers is not a target
+	"$DKM" add "$(gen_pkg threek 3)"
+	"$DKM" add "$(gen_pkg threel 3)"
+	PATH=$BIN:$PATH run "$DKM" -j 2 rebuild --all-kernels --no-initrd
+	[ "$status" -eq 0 ]
+	out=$output
+	[[ "$out" != *noheaders* ]]
+	for k in "$KVER" "$KVER-perf2" "$KVER-perf3"; do
+		[[ "$out" == *"$k: 2 built and installed, 0 up to date, 0 failed"* ]]
+		run modinfo -b "$ROOT" -k "$k" -F vermagic threek
+		[[ "$output" == "$k "* ]]
+	done
+	[ "$(sort "$BATS_TEST_TMPDIR/depmod.calls")" = "$(printf '%s\n' "$KVER" "$KVER-perf2" "$KVER-perf3" | sort)" ]
+	# one schedule: the builds for different kernels overlap, and the budget holds
+	run max_overlap $(logs)
+	[ "$output" -le 2 ]
+	[ "$output" -gt 1 ]
+	l1=$(build_log threek)
+	l3=$(build_log threel "$KVER-perf3")
+	[ "$(first_cc "$l3")" -lt "$(last_cc "$l1")" ] || [ "$(first_cc "$l1")" -lt "$(last_cc "$l3")" ]
+
+	# named kernels: nothing changed for them, nothing is done
+	: > "$BATS_TEST_TMPDIR/depmod.calls"
+	PATH=$BIN:$PATH run "$DKM" -j 2 rebuild "$KVER-perf2" "$KVER-perf3" --no-initrd
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$KVER-perf2: nothing to do (2 packages up to date)"* ]]
+	[[ "$output" == *"$KVER-perf3: nothing to do (2 packages up to date)"* ]]
+	[ ! -s "$BATS_TEST_TMPDIR/depmod.calls" ]
+
+	run "$DKM" rebuild "$KVER" --all-kernels
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"name kernels or give --all-kernels, not both"* ]]
+
+	# install --all-kernels: every kernel with headers
+	"$DKM" add "$(gen_pkg threem 2)"
+	: > "$BATS_TEST_TMPDIR/depmod.calls"
+	run "$DKM" -j 2 install threem/1.0 --all-kernels --no-initrd
+	[ "$status" -eq 0 ]
+	for k in "$KVER" "$KVER-perf2" "$KVER-perf3"; do
+		run modinfo -b "$ROOT" -k "$k" -F vermagic threem
+		[[ "$output" == "$k "* ]]
+	done
+	[ ! -e "$ROOT/lib/modules/$KVER-noheaders/updates" ] && [ ! -e "$ROOT/lib/modules/$KVER-noheaders/extra" ]
 }
 
 @test "BUILD_DEPENDS under the scheduler: the dependant starts after its dependency is installed, others do not wait" {
@@ -298,35 +323,4 @@ fake_kernel() {
 	# --force rebuilds whatever the cache says
 	run "$DKM" rebuild "$KVER" --force
 	rebuilt 2
-}
-
-@test "cc_launcher=ccache: the compiler cache lives in cc_cache_dir, and a forced rebuild is served from it" {
-	if ! command -v ccache >/dev/null; then
-		[ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ccache >/dev/null 2>&1 ||
-			skip "ccache not installed (optional; apt-get install ccache)"
-	fi
-	mkdir -p "$ROOT/etc/dkm-hook"
-	echo "cc_launcher=ccache" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
-	"$DKM" add "$(gen_pkg cca 3)"
-	"$DKM" add "$(gen_pkg ccb 3)"
-	run "$DKM" rebuild "$KVER"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"2 built and installed"* ]]
-	grep -q "^\$ .*make KERNELRELEASE=$KVER CC='ccache [^ ]*' " "$(build_log cca)"
-	# the default cache dir, in the state tree, filled by the build (as the build user)
-	export CCACHE_DIR=$STATE/cc-cache/ccache
-	[ -d "$CCACHE_DIR" ]
-	ccstat() { ccache --print-stats | awk -v k="$1" '$1 == k { print $2 }'; }
-	[ "$(ccstat cache_miss)" -ge 6 ]
-	ccache --zero-stats >/dev/null
-
-	run "$DKM" rebuild "$KVER" --force
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"2 built and installed"* ]]
-	# every object of both modules (3 files + the .mod.c each) came from the cache
-	[ $(( $(ccstat direct_cache_hit) + $(ccstat preprocessed_cache_hit) )) -ge 8 ]
-	[ "$(ccstat cache_miss)" -eq 0 ]
-	# and the modules are the same as the uncached ones
-	run modinfo_field cca vermagic
-	[[ "$output" == "$KVER "* ]]
 }

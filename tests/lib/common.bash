@@ -25,7 +25,12 @@ require_headers() {
 make_root() {
 	ROOT=${BATS_TEST_TMPDIR}/root
 	local k
-	mkdir -p "$ROOT/lib/modules" "$ROOT/etc" "$ROOT/usr/src"
+	mkdir -p "$ROOT/lib/modules" "$ROOT/etc/dkm-hook" "$ROOT/usr/src"
+	# No compiler cache by default: every test starts with an empty state dir, where a cache can
+	# only miss and cost time (ccache preprocesses each file once more). tests/cc-cache.bats
+	# tests the shipped default (on when ccache is installed); a test that writes its own
+	# dkm-hook.conf gets that default.
+	[ -e "$ROOT/etc/dkm-hook/dkm-hook.conf" ] || echo "cc_launcher=" > "$ROOT/etc/dkm-hook/dkm-hook.conf"
 	for k in "${@:-$KVER}"; do
 		mkdir -p "$ROOT/lib/modules/$k"
 		ln -sfn "$(readlink -f "/lib/modules/$KVER/build")" "$ROOT/lib/modules/$k/build"
