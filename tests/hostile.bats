@@ -121,12 +121,12 @@ state_of() { sed -n 's/^state=//p' "$INST/state"; }
 
 @test "PATCH ../../etc/passwd is refused" {
 	conf 'PATCH[0]="../../etc/passwd"'
-	refuse_add 5 "$(invalid "PATCH[0]='../../etc/passwd': must be a name without '/', '..', blanks or control characters, such as 'fix-build.patch'")"
+	refuse_add 5 "$(invalid "PATCH[0]='../../etc/passwd': must be a path below the package's patches/ directory without '..' components, blanks or control characters, such as 'subdir/fix-build.patch'")"
 }
 
 @test "PATCH /etc/x.patch (absolute) is refused" {
 	conf 'PATCH[0]="/etc/x.patch"'
-	refuse_add 5 "$(invalid "PATCH[0]='/etc/x.patch': must be a name without '/', '..', blanks or control characters, such as 'fix-build.patch'")"
+	refuse_add 5 "$(invalid "PATCH[0]='/etc/x.patch': must be a path relative to the package's patches/ directory, not an absolute one, such as 'fix-build.patch' or 'subdir/fix-build.patch'")"
 }
 
 script_msg() { # script_msg <directive> <value>
@@ -984,6 +984,7 @@ CONF_FILE() { echo "$ROOT/etc/dkm-hook/dkm-hook.conf"; }
 	# what /etc/shadow looks like: no '=', so a parser would quote the line back
 	printf 'root:$y$j9T$SECRETHASH:19700:0:99999:7:::\n' > "$BATS_TEST_TMPDIR/shadow"
 	chmod 0600 "$BATS_TEST_TMPDIR/shadow"
+	rm -f "$(CONF_FILE)"
 	ln -s "$BATS_TEST_TMPDIR/shadow" "$(CONF_FILE)"
 	BEFORE=$(snapshot)
 	for cmd in status "install module-test/0.1 -k $KVER"; do
