@@ -219,10 +219,10 @@ no_sys_admin() { setpriv --bounding-set -sys_admin --inh-caps -sys_admin "$@"; }
 }
 
 @test "sandbox= with a wrong value is refused naming the file and the values" {
-	conf "sandbox=maybe"
+	conf "sandbox=maybe" # line 2: make_root wrote line 1
 	run "$DKM" status
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"invalid configuration: '$ROOT/etc/dkm-hook/dkm-hook.conf':1: sandbox='maybe': expected one of auto, required, off"* ]]
+	[[ "$output" == *"invalid configuration: '$ROOT/etc/dkm-hook/dkm-hook.conf':2: sandbox='maybe': expected one of auto, required, off"* ]]
 }
 
 @test "a dkms.conf that needs the shell is evaluated in the sandbox too, from a 0700 directory" {
