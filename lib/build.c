@@ -707,7 +707,8 @@ static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
 	r = mkdir_p(base, 0711);
 	if (r >= 0) {
 		bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (bfd < 0)
+		/* ours, 0711, whatever an older layout (one cache handed to build uids) left */
+		if (bfd < 0 || fchown(bfd, geteuid(), getegid()) < 0 || fchmod(bfd, 0711) < 0)
 			r = -errno;
 	}
 	if (r >= 0 && mkdirat(bfd, rn->pkg->name, 0700) < 0 && errno != EEXIST)

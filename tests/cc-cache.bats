@@ -219,3 +219,14 @@ hits() { echo $(( $(ccstat "$1" direct_cache_hit) + $(ccstat "$1" preprocessed_c
 	[ "$(stat -c %u:%a "$secret")" = "0:600" ]
 	[ ! -e "$STATE/cc-cache/cca/ccache/link" ]
 }
+
+@test "a cache directory an older layout handed to a build uid is taken back: root's, 0711" {
+	mkdir -p "$STATE/cc-cache/ccache"
+	chown -R 2080400:2080400 "$STATE/cc-cache"
+	chmod 0777 "$STATE/cc-cache"
+	"$DKM" add "$(gen_pkg cca 1)"
+	run "$DKM" build cca/1.0 -k "$KVER"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %u:%a "$STATE/cc-cache")" = "0:711" ]
+	[ "$(stat -c %a "$STATE/cc-cache/cca")" = 700 ]
+}
