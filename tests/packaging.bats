@@ -101,6 +101,10 @@ dpkg_r() {
 	printf 'ID=debian\n' > "$R/etc/os-release"
 	cp -a "$FIXTURES/module-test" "$R/usr/src/module-test-0.1"
 	ln -s /usr/src/module-test-0.1 "$R/var/lib/dkms/module-test/0.1/source"
+	# DKMS's signing key pair, made as dkms 3.0.10 makes it (the certificate in DER)
+	openssl req -new -x509 -nodes -days 3650 -subj "/CN=DKMS module signing key/" -newkey rsa:2048 \
+		-keyout "$R/var/lib/dkms/mok.key" -outform DER -out "$R/var/lib/dkms/mok.pub" 2>/dev/null
+	chmod 0600 "$R/var/lib/dkms/mok.key"
 	dpkg_r --force-depends -i "$(deb)" >/dev/null 2>&1
 	[ -z "$("$R/usr/sbin/dkm-hook" --root "$R" status 2>/dev/null)" ]
 	run dpkg_r --force-depends -i "$(dkmsdeb)"
@@ -110,6 +114,16 @@ dpkg_r() {
 	run "$R/usr/sbin/dkms" --root "$R" status
 	echo "$output"
 	[ "$output" = "module-test/0.1: added" ]
+	# dkm-hook, which had no key, signs with DKMS's (probably the enrolled one) from now on
+	cmp "$R/var/lib/dkms/mok.key" "$R/var/lib/dkm-hook/mok.key"
+	cmp "$R/var/lib/dkms/mok.pub" "$R/var/lib/dkm-hook/mok.der"
+	[ "$(stat -c '%a %u' "$R/var/lib/dkm-hook/mok.key")" = "600 0" ]
+	"$R/usr/sbin/dkm-hook" --root "$R" keygen 2>&1 | grep -q "already exist"
+	# a key dkm-hook has is never replaced
+	rm "$R/var/lib/dkms/mok.key" "$R/var/lib/dkms/mok.pub"
+	openssl req -new -x509 -nodes -days 3650 -subj "/CN=another/" -newkey rsa:2048 \
+		-keyout "$R/var/lib/dkms/mok.key" -outform DER -out "$R/var/lib/dkms/mok.pub" 2>/dev/null
+	sum=$(cat "$R/var/lib/dkm-hook/mok.key" "$R/var/lib/dkm-hook/mok.der" | sha256sum)
 	# a DKMS tree that cannot all be adopted is a warning, never a failed configuration
 	mkdir -p "$R/var/lib/dkms/gone/1.0"
 	ln -s /usr/src/gone-1.0 "$R/var/lib/dkms/gone/1.0/source"
@@ -119,6 +133,7 @@ dpkg_r() {
 	[[ "$output" == *"dkm-hook: warning: not everything in '$R/var/lib/dkms' could be adopted"* ]]
 	run "$R/usr/sbin/dkms" --root "$R" status
 	[ "$output" = "module-test/0.1: added" ]
+	[ "$(cat "$R/var/lib/dkm-hook/mok.key" "$R/var/lib/dkm-hook/mok.der" | sha256sum)" = "$sum" ]
 }
 
 @test "dpkg --root installs the program, plugin, kernel hooks, dracut module, initramfs-tools hook, man pages, completions, and the build user" {
