@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The Debian package: `dpkg-buildpackage -us -uc -b` on a copy of the tree (the .deb lands
-# next to it, never in the checkout's parent), lintian without errors, then installed into a
+# The Debian packages: `dpkg-buildpackage -us -uc -b` on a copy of the tree (the .debs land
+# next to it, never in the checkout's parent): dkm-hook and dkm-hook-dkms (the system's `dkms`),
+# lintian without errors or warnings, then installed into a
 # scratch root with `dpkg --root --force-script-chrootless` (the maintainer scripts act on
 # $DPKG_ROOT): the files are there, the build user exists, and removal takes out every module
 # dkm-hook installed (restoring the ones it displaced), purge the state. Takes about a minute.
@@ -38,18 +39,101 @@ deb() {
 	ls "$PKG"/dkm-hook_*_"$(dpkg --print-architecture)".deb
 }
 
+dkmsdeb() {
+	ls "$PKG"/dkm-hook-dkms_*_"$(dpkg --print-architecture)".deb
+}
+
 dpkg_r() {
 	dpkg --root="$R" --force-script-chrootless "$@"
 }
 
-@test "dpkg-buildpackage builds the package, and lintian reports no error" {
+@test "dpkg-buildpackage builds both packages, and lintian reports no error or warning for either" {
 	[ -f "$(deb)" ]
 	[ "$(dpkg-deb -f "$(deb)" Package)" = dkm-hook ]
+	[ -f "$(dkmsdeb)" ]
+	[ "$(dpkg-deb -f "$(dkmsdeb)" Package)" = dkm-hook-dkms ]
 	grep -q "dh_auto_test" "$PKG/build.log"
-	run lintian --fail-on error "$PKG"/dkm-hook_*.changes
+	# the .changes lists both
+	grep -q " dkm-hook-dkms_.*\.deb$" "$PKG"/dkm-hook_*.changes
+	run lintian --fail-on error,warning "$PKG"/dkm-hook_*.changes
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"E: "* ]]
+	[[ "$output" != *"W: "* ]]
+}
+
+@test "dkm-hook-dkms: provides the dkms its drop-in speaks, replaces Debian's, ships /usr/sbin/dkms and common.postinst, no kernel hooks" {
+	d=$(dkmsdeb)
+	v=$(dpkg-deb -f "$(deb)" Version)
+	[ "$(dpkg-deb -f "$d" Depends)" = "dkm-hook (= $v)" ]
+	[ "$(dpkg-deb -f "$d" Provides)" = "dkms (= 3.0.10)" ]
+	[ "$(dpkg-deb -f "$d" Conflicts)" = dkms ]
+	[ "$(dpkg-deb -f "$d" Replaces)" = dkms ]
+	# what a *-dkms package depends on (dh_dkms: dkms (>= 2.1.0.0)) is satisfied by it
+	dpkg --compare-versions 3.0.10 ge 2.1.0.0
+	# one set of kernel hooks on the system: dkm-hook's
+	run dpkg-deb -c "$d"
+	echo "$output"
+	[[ "$output" != *" ./etc/"* ]]
+	[[ "$output" != *"dkms_autoinstaller"* ]]
+
+	dpkg_root
+	run dpkg_r --force-depends -i "$(deb)" "$d"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status}\n' dkm-hook-dkms | grep -qx 'install ok installed'
+	[ "$(readlink -f "$R/usr/sbin/dkms")" = "$R/usr/sbin/dkm-hook" ]
+	[ -x "$R/usr/lib/dkms/common.postinst" ]
+	cmp "$R/usr/lib/dkms/common.postinst" "$TOP/hooks/dkms/common.postinst"
+	[ -f "$(readlink -f "$R/usr/share/man/man8/dkms.8.gz")" ]
+	# the drop-in answers as the DKMS version the package provides
+	[ "$("$R/usr/sbin/dkms" --version | head -n 1)" = "dkms-$(dpkg-deb -f "$d" Provides | sed -n 's/^dkms (= \(.*\))$/\1/p')" ]
+	# no DKMS tree: nothing to adopt, nothing said
+	[[ "$output" != *"import"* ]]
+}
+
+@test "dkm-hook-dkms installed where Debian's dkms was: its postinst adopts DKMS's registrations; configuring again keeps them" {
+	require_headers
+	dpkg_root
+	# a kernel with headers (import reads each dkms.conf for one)
+	mkdir -p "$R/usr/src" "$R/var/lib/dkms/module-test/0.1" "$R/lib/modules/$KVER"
+	ln -sfn "$(readlink -f "/lib/modules/$KVER/build")" "$R/lib/modules/$KVER/build"
+	printf 'ID=debian\n' > "$R/etc/os-release"
+	cp -a "$FIXTURES/module-test" "$R/usr/src/module-test-0.1"
+	ln -s /usr/src/module-test-0.1 "$R/var/lib/dkms/module-test/0.1/source"
+	# DKMS's signing key pair, made as dkms 3.0.10 makes it (the certificate in DER)
+	openssl req -new -x509 -nodes -days 3650 -subj "/CN=DKMS module signing key/" -newkey rsa:2048 \
+		-keyout "$R/var/lib/dkms/mok.key" -outform DER -out "$R/var/lib/dkms/mok.pub" 2>/dev/null
+	chmod 0600 "$R/var/lib/dkms/mok.key"
+	dpkg_r --force-depends -i "$(deb)" >/dev/null 2>&1
+	[ -z "$("$R/usr/sbin/dkm-hook" --root "$R" status 2>/dev/null)" ]
+	run dpkg_r --force-depends -i "$(dkmsdeb)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"import from '$R/var/lib/dkms': 1 package"* ]]
+	run "$R/usr/sbin/dkms" --root "$R" status
+	echo "$output"
+	[ "$output" = "module-test/0.1: added" ]
+	# dkm-hook, which had no key, signs with DKMS's (probably the enrolled one) from now on
+	cmp "$R/var/lib/dkms/mok.key" "$R/var/lib/dkm-hook/mok.key"
+	cmp "$R/var/lib/dkms/mok.pub" "$R/var/lib/dkm-hook/mok.der"
+	[ "$(stat -c '%a %u' "$R/var/lib/dkm-hook/mok.key")" = "600 0" ]
+	"$R/usr/sbin/dkm-hook" --root "$R" keygen 2>&1 | grep -q "already exist"
+	# a key dkm-hook has is never replaced
+	rm "$R/var/lib/dkms/mok.key" "$R/var/lib/dkms/mok.pub"
+	openssl req -new -x509 -nodes -days 3650 -subj "/CN=another/" -newkey rsa:2048 \
+		-keyout "$R/var/lib/dkms/mok.key" -outform DER -out "$R/var/lib/dkms/mok.pub" 2>/dev/null
+	sum=$(cat "$R/var/lib/dkm-hook/mok.key" "$R/var/lib/dkm-hook/mok.der" | sha256sum)
+	# a DKMS tree that cannot all be adopted is a warning, never a failed configuration
+	mkdir -p "$R/var/lib/dkms/gone/1.0"
+	ln -s /usr/src/gone-1.0 "$R/var/lib/dkms/gone/1.0/source"
+	run dpkg_r --force-depends -i "$(dkmsdeb)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"dkm-hook: warning: not everything in '$R/var/lib/dkms' could be adopted"* ]]
+	run "$R/usr/sbin/dkms" --root "$R" status
+	[ "$output" = "module-test/0.1: added" ]
+	[ "$(cat "$R/var/lib/dkm-hook/mok.key" "$R/var/lib/dkm-hook/mok.der" | sha256sum)" = "$sum" ]
 }
 
 @test "dpkg --root installs the program, plugin, kernel hooks, dracut module, initramfs-tools hook, man pages, completions, and the build user" {
