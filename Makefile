@@ -117,6 +117,21 @@ demo:
 	@$(MAKE) --no-print-directory all
 	B=$(B) tests/demo
 
+# The habits the tests hold the tree to (tests/style.bats): Debian 12's clang-format over every
+# C file, shellcheck over every shell script we install.
+C_FILES = $(sort $(wildcard lib/*.[ch] bin/*.[ch] bin/*/*.[ch] hooks/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]))
+INSTALLED_SCRIPTS = hooks/debian/postinst.d/dkm-hook hooks/debian/prerm.d/dkm-hook \
+	hooks/debian/header_postinst.d/dkm-hook dracut-module/50dkm-hook/module-setup.sh \
+	hooks/initramfs-tools/dkm-hook hooks/dkms/common.postinst completion/dkm-hook.bash \
+	$(wildcard debian/*.postinst debian/*.postrm debian/*.prerm debian/*.preinst)
+lint: lint-c lint-sh
+lint-c:
+	clang-format --dry-run -Werror $(C_FILES)
+lint-sh:
+	shellcheck $(INSTALLED_SCRIPTS)
+list-installed-scripts:
+	@printf '%s\n' $(INSTALLED_SCRIPTS)
+
 # not part of check: measures against Debian's dkms (installs it with apt), prints a report
 bench: all
 	DKM_HOOK_BIN=$(abspath $(B))/dkm-hook bench/run
@@ -150,7 +165,7 @@ clean:
 	rm -rf $(B)
 
 .SECONDARY:
-.PHONY: all man check check-boot check-unit demo bench install clean deps-found
+.PHONY: all man check check-boot check-unit demo bench install clean deps-found lint lint-c lint-sh list-installed-scripts
 -include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
 # the test programs too: tests/tools/fuzz-replay is all in a header (tests/fuzz/targets.h)
 -include $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%.d)

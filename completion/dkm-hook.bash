@@ -41,8 +41,8 @@ _dkm_hook_compgen() { # <-d|-f> <cur>: file or directory names, one candidate pe
 }
 
 _dkm_hook() {
-	local cur=${COMP_WORDS[COMP_CWORD]} prev= prog=${COMP_WORDS[0]}
-	local root= verb= synopsis= i w npos=0 line
+	local cur=${COMP_WORDS[COMP_CWORD]} prev='' prog=${COMP_WORDS[0]}
+	local root='' verb='' synopsis='' i w npos=0 line
 	local -a verbs=() synopses=()
 
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -131,11 +131,11 @@ _dkm_hook() {
 	# "<file>"...), skipping options and their arguments: "-k <kver>...", "[--format tar|deb]",
 	# "(-k <kver>... | --all)"
 	local -a words
-	local what= k=0 inopt=0 skip=0
+	local what='' k=0 inopt=0 skip=0
 	read -r -a words <<<"${synopsis// | /|}"
 	for w in "${words[@]}"; do
 		if ((inopt)); then
-			[[ $w == *\] || $w == *\) ]] && inopt=0
+			case $w in *']' | *')') inopt=0 ;; esac
 			continue
 		fi
 		if ((skip)); then
@@ -144,7 +144,7 @@ _dkm_hook() {
 		fi
 		case $w in
 		\[-* | \(-*)
-			[[ $w == *\] || $w == *\) ]] || inopt=1
+			case $w in *']' | *')') ;; *) inopt=1 ;; esac
 			continue
 			;;
 		-*)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The habits the machine keeps: every shell script we install passes shellcheck, and every C
+# file is formatted as .clang-format says (Debian 12's clang-format 14; another major version
+# formats differently, so the check needs that one). `make lint` runs both by hand.
+
+load lib/common
+
+setup_file() {
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+}
+
+@test "every installed shell script is in the Makefile's list that shellcheck reads" {
+	D=$BATS_TEST_TMPDIR/dest
+	make -s -C "$TOP" B="$BATS_TEST_TMPDIR/b" DESTDIR="$D" install >/dev/null
+	listed=$(make -s -C "$TOP" list-installed-scripts)
+	# a script installed by the Debian packages beyond `make install`
+	for f in $(find "$D" -type f | sort); do
+		head -c 64 "$f" | grep -qE '^#! ?/bin/(ba|da)?sh' || continue
+		src=
+		for l in $listed; do
+			cmp -s "$TOP/$l" "$f" && src=$l && break
+		done
+		[ -n "$src" ] || { echo "installed shell script not checked by shellcheck: ${f#"$D"}"; false; }
+	done
+	# the bash completion has no #! line; it is listed too
+	grep -qx completion/dkm-hook.bash <<<"$listed"
+}
+
+@test "shellcheck: every installed shell script is clean" {
+	command -v shellcheck >/dev/null || skip "shellcheck is not installed (tests/deps check installs it)"
+	run make -s -C "$TOP" lint-sh
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
