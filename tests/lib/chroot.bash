@@ -105,7 +105,7 @@ chroot_run() {
 		"${CHROOT_ENV[@]}" "$@"
 }
 
-# chroot_cleanup — the test's chroots go (about 1 GiB each; bats removes its temporary dirs
+# chroot_cleanup — the test's chroot trees go (about 1 GiB each; bats removes its temporary dirs
 # only at the end of the run), unless DKM_TEST_KEEP_CHROOT=1. Their mounts lived in the private
 # namespaces of chroot_run and ended with it; should any mount below the test's dir be
 # visible here all the same, it is detached first, so rm never reaches through one.
@@ -119,7 +119,9 @@ chroot_cleanup() {
 		echo "still mounted below $BATS_TEST_TMPDIR: not removing the chroots" >&2
 		return 1
 	fi
-	rm -rf "$BATS_TEST_TMPDIR"/chroot-*
+	# the trees only: their logs stay for a failure's report (bats keeps them with
+	# --no-tempdir-cleanup)
+	find "$BATS_TEST_TMPDIR" -mindepth 1 -maxdepth 1 -type d -name 'chroot-*' -exec rm -rf {} +
 }
 
 # chroot_log CMD... — chroot_run with the output appended to $CHROOT_LOG (the test's log); on
