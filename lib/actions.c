@@ -978,11 +978,13 @@ int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct
 	 * the tree is still there */
 	if (worst == 0) {
 		_cleanup_free_ char *kd = dkm_ctx_pathf(ctx, "%s/kernels/%s", ctx->state_dir, kver);
+		_cleanup_free_ char *bd = dkm_ctx_pathf(ctx, "%s/build/%s", ctx->state_dir, kver);
 		_cleanup_free_ char *dep = dkm_ctx_pathf(ctx, "%s/%s/modules.dep", ctx->module_dir, kver);
 
 		if (path_exists(dep))
 			(void)depmod_dirty(&rn);
 		(void)rm_rf(kd);
+		(void)rm_rf(bd); /* what failed builds kept for their logs' sake */
 	}
 	r = worst;
 out:

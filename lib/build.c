@@ -1115,6 +1115,17 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	if (r < 0)
 		return r;
 	(void)rm_rf(pvdir);
+	/* and <build>/<kver>/<arch>/<pkg> up to <build>/<kver>, when nothing else is in them */
+	{
+		_cleanup_free_ char *d = path_dirname(pvdir);
+
+		for (int up = 0; up < 3 && rmdir(d) == 0; up++) {
+			char *parent = path_dirname(d);
+
+			free(d);
+			d = parent;
+		}
+	}
 	return 0;
 }
 

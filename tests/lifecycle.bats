@@ -535,3 +535,16 @@ PY
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	cmp "$p" "$BATS_TEST_TMPDIR/shipped.ko"
 }
+
+@test "a kernel removed takes its build dirs along, also what a failed build kept" {
+	"$DKM" add "$(fixture module-test)" >/dev/null
+	"$DKM" install module-test/0.1 -k "$KVER" >/dev/null
+	# a successful build leaves no build dir behind
+	[ ! -e "$ROOT/var/lib/dkm-hook/build/$KVER" ]
+	# a failed one keeps its dir (the log points into it) until the kernel goes
+	mkdir -p "$ROOT/var/lib/dkm-hook/build/$KVER/$(uname -m)/module-test/0.1/build"
+	run "$DKM" kernel-remove "$KVER"
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/build/$KVER" ]
+	[ ! -e "$ROOT/var/lib/dkm-hook/kernels/$KVER" ]
+}

@@ -748,17 +748,19 @@ teardown() {
 	K2="$KVER+second"
 	src=$(fixture module-test)
 	# each build waits (up to 30 s) until the other kernel's build of it has started: both
-	# succeed only if the two commands really run in parallel
+	# succeed only if the two commands really run in parallel. In its sandbox a build sees the
+	# state dir read-only through the root's view, and of another build only that its private
+	# (0700) dir exists
 	cat > "$src/wait-for-other.sh" <<-'EOF2'
 	#!/bin/sh
-	tree=$(dirname "$(dirname "$dkms_tree")")
+	tree=/run/dkm-hook/root/var/lib/dkm-hook/build
 	for other in "$tree"/*/; do
 		[ "$(basename "$other")" = "$kernelver" ] && continue
 		i=0
-		while [ ! -d "$other$arch/module-test/0.1/build" ] && [ $i -lt 300 ]; do
+		while [ ! -d "$other$arch/module-test/0.1" ] && [ $i -lt 300 ]; do
 			sleep 0.1; i=$((i + 1))
 		done
-		[ -d "$other$arch/module-test/0.1/build" ] || { echo "no concurrent build of the other kernel" >&2; exit 1; }
+		[ -d "$other$arch/module-test/0.1" ] || { echo "no concurrent build of the other kernel" >&2; exit 1; }
 	done
 	EOF2
 	chmod +x "$src/wait-for-other.sh"
