@@ -7,12 +7,14 @@
 #   bookworm-minbase.tar.zst  `debootstrap --variant=minbase bookworm`, with this machine's
 #                             Debian sources and fresh package lists
 #   bookworm-build.tar.zst    the same plus what building a kernel module needs (gcc, make, …)
-# and the .debs apt downloads are kept in $DKM_TEST_CHROOT_CACHE/apt-archives, shared by every
-# chroot, so a warm run downloads nothing.
+# and the .debs apt downloads are kept in $DKM_TEST_CHROOT_CACHE/apt-archives, so a warm run
+# downloads nothing: each chroot gets hard links to them (a copy across file systems) and its
+# new downloads are linked back after each apt-get. No chroot shares apt's lock on them, so two
+# runs of the suite at once (two checkouts, prove -j) do not stop each other.
 #
 # Each test extracts its own copy (chroot_new) and runs commands in it with chroot_run: every
 # call is its own private mount namespace (unshare -m --propagation private) where /proc, /sys,
-# /dev, /dev/pts and the apt cache are bound into the chroot, so the mounts end with the
+# /dev and /dev/pts are bound into the chroot, so the mounts end with the
 # command, whatever happens, and nothing is left mounted when bats removes the test's dir.
 # CHROOT_MODE says what the chroot's root is:
 #   plain  the chroot dir is not a mount point (debootstrap/mmdebstrap image builders,
@@ -86,26 +88,36 @@ chroot_mirror() {
 # chroot_run CMD... — CMD in the chroot $CHROOT, as CHROOT_MODE says (above); the exit status
 # is CMD's.
 chroot_run() {
-	local archives=$CHROOT_CACHE/apt-archives
-	mkdir -p "$archives/partial"
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	unshare -m --propagation private -- bash -euc '
-		R=$1 mode=$2 archives=$3
-		shift 3
+		R=$1 mode=$2
+		shift 2
 		case $mode in bind|nocap) mount --bind "$R" "$R" ;; esac
 		mount -t proc proc "$R/proc"
 		mount --rbind /sys "$R/sys"
 		mount --bind /dev "$R/dev"
 		mount --bind /dev/pts "$R/dev/pts"
-		mount --bind "$archives" "$R/var/cache/apt/archives"
 		if [ "$mode" = nocap ]; then
 			exec setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin -- chroot "$R" "$@"
 		fi
-		exec chroot "$R" "$@"' chroot-run "$CHROOT" "${CHROOT_MODE:-bind}" "$archives" \
-		"${CHROOT_ENV[@]}" "$@"
+		exec chroot "$R" "$@"' chroot-run "$CHROOT" "${CHROOT_MODE:-bind}" "${CHROOT_ENV[@]}" "$@"
 }
 
-# chroot_cleanup — the test's chroots go (about 1 GiB each; bats removes its temporary dirs
+# chroot_debs in|out — the shared apt cache into the chroot's, or what apt downloaded there
+# back into the shared one (links where both are on one file system)
+chroot_debs() {
+	local shared=$CHROOT_CACHE/apt-archives own=$CHROOT/var/cache/apt/archives from to
+	mkdir -p "$shared" "$own/partial"
+	case $1 in
+	in) from=$shared to=$own ;;
+	out) from=$own to=$shared ;;
+	esac
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	find "$from" -maxdepth 1 -name '*.deb' -type f -print0 |
+		xargs -0 -r sh -c 'cp -al -n "$@" "$0" 2>/dev/null || cp -a -n "$@" "$0"' "$to" || true
+}
+
+# chroot_cleanup — the test's chroot trees go (about 1 GiB each; bats removes its temporary dirs
 # only at the end of the run), unless DKM_TEST_KEEP_CHROOT=1. Their mounts lived in the private
 # namespaces of chroot_run and ended with it; should any mount below the test's dir be
 # visible here all the same, it is detached first, so rm never reaches through one.
@@ -119,7 +131,9 @@ chroot_cleanup() {
 		echo "still mounted below $BATS_TEST_TMPDIR: not removing the chroots" >&2
 		return 1
 	fi
-	rm -rf "$BATS_TEST_TMPDIR"/chroot-*
+	# the trees only: their logs stay for a failure's report (bats keeps them with
+	# --no-tempdir-cleanup)
+	find "$BATS_TEST_TMPDIR" -mindepth 1 -maxdepth 1 -type d -name 'chroot-*' -exec rm -rf {} +
 }
 
 # chroot_log CMD... — chroot_run with the output appended to $CHROOT_LOG (the test's log); on
@@ -138,7 +152,10 @@ chroot_log() {
 
 # apt-get in the chroot, quietly, answering yes
 chroot_apt() {
-	chroot_log apt-get -y -q -o Dpkg::Use-Pty=0 "$@"
+	local rc=0
+	chroot_log apt-get -y -q -o Dpkg::Use-Pty=0 "$@" || rc=$?
+	chroot_debs out
+	return "$rc"
 }
 
 # a tarball is fresh when its recipe is the one given and it is younger than the maximum age
@@ -150,6 +167,8 @@ chroot_tarball_fresh() { # chroot_tarball_fresh NAME RECIPE
 }
 
 chroot_pack() { # chroot_pack DIR NAME RECIPE — the tree as the cached tarball NAME
+	# the downloaded .debs are in the shared cache already
+	find "$1/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -delete
 	tar -C "$1" --numeric-owner --xattrs --acls -cf - . | zstd -q -T0 -3 -o "$CHROOT_CACHE/$2.tar.zst.new"
 	mv -f "$CHROOT_CACHE/$2.tar.zst.new" "$CHROOT_CACHE/$2.tar.zst"
 	printf '%s\n' "$3" >"$CHROOT_CACHE/$2.recipe"
@@ -204,6 +223,7 @@ chroot_tarballs() {
 			tmp=$(mktemp -d "$CHROOT_CACHE/build.XXXXXX")
 			echo "# making the build tarball (compilers, once)" >&3
 			chroot_unpack bookworm-minbase "$tmp/root"
+			CHROOT=$tmp/root chroot_debs in
 			# shellcheck disable=SC2086
 			CHROOT=$tmp/root CHROOT_MODE=bind CHROOT_LOG=$tmp/apt.log \
 				chroot_apt install $CHROOT_BUILD_PKGS || { rm -rf "$tmp"; exit 1; }
@@ -249,6 +269,7 @@ chroot_new() {
 	CHROOT=$BATS_TEST_TMPDIR/chroot-$name-$RANDOM
 	CHROOT_LOG=$CHROOT.log
 	chroot_unpack "bookworm-$name" "$CHROOT"
+	chroot_debs in
 	cp -L /etc/resolv.conf "$CHROOT/etc/resolv.conf" 2>/dev/null || true
 	if [ -d "$BATS_FILE_TMPDIR/apt-lists" ]; then
 		rm -rf "$CHROOT/var/lib/apt/lists"
