@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fsck: state, manifests and module trees checked against each other. */
+#include "dkm-hook.h"
+
+int verb_fsck(const struct verb *v, struct invocation *inv)
+{
+	return dkm_action_fsck(inv->ctx, &inv->o, inv->repair);
+}
