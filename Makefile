@@ -38,8 +38,9 @@ endif
 B ?= build
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-# the dkm-hook command: main.c (options, the verb table) and one file per verb family
-BIN_SRC := $(sort $(wildcard bin/dkm-hook/*.c))
+# the dkm-hook command: main.c (options, the verb table) and one file per verb family; under the
+# name `dkms`, the same binary runs bin/dkms/ (DKMS's command line)
+BIN_SRC := $(sort $(wildcard bin/dkm-hook/*.c bin/dkms/*.c))
 BIN_OBJ := $(BIN_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -93,6 +94,10 @@ $(PLUGIN): $(B)/hooks/kernel-install.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+# sign-module drives the verify verb's report too
+$(B)/tests/sign-module: $(B)/tests/tools/sign-module.o $(B)/bin/dkm-hook/verb-sign.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 $(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm.a

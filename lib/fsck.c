@@ -305,7 +305,7 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 	if (repair) {
 		lock_fd = dkm_lock_take(ctx);
 		if (lock_fd < 0)
-			return DKM_EXIT_FAILURE;
+			return lock_fd;
 	} else {
 		/* report only: never block, but say if someone is working right now */
 		_cleanup_close_ int fd = open(lockp, O_RDONLY | O_CLOEXEC);
@@ -398,5 +398,5 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 	else
 		printf("fsck: %u problem%s, %u repaired\n", f.problems, f.problems == 1 ? "" : "s",
 		       f.repaired);
-	return f.problems == f.repaired ? DKM_EXIT_OK : DKM_EXIT_FAILURE;
+	return (int)(f.problems - f.repaired);
 }

@@ -296,7 +296,7 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 				fname, owners[0], (int)strcspn(owners[0], "/"), owners[0]);
 		else
 			dkm_err(ctx, -ENOENT, "no package '%s' is registered", arg);
-		return DKM_EXIT_NOTFOUND;
+		return -ENOENT;
 	}
-	return DKM_EXIT_OK;
+	return 0;
 }

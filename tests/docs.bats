@@ -87,9 +87,9 @@ same_set() {
 	same_set "$dirs" "$man"
 }
 
-@test "dkm-hook(8): every exit code of lib/actions.h is explained" {
+@test "dkm-hook(8): every exit code of bin/dkm-hook/exit-code.h is explained" {
 	local codes
-	codes=$(sed -n 's/^\tDKM_EXIT_[A-Z]* = \([0-9]*\),.*/\1/p' "$TOP/lib/actions.h")
+	codes=$(sed -n 's/^\tDKM_EXIT_[A-Z]* = \([0-9]*\),.*/\1/p' "$TOP/bin/dkm-hook/exit-code.h")
 	[ "$(wc -l <<<"$codes")" -ge 7 ]
 	same_set "$codes" "$($ITEMS "$MAN/dkm-hook.8" "EXIT STATUS" tp)"
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "actions.h"
+#include "exit-code.h"
 
 struct dkm_ctx;
 
@@ -42,10 +43,6 @@ struct verb {
 };
 
 extern const char *prog;
-
-/* The exit code for an engine's -errno (0 -> 0): -EINVAL/-EBADMSG invalid input (5),
- * -ENOENT/-ESRCH something named is not there (3), anything else a failure (1). */
-int exit_code_from_errno(int r);
 
 void verb_usage(FILE *f, const struct verb *v);
 

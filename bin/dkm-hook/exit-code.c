@@ -2,7 +2,8 @@
 /* The one mapping of an engine's -errno to dkm-hook's exit code. */
 #include <errno.h>
 
-#include "dkm-hook.h"
+#include "actions.h"
+#include "exit-code.h"
 
 int exit_code_from_errno(int r)
 {
@@ -18,4 +19,22 @@ int exit_code_from_errno(int r)
 	default:
 		return DKM_EXIT_FAILURE;
 	}
+}
+
+static int max_code(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+int exit_code_from_result(int r, const struct dkm_result *res, bool excluded_counts)
+{
+	int code = exit_code_from_errno(r < 0 ? r : 0);
+
+	for (unsigned i = 0; i < res->n_errors; i++)
+		code = max_code(code, exit_code_from_errno(res->errors[i]));
+	if (res->failed)
+		code = max_code(code, DKM_EXIT_BUILD);
+	if (excluded_counts && res->excluded)
+		code = max_code(code, DKM_EXIT_EXCLUDED);
+	return code;
 }

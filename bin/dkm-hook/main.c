@@ -13,7 +13,7 @@
 #include "conf.h"
 #include "ctx.h"
 #include "dkm-hook.h"
-#include "dkms-compat.h"
+#include "../dkms/dkms.h"
 #include "kernel.h"
 #include "registry.h"
 #include "util.h"
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 	 * and dracut the modules), whatever umask apt or the admin left (027, 077) */
 	umask(022);
 
-	/* the same binary under the name `dkms` speaks DKMS's command line (lib/dkms-compat.c) */
+	/* the same binary under the name `dkms` speaks DKMS's command line (bin/dkms/) */
 	if (argc > 0 && streq(path_basename(argv[0]), "dkms"))
 		return dkm_dkms_main(argc, argv);
 

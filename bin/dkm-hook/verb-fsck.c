@@ -4,5 +4,6 @@
 
 int verb_fsck(const struct verb *v, struct invocation *inv)
 {
-	return dkm_action_fsck(inv->ctx, &inv->o, inv->repair);
+	/* anything left unrepaired, or the check could not run: 1 */
+	return dkm_action_fsck(inv->ctx, &inv->o, inv->repair) == 0 ? DKM_EXIT_OK : DKM_EXIT_FAILURE;
 }

@@ -4,7 +4,7 @@
 
 int verb_add(const struct verb *v, struct invocation *inv)
 {
-	return dkm_action_add(inv->ctx, inv->args[0], &inv->o);
+	return exit_code_from_errno(dkm_action_add(inv->ctx, inv->args[0], &inv->o));
 }
 
 int verb_remove(const struct verb *v, struct invocation *inv)
@@ -13,5 +13,5 @@ int verb_remove(const struct verb *v, struct invocation *inv)
 		fprintf(stderr, "%s: error: remove needs -k <kernel> or --all\n", prog);
 		return DKM_EXIT_USAGE;
 	}
-	return dkm_action_remove(inv->ctx, inv->args[0], &inv->o);
+	return exit_code_from_errno(dkm_action_remove(inv->ctx, inv->args[0], &inv->o));
 }

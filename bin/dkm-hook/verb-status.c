@@ -4,5 +4,6 @@
 
 int verb_status(const struct verb *v, struct invocation *inv)
 {
-	return dkm_action_status(inv->ctx, inv->nargs > 0 ? inv->args[0] : NULL, &inv->o);
+	return exit_code_from_errno(
+		dkm_action_status(inv->ctx, inv->nargs > 0 ? inv->args[0] : NULL, &inv->o));
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "sign.h"
 #include "util.h"
+#include "../../bin/dkm-hook/verb-sign.h"
 
 enum mode { MODE_SIGN, MODE_DECOMPRESS, MODE_SPLIT, MODE_KEYGEN, MODE_DESCRIBE, MODE_VERIFY };
 
