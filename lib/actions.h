@@ -56,16 +56,11 @@ int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_
 int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o,
 		       struct dkm_result *res);
 int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
-/* Show the packages (arg: one package, NULL: all). -ENOENT when arg names none. */
-int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o);
 /* Every AUTOINSTALL package for the kernel: res counts the packages built, failed, excluded. */
 int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o,
 		       struct dkm_result *res);
 /* rebuild for several kernels at once: one job budget for all their builds, one depmod each */
 int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const struct dkm_opts *o,
 			       struct dkm_result *res);
-/* Compare state, manifests and module trees; report, and with repair fix what can be fixed.
- * Returns the number of problems left unrepaired (0: none), or -errno. */
-int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair);
 /* The kernel is going away: uninstall everything for it and drop its state. */
 int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o);

@@ -40,12 +40,6 @@ void dkm_initrd_list_done(struct dkm_initrd_list *l);
  * not built although the kernel's headers are there.) */
 bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers);
 
-/* `dkm-hook initrd-modules <kver> [--json]`: print the list (text: one line per module,
- * "<module>\t<package>/<version>\t<state>\t<reason>[; <reason>...]"; or one JSON object).
- * Returns an exit code: 1 when a module that belongs is missing and fail_policy is not
- * "never" (an image made now would not boot: each one is logged as an error), else 0. */
-int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch, bool json);
-
 /* Regenerate the initramfs of kver once, with the configured generator (initrd_generator=:
  * auto picks what the system uses: dracut or initramfs-tools). Only an existing image is
  * regenerated; none yet means the kernel's own hooks will make it. Returns 1 if regenerated,
