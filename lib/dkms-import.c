@@ -18,14 +18,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "build.h"
 #include "compress.h"
 #include "conf.h"
 #include "ctx.h"
-#include "dkms-compat.h"
-#include "actions.h"
+#include "dkms-framework.h"
+#include "dkms-import.h"
 #include "kernel.h"
 #include "lock.h"
+#include "modsig.h"
 #include "registry.h"
 #include "sign.h"
 #include "util.h"

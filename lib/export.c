@@ -19,6 +19,7 @@
 #include "install.h"
 #include "kernel.h"
 #include "lock.h"
+#include "modsig.h"
 #include "registry.h"
 #include "sign.h"
 #include "spawn.h"

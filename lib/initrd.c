@@ -14,6 +14,7 @@
 #include "kernel.h"
 #include "log.h"
 #include "registry.h"
+#include "rootfs.h"
 #include "spawn.h"
 #include "util.h"
 

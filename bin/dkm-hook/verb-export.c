@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "dkm-hook.h"
-#include "dkms-compat.h"
+#include "dkms-import.h"
 #include "export.h"
 
 /* no DKMS tree: 3; a package not imported, or the import could not run: 1 */

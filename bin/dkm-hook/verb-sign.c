@@ -11,6 +11,7 @@
 #include "elf-module.h"
 #include "json.h"
 #include "log.h"
+#include "modsig.h"
 #include "sign.h"
 #include "util.h"
 #include "verb-sign.h"

@@ -18,13 +18,13 @@
 #include "build.h"
 #include "conf.h"
 #include "ctx.h"
-#include "dkms-compat.h"
+#include "dkms-framework.h"
 #include "dkms.h"
-#include "../dkm-hook/exit-code.h"
 #include "kernel.h"
 #include "registry.h"
 #include "shvars.h"
 #include "util.h"
+#include "../dkm-hook/exit-code.h"
 
 struct cli {
 	const char *action;

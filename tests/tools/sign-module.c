@@ -16,6 +16,7 @@
 #include "compress.h"
 #include "ctx.h"
 #include "log.h"
+#include "modsig.h"
 #include "sign.h"
 #include "util.h"
 #include "../../bin/dkm-hook/verb-sign.h"

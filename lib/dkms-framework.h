@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* DKMS's configuration and tree, as the `dkms` personality (bin/dkms/) and the import need them
+ * (docs/dkms-compat.md). */
 #pragma once
-
-/* What the `dkms` personality (bin/dkms/) needs of the engine: DKMS's configuration files and
- * tree, and the import of DKMS's state (docs/dkms-compat.md). */
 
 #include <stdbool.h>
 
@@ -39,10 +38,3 @@ int dkm_dkms_tree_forget(struct dkm_ctx *ctx, const char *dkms_tree, const char 
 void dkm_dkms_tree_forget_kernel(struct dkm_ctx *ctx, const char *dkms_tree, const char *name,
 				 const char *version, const char *kver, const char *arch,
 				 bool unbuild);
-
-/* `dkm-hook import`: adopt a DKMS tree (logical path, default /var/lib/dkms): every added
- * package is registered, every built module stored as our artefact, every installed one
- * recorded in a manifest (after checking that the installed file is the built one), without
- * building anything. Returns the number of packages that could not be imported (0: all were),
- * or -errno (-ENOENT: no DKMS tree there). */
-int dkm_dkms_import(struct dkm_ctx *ctx, const char *dkms_tree);
