@@ -96,6 +96,11 @@ $(PLUGIN): $(B)/hooks/kernel-install.o $(B)/libdkm.a
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
+# the front end's exit codes and JSON writer, tested on their own
+$(B)/tests/test-exit-code: $(B)/tests/unit/test-exit-code.o $(B)/tests/unit/tap.o \
+		$(B)/bin/dkm-hook/exit-code.o $(B)/bin/dkm-hook/json-writer.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
 # sign-module drives the verify verb's report too
 $(B)/tests/sign-module: $(B)/tests/tools/sign-module.o $(B)/bin/dkm-hook/verb-sign.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
