@@ -38,6 +38,10 @@ endif
 B ?= build
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+# the dkm-hook command: main.c (options, the verb table) and one file per verb family; under the
+# name `dkms`, the same binary runs bin/dkms/ (DKMS's command line)
+BIN_SRC := $(sort $(wildcard bin/dkm-hook/*.c bin/dkms/*.c))
+BIN_OBJ := $(BIN_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -82,7 +86,7 @@ $(B)/libdkm.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/dkm-hook: $(B)/bin/dkm-hook.o $(B)/libdkm.a
+$(B)/dkm-hook: $(BIN_OBJ) $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # the kernel-install plugin: its own small main() over the same library
@@ -90,6 +94,15 @@ $(PLUGIN): $(B)/hooks/kernel-install.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+# the front end's exit codes and JSON writer, tested on their own
+$(B)/tests/test-exit-code: $(B)/tests/unit/test-exit-code.o $(B)/tests/unit/tap.o \
+		$(B)/bin/dkm-hook/exit-code.o $(B)/bin/dkm-hook/json-writer.o $(B)/libdkm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+# sign-module drives the verify verb's report too
+$(B)/tests/sign-module: $(B)/tests/tools/sign-module.o $(B)/bin/dkm-hook/verb-sign.o $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 $(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm.a
@@ -166,6 +179,6 @@ clean:
 
 .SECONDARY:
 .PHONY: all man check check-boot check-unit demo bench install clean deps-found lint lint-c lint-sh list-installed-scripts
--include $(LIB_OBJ:.o=.d) $(B)/bin/dkm-hook.d $(B)/hooks/kernel-install.d
+-include $(LIB_OBJ:.o=.d) $(BIN_OBJ:.o=.d) $(B)/hooks/kernel-install.d
 # the test programs too: tests/tools/fuzz-replay is all in a header (tests/fuzz/targets.h)
 -include $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%.d)

@@ -73,12 +73,17 @@ int main(int argc, char **argv)
 	 * ends after lock_timeout= rather than hang the installation */
 	ctx->unattended = true;
 
-	if (streq(command, "add"))
-		return dkm_action_kernel_add(ctx, kver, &o) == DKM_EXIT_OK ? 0 : 1;
+	if (streq(command, "add")) {
+		enum dkm_kernel_verdict verdict;
+
+		/* non-zero stops kernel-install: the machine keeps booting the kernel it has */
+		r = dkm_action_kernel_add(ctx, kver, &o, &verdict);
+		return r == 0 && verdict == DKM_KERNEL_GOES_ON ? 0 : 1;
+	}
 
 	/* remove: the kernel is going away whatever happens here */
 	r = dkm_action_kernel_remove(ctx, kver, &o);
-	if (r != DKM_EXIT_OK)
+	if (r != 0)
 		fprintf(stderr, "dkm-hook: warning: could not clean up after %s (see above): run 'dkm-hook kernel-remove %s'\n",
 			kver, kver);
 	return 0;

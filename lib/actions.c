@@ -28,20 +28,43 @@
 #include "spawn.h"
 #include "util.h"
 
-static int exit_code(int r)
+/* What building one package for one kernel came to, when it is not an -errno: never confused
+ * with one (an errno is negative, these are not) and counted into struct dkm_result. */
+enum {
+	BUILD_OK = 0,
+	BUILD_FAILED = 1,   /* the build ran and failed: state 'failed', log kept */
+	BUILD_EXCLUDED = 2, /* BUILD_EXCLUSIVE_* excludes the kernel: nothing built */
+};
+
+static void result_clear(struct dkm_result *res)
 {
-	switch (r) {
-	case 0:
-		return DKM_EXIT_OK;
-	case -EINVAL:
-	case -EBADMSG:
-		return DKM_EXIT_INVALID;
-	case -ENOENT:
-	case -ESRCH:
-		return DKM_EXIT_NOTFOUND;
-	default:
-		return r > 0 ? r : DKM_EXIT_FAILURE;
+	if (res)
+		*res = (struct dkm_result){ 0 };
+}
+
+/* count one target's outcome: 0 or a BUILD_* value, or its -errno (each distinct one kept) */
+static void result_add(struct dkm_result *res, int r)
+{
+	if (!res)
+		return;
+	if (r == BUILD_FAILED)
+		res->failed++;
+	else if (r == BUILD_EXCLUDED)
+		res->excluded++;
+	else if (r >= 0)
+		res->done++;
+	else {
+		for (unsigned i = 0; i < res->n_errors; i++)
+			if (res->errors[i] == r)
+				return;
+		if (res->n_errors < ELEMENTSOF(res->errors))
+			res->errors[res->n_errors++] = r;
 	}
+}
+
+static bool result_clean(const struct dkm_result *res)
+{
+	return !res || (res->failed == 0 && res->excluded == 0 && res->n_errors == 0);
 }
 
 /* "pkg/ver" or "pkg" */
@@ -133,7 +156,7 @@ struct kstate {
 	bool changed;   /* ... by this command (stays set after depmod): the initramfs */
 	bool in_initrd; /* the command's package belonged in its initramfs before the change */
 	bool prebuilt;  /* this command already ran the package's build for this kernel */
-	int build_exit; /* ... with this result (what build_one returns) */
+	int build_result; /* ... with this result (what build_one returns) */
 };
 
 struct run {
@@ -146,6 +169,7 @@ struct run {
 	int kernel_locks[16];
 	size_t n_kernel_locks;
 	char *pkg_name; /* for_each_kernel: the package it acts on */
+	struct dkm_result *res; /* for_each_kernel: every kernel's outcome (may be NULL) */
 };
 
 static void run_done(struct run *rn)
@@ -322,7 +346,7 @@ static int build_one(struct run *rn, const struct dkm_pkg *pkg, struct kstate *k
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return DKM_EXIT_EXCLUDED;
+		return BUILD_EXCLUDED;
 	job.pkg = pkg;
 	job.k = ks->k;
 	job.conf = conf;
@@ -333,7 +357,7 @@ static int build_one(struct run *rn, const struct dkm_pkg *pkg, struct kstate *k
 		return r;
 	if (job.tree_changed)
 		ks->dirty = true;
-	return job.result == DKM_JOB_DONE ? 0 : DKM_EXIT_BUILD;
+	return job.result == DKM_JOB_DONE ? BUILD_OK : BUILD_FAILED;
 }
 
 static int inst_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
@@ -421,8 +445,8 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 			char real[PATH_MAX];
 
 			if (!realpath(arg, real))
-				return exit_code(dkm_err(ctx, errno, "cannot resolve '%s': %s", arg,
-							 strerror(errno)));
+				return dkm_err(ctx, errno, "cannot resolve '%s': %s", arg,
+					       strerror(errno));
 			src = xstrdup(real);
 		} else {
 			_cleanup_free_ char *name = NULL, *ver = NULL;
@@ -433,13 +457,13 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 				free(probe);
 				probe = path_join(src, "dkms.conf");
 				if (!path_exists(probe))
-					return exit_code(dkm_err(ctx, -ENOENT,
-								 "no dkms.conf for %s/%s: '%s' does not exist: install the package's source there or give its directory",
-								 name, ver, probe));
+					return dkm_err(ctx, -ENOENT,
+						       "no dkms.conf for %s/%s: '%s' does not exist: install the package's source there or give its directory",
+						       name, ver, probe);
 			} else
-				return exit_code(dkm_err(ctx, -ENOENT,
-							 "no dkms.conf in '%s': expected a module source directory or <package>/<version> under '%s'",
-							 arg, ctx->source_tree));
+				return dkm_err(ctx, -ENOENT,
+					       "no dkms.conf in '%s': expected a module source directory or <package>/<version> under '%s'",
+					       arg, ctx->source_tree);
 		}
 	}
 	conf_path = path_join(src, "dkms.conf");
@@ -456,7 +480,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 
 		r = dkm_kernel_probe(ctx, kver, o->arch, o->kernel_source_dir, &k);
 		if (r < 0)
-			return exit_code(r);
+			return r;
 		env = (struct dkm_conf_env){
 			.kernelver = k->kver,
 			.arch = k->arch,
@@ -467,7 +491,7 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		};
 		r = dkm_conf_read(ctx, conf_path, &env, &conf);
 		if (r < 0)
-			return exit_code(r);
+			return r;
 	}
 	r = run_lock(&rn);
 	if (r < 0)
@@ -586,7 +610,7 @@ out:
 	if (stagedir)
 		(void)rmdir(stagedir); /* when empty: nothing of ours stays in <source_tree> */
 	run_done(&rn);
-	return exit_code(r);
+	return r;
 }
 
 /* Is the source tree one only root can have written, now and until the script runs? Every
@@ -913,7 +937,7 @@ static void build_kernels(struct run *rn, const struct dkm_pkg *pkg, const ssize
 		ks->prebuilt = true;
 		r = dkm_build_check(rn->ctx, pkg, ks->k, NULL, &confs[nj]);
 		if (r <= 0) {
-			ks->build_exit = r < 0 ? r : DKM_EXIT_EXCLUDED;
+			ks->build_result = r < 0 ? r : BUILD_EXCLUDED;
 			continue;
 		}
 		jobs[nj] = (struct dkm_job){ .pkg = pkg, .k = ks->k, .conf = confs[nj],
@@ -922,9 +946,9 @@ static void build_kernels(struct run *rn, const struct dkm_pkg *pkg, const ssize
 	}
 	r = nj > 0 ? dkm_sched_run(rn->ctx, jobs, nj) : 0;
 	for (size_t j = 0; j < nj; j++) {
-		rn->ks[owner[j]].build_exit = r < 0 ? r
-					      : jobs[j].result == DKM_JOB_DONE ? 0
-									   : DKM_EXIT_BUILD;
+		rn->ks[owner[j]].build_result = r < 0 ? r
+						: jobs[j].result == DKM_JOB_DONE ? BUILD_OK
+										 : BUILD_FAILED;
 		dkm_conf_free(confs[j]);
 	}
 }
@@ -962,8 +986,11 @@ static int run_finish_initrd(struct run *rn, int r)
 				   kvers[i], name);
 		else
 			k = dkm_initrd_update(ctx, kvers[i], arches[i], names);
-		if (k < 0 && r == 0)
-			r = exit_code(k);
+		/* counts only when nothing else went wrong (the first problem is the one told) */
+		if (k < 0 && r == 0 && result_clean(rn->res)) {
+			r = k;
+			result_add(rn->res, k);
+		}
 	}
 	return r;
 }
@@ -977,20 +1004,20 @@ static int for_each_kernel(struct run *rn, const char *arg,
 	_cleanup_free_ ssize_t *kidx = NULL;
 	_cleanup_free_ int *kerr = NULL;
 	size_t n;
-	int r, worst = 0;
+	int r, first = 0;
 
 	r = dkm_resolve_pkg(rn->ctx, arg, &pkg);
 	if (r < 0)
-		return exit_code(r);
+		return r;
 	rn->pkg_name = xstrdup(pkg->name);
 	kvers = target_kernels(rn->ctx, rn->o);
 	if (!kvers[0])
-		return exit_code(dkm_err(rn->ctx, -ENOENT,
-					 "no kernel found under '%s%s': name one with -k <kernel>",
-					 rn->ctx->root, rn->ctx->module_dir));
+		return dkm_err(rn->ctx, -ENOENT,
+			       "no kernel found under '%s%s': name one with -k <kernel>",
+			       rn->ctx->root, rn->ctx->module_dir);
 	r = run_lock_kernels(rn, kvers);
 	if (r < 0)
-		return exit_code(r);
+		return r;
 	n = strv_length(kvers);
 	kidx = xcalloc(n, sizeof(*kidx));
 	kerr = xcalloc(n, sizeof(*kerr));
@@ -1004,12 +1031,17 @@ static int for_each_kernel(struct run *rn, const char *arg,
 		build_kernels(rn, pkg, kidx, n);
 	for (size_t i = 0; i < n; i++) {
 		r = kidx[i] < 0 ? kerr[i] : fn(rn, pkg, &rn->ks[kidx[i]]);
-		r = exit_code(r);
-		if (r > worst)
-			worst = r;
+		result_add(rn->res, r);
+		if (r < 0 && first == 0)
+			first = r;
 	}
-	r = exit_code(depmod_dirty(rn));
-	return r > worst ? r : worst;
+	r = depmod_dirty(rn);
+	if (r < 0) {
+		result_add(rn->res, r);
+		if (first == 0)
+			first = r;
+	}
+	return first;
 }
 
 static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
@@ -1018,7 +1050,7 @@ static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks
 	int r;
 
 	if (ks->prebuilt)
-		return ks->build_exit;
+		return ks->build_result;
 	r = inst_state(rn->ctx, pkg, ks->k, &st);
 	if (r < 0)
 		return r;
@@ -1037,8 +1069,8 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	int r;
 
 	if (ks->prebuilt) {
-		if (ks->build_exit != 0)
-			return ks->build_exit;
+		if (ks->build_result != 0)
+			return ks->build_result;
 	} else {
 		r = needs_build(rn, pkg, ks);
 		built = r > 0;
@@ -1129,36 +1161,48 @@ static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	return 0;
 }
 
-int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+int dkm_action_build(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o,
+		     struct dkm_result *res)
 {
-	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_build, true);
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1, .res = res };
+	int r;
 
+	result_clear(res);
+	r = for_each_kernel(&rn, arg, do_build, true);
 	run_done(&rn);
 	return r;
 }
 
-int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+int dkm_action_install(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o,
+		       struct dkm_result *res)
 {
-	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_install, true);
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1, .res = res };
+	int r;
 
+	result_clear(res);
+	r = for_each_kernel(&rn, arg, do_install, true);
 	return run_finish_initrd(&rn, r);
 }
 
-int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+int dkm_action_uninstall(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o,
+			 struct dkm_result *res)
 {
-	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_uninstall, false);
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1, .res = res };
+	int r;
 
+	result_clear(res);
+	r = for_each_kernel(&rn, arg, do_uninstall, false);
 	return run_finish_initrd(&rn, r);
 }
 
-int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+int dkm_action_unbuild(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o,
+		       struct dkm_result *res)
 {
-	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
-	int r = for_each_kernel(&rn, arg, do_unbuild, false);
+	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1, .res = res };
+	int r;
 
+	result_clear(res);
+	r = for_each_kernel(&rn, arg, do_unbuild, false);
 	run_done(&rn);
 	return r;
 }
@@ -1170,13 +1214,11 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 	_cleanup_strv_free_ char **insts = NULL, **left = NULL;
 	int r;
 
-	if (!o->all && !(o->kernels && o->kernels[0])) {
-		dkm_err(ctx, -EINVAL, "remove needs -k <kernel> or --all");
-		return DKM_EXIT_USAGE;
-	}
+	if (!o->all && !(o->kernels && o->kernels[0]))
+		return dkm_err(ctx, -EINVAL, "remove needs -k <kernel> or --all");
 	r = dkm_resolve_pkg(ctx, arg, &pkg);
 	if (r < 0)
-		return exit_code(r);
+		return r;
 	r = run_lock(&rn);
 	if (r < 0)
 		goto out;
@@ -1236,7 +1278,7 @@ int dkm_action_remove(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 	r = 0;
 out:
 	run_done(&rn);
-	return exit_code(r);
+	return r;
 }
 
 int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
@@ -1287,7 +1329,7 @@ int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct
 out:
 	dkm_pkg_list_free(l, n);
 	run_done(&rn);
-	return exit_code(r);
+	return r;
 }
 
 /* Is (pkg, kernel) installed exactly as the current inputs would build it? */
@@ -1351,16 +1393,18 @@ struct rebuild_count {
 	char **changed; /* packages whose modules changed: the initramfs */
 };
 
-int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
+int dkm_action_rebuild(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o,
+		       struct dkm_result *res)
 {
 	char *const one[] = { (char *)kver, NULL };
 
-	return dkm_action_rebuild_kernels(ctx, one, o);
+	return dkm_action_rebuild_kernels(ctx, one, o, res);
 }
 
 /* Every kernel's builds go to the scheduler at once, under the one job budget; then one depmod
  * per kernel whose tree changed, and its initramfs. */
-int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const struct dkm_opts *o)
+int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const struct dkm_opts *o,
+			       struct dkm_result *res)
 {
 	struct run rn = { .ctx = ctx, .o = o, .lock_fd = -1 };
 	struct dkm_pkg **l = NULL;
@@ -1373,6 +1417,7 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 	bool any_failed = false;
 	int r;
 
+	result_clear(res);
 	while (kvers[nk])
 		nk++;
 	cnt = xcalloc(nk + 1, sizeof(*cnt));
@@ -1482,6 +1527,11 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 		if (cnt[k].skipped)
 			continue;
 		any_failed |= cnt[k].failed > 0;
+		if (res) {
+			res->done += (unsigned)cnt[k].built;
+			res->failed += (unsigned)cnt[k].failed;
+			res->excluded += (unsigned)cnt[k].excluded;
+		}
 		if (cnt[k].built == 0 && cnt[k].failed == 0)
 			dkm_notice(ctx, "%s: nothing to do (%zu package%s up to date%s)", kvers[k],
 				   cnt[k].uptodate, cnt[k].uptodate == 1 ? "" : "s",
@@ -1491,7 +1541,7 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 				   kvers[k], cnt[k].built, cnt[k].uptodate, cnt[k].failed,
 				   (double)(now_usec() - t0) / 1e6);
 	}
-	r = any_failed ? DKM_EXIT_BUILD : 0;
+	r = 0;
 out:
 	for (size_t i = 0; i < njobs; i++)
 		dkm_conf_free(confs[i]);
@@ -1500,13 +1550,14 @@ out:
 	/* once per kernel, after the lock is released: dracut's 50dkm-hook module calls us back */
 	for (size_t k = 0; k < nk; k++) {
 		if (cnt[k].changed && cnt[k].changed[0] && !o->no_initrd &&
-		    (r == 0 || r == DKM_EXIT_BUILD)) {
+		    r == 0) {
 			int q = dkm_initrd_update(ctx, kvers[k], o->arch, cnt[k].changed);
 
-			if (q < 0 && r == 0)
+			/* the first problem is the one told: a failed build before it */
+			if (q < 0 && r == 0 && !any_failed)
 				r = q;
 		}
 		strv_free(cnt[k].changed);
 	}
-	return exit_code(r);
+	return r;
 }

@@ -6,6 +6,7 @@
 #include <lzma.h>
 #include <string.h>
 
+#include "compress-internal.h"
 #include "compress.h"
 #include "ctx.h"
 #include "log.h"

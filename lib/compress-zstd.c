@@ -6,6 +6,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "compress-internal.h"
 #include "compress.h"
 #include "ctx.h"
 #include "log.h"

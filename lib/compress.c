@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "compress-internal.h"
 #include "compress.h"
 #include "ctx.h"
 #include "log.h"

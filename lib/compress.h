@@ -41,20 +41,6 @@ int dkm_compression_from_string(const char *s, enum dkm_compression *ret);
 /* From a file name's suffix (".ko.xz" → XZ, ".ko" → NONE). */
 enum dkm_compression dkm_compression_from_path(const char *path);
 
-/* Backends, one file each (compress-gzip.c, compress-xz.c, compress-zstd.c). Called by the
- * dispatcher only; each converts its library's codes to -errno and logs at its boundary. */
-int dkm_gzip_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret,
-		      size_t *ret_len);
-int dkm_gzip_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t max, void **ret,
-			size_t *ret_len);
-int dkm_xz_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret, size_t *ret_len);
-int dkm_xz_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t max, void **ret,
-		      size_t *ret_len);
-int dkm_zstd_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret,
-		      size_t *ret_len);
-int dkm_zstd_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t max, void **ret,
-			size_t *ret_len);
-
 /* The first output buffer of a decompressor for len input bytes (at most max), given the size
  * the data's header claims (0: none). A claim is believed only within a ratio no module
  * reaches, so a forged 20-byte header cannot reserve a gigabyte; past it the buffer grows. */

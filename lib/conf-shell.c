@@ -24,12 +24,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conf-internal.h"
 #include "conf.h"
 #include "ctx.h"
-#include "log.h"
-#include "shvars.h"
 #include "identity.h"
+#include "log.h"
 #include "sandbox.h"
+#include "shvars.h"
 #include "spawn.h"
 #include "util.h"
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf-internal.h"
 #include "conf.h"
 #include "ctx.h"
 #include "kernel.h"

@@ -96,11 +96,6 @@ int dkm_conf_read_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_c
 /* Validate a table and resolve it for env->kernelver. path is only used in messages. */
 int dkm_conf_from_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_shvars *vars,
 		       const struct dkm_conf_env *env, struct dkm_conf **ret);
-/* Evaluate the (already read, CRLF-normalised) text with a sandboxed bash: unprivileged,
- * scrubbed environment, time limit, values returned NUL-separated on a dedicated pipe. */
-int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
-			const struct dkm_conf_env *env, struct dkm_shvars **ret_vars);
-
 /* Print "NAME[idx]=value" lines (dkm_shvars_format escaping), sorted by name then index:
  * every directive and every variable the file assigned; the predefined variables only when
  * the file changed them. */
@@ -116,6 +111,3 @@ const char *dkm_conf_env_value(const struct dkm_conf_env *env, const char *name)
 
 /* Offset of the first byte that is not valid UTF-8, (size_t)-1 if all is valid. */
 size_t dkm_utf8_invalid_at(const char *s, size_t len);
-/* conf-shell: rename $BASH_SOURCE references (quote-aware) so the text can be sourced from a
- * memfd while $BASH_SOURCE still reads as the file's path. ret_count may be NULL. */
-char *dkm_conf_shell_rewrite(const char *text, unsigned *ret_count);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
-#include "dkms-compat.h"
+#include "dkms-framework.h"
 #include "shvars.h"
 #include "util.h"
 

@@ -18,14 +18,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "build.h"
 #include "compress.h"
 #include "conf.h"
 #include "ctx.h"
-#include "dkms-compat.h"
-#include "actions.h"
+#include "dkms-framework.h"
+#include "dkms-import.h"
 #include "kernel.h"
 #include "lock.h"
+#include "modsig.h"
 #include "registry.h"
 #include "sign.h"
 #include "util.h"
@@ -364,13 +366,11 @@ int dkm_dkms_import(struct dkm_ctx *ctx, const char *dkms_tree)
 	_cleanup_close_ int lock = -1;
 	int r = 0;
 
-	if (!is_dir(tree)) {
-		dkm_err(ctx, -ENOENT, "no DKMS tree at '%s': nothing to import", tree);
-		return DKM_EXIT_NOTFOUND;
-	}
+	if (!is_dir(tree))
+		return dkm_err(ctx, -ENOENT, "no DKMS tree at '%s': nothing to import", tree);
 	lock = dkm_lock_take(ctx);
 	if (lock < 0)
-		return DKM_EXIT_FAILURE;
+		return lock;
 	names = subdirs_sorted(tree);
 	for (size_t i = 0; names[i] && r >= 0; i++) {
 		_cleanup_free_ char *md = path_join(tree, names[i]);
@@ -385,6 +385,6 @@ int dkm_dkms_import(struct dkm_ctx *ctx, const char *dkms_tree)
 	dkm_notice(ctx, "import from '%s': %u package%s, %u installed, %u built, %u not imported",
 		   tree, im.pkgs, im.pkgs == 1 ? "" : "s", im.installed, im.built, im.failed);
 	if (r < 0)
-		return DKM_EXIT_FAILURE;
-	return im.failed ? DKM_EXIT_FAILURE : DKM_EXIT_OK;
+		return r;
+	return (int)im.failed;
 }

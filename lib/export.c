@@ -19,6 +19,7 @@
 #include "install.h"
 #include "kernel.h"
 #include "lock.h"
+#include "modsig.h"
 #include "registry.h"
 #include "sign.h"
 #include "spawn.h"
@@ -29,21 +30,6 @@
 #define META_NAME "dkm-hook-binary"
 #define CERT_NAME "signing-cert.der"
 #define ARCHIVE_MAX ((size_t)1 << 30)
-
-static int exit_code(int r)
-{
-	if (r >= 0)
-		return DKM_EXIT_OK;
-	switch (r) {
-	case -EINVAL:
-	case -EBADMSG:
-		return DKM_EXIT_INVALID;
-	case -ENOENT:
-		return DKM_EXIT_NOTFOUND;
-	default:
-		return DKM_EXIT_FAILURE;
-	}
-}
 
 /* The finished modules of one (package, version, kernel, arch), read from the state tree. */
 struct artefact {
@@ -467,6 +453,22 @@ out:
 	return r;
 }
 
+int dkm_export_args_check(struct dkm_ctx *ctx, const struct dkm_opts *o, const char *format)
+{
+	const char *arch = o->arch ? o->arch : dkm_host_arch();
+
+	if (!o->kernels || !o->kernels[0] || o->kernels[1])
+		return dkm_err(ctx, -EINVAL, "export needs exactly one kernel: -k <kernel>");
+	format = format ? format : "tar";
+	if (!streq(format, "tar") && !streq(format, "deb"))
+		return dkm_err(ctx, -EINVAL, "--format '%s': expected tar or deb", format);
+	if (streq(format, "deb") && !deb_arch(arch))
+		return dkm_err(ctx, -EINVAL,
+			       "no Debian architecture is known for '%s': export it with --format tar",
+			       arch);
+	return 0;
+}
+
 int dkm_cmd_export(struct dkm_ctx *ctx, const char *pkgarg, const struct dkm_opts *o,
 		   const char *format, const char *output)
 {
@@ -476,25 +478,13 @@ int dkm_cmd_export(struct dkm_ctx *ctx, const char *pkgarg, const struct dkm_opt
 	bool deb;
 	int r;
 
-	if (!o->kernels || !o->kernels[0] || o->kernels[1]) {
-		dkm_err(ctx, -EINVAL, "export needs exactly one kernel: -k <kernel>");
-		return DKM_EXIT_USAGE;
-	}
+	r = dkm_export_args_check(ctx, o, format);
+	if (r < 0)
+		return r;
 	format = format ? format : "tar";
-	if (!streq(format, "tar") && !streq(format, "deb")) {
-		dkm_err(ctx, -EINVAL, "--format '%s': expected tar or deb", format);
-		return DKM_EXIT_USAGE;
-	}
 	deb = streq(format, "deb");
-	if (deb) {
+	if (deb)
 		debarch = deb_arch(arch);
-		if (!debarch) {
-			dkm_err(ctx, -EINVAL,
-				"no Debian architecture is known for '%s': export it with --format tar",
-				arch);
-			return DKM_EXIT_USAGE;
-		}
-	}
 	r = bundle_load(ctx, pkgarg, o->kernels[0], arch, &b);
 	if (r < 0)
 		goto out;
@@ -522,7 +512,7 @@ int dkm_cmd_export(struct dkm_ctx *ctx, const char *pkgarg, const struct dkm_opt
 		dkm_notice(ctx, "install it with 'dkm-hook import-binary %s'", path_basename(out));
 out:
 	bundle_done(&b);
-	return exit_code(r);
+	return r < 0 ? r : 0;
 }
 
 /* ---- import-binary ---- */
@@ -866,19 +856,18 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 
 	r = read_full_file(file, ARCHIVE_MAX, &data, &len);
 	if (r < 0) {
-		dkm_err(ctx, r, "cannot read '%s': %s", file, strerror(-r));
-		return r == -ENOENT ? DKM_EXIT_NOTFOUND : DKM_EXIT_FAILURE;
+		return dkm_err(ctx, r, "cannot read '%s': %s", file, strerror(-r));
 	}
 	if (len >= 8 && memcmp(data, "!<arch>\n", 8) == 0) {
 		dkm_err(ctx, -EINVAL,
 			"'%s' is a Debian package: install it with 'apt install ./%s' or 'dpkg -i'; import-binary reads what 'dkm-hook export --format tar' writes",
 			file, path_basename(file));
-		return DKM_EXIT_INVALID;
+		return -EINVAL;
 	}
 	r = dkm_tar_parse(data, len, &l, &why);
 	if (r < 0) {
 		dkm_err(ctx, r, "'%s' is not a dkm-hook binary package: %s", file, why);
-		return DKM_EXIT_INVALID;
+		return -EBADMSG;
 	}
 	n = (size_t)r;
 	e = tar_find(l, n, META_NAME);
@@ -970,5 +959,5 @@ out:
 		if (k2 < 0)
 			r = k2;
 	}
-	return exit_code(r);
+	return r < 0 ? r : 0;
 }

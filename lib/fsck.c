@@ -15,6 +15,7 @@
 
 #include "actions.h"
 #include "ctx.h"
+#include "fsck.h"
 #include "install.h"
 #include "kernel.h"
 #include "lock.h"
@@ -24,10 +25,26 @@
 struct fsck {
 	struct dkm_ctx *ctx;
 	bool repair;
+	dkm_fsck_report_fn report;
+	void *userdata;
 	unsigned problems;
 	unsigned repaired;
 	char **dirty; /* kernels needing depmod after repair */
 };
+
+/* one line of the report, to the caller's report function */
+static void say(struct fsck *f, enum dkm_fsck_item item, const char *fmt, ...) _printf_(3, 4);
+static void say(struct fsck *f, enum dkm_fsck_item item, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (f->report)
+		f->report(f->userdata, item, msg);
+}
 
 static void problem(struct fsck *f, bool fixed, const char *fmt, ...) _printf_(3, 4);
 static void problem(struct fsck *f, bool fixed, const char *fmt, ...)
@@ -41,7 +58,7 @@ static void problem(struct fsck *f, bool fixed, const char *fmt, ...)
 	f->problems++;
 	if (fixed)
 		f->repaired++;
-	printf("%s: %s\n", fixed ? "repaired" : "problem", msg);
+	say(f, fixed ? DKM_FSCK_REPAIRED : DKM_FSCK_PROBLEM, "%s", msg);
 }
 
 static void mark_dirty(struct fsck *f, const char *kver)
@@ -117,8 +134,9 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 			p->version, kver, mp, strempty(why), fixed ? ": written again from the build" : "",
 			cannot ? ": not repaired: " : "", strempty(cannot));
 		if (!fixed) {
-			printf("  to repair it: 'dkm-hook install %s/%s -k %s' (it installs the build again: a module of ours is replaced, never archived as the kernel's), then 'dkm-hook fsck'\n",
-			       p->name, p->version, kver);
+			say(f, DKM_FSCK_HINT,
+			    "'dkm-hook install %s/%s -k %s' (it installs the build again: a module of ours is replaced, never archived as the kernel's), then 'dkm-hook fsck'",
+			    p->name, p->version, kver);
 			return;
 		}
 	}
@@ -185,10 +203,11 @@ static void check_registrations(struct fsck *f)
 			"%s: registration '%s/package' is %s: the package, its builds and the modules it installed are not managed",
 			pv, dir, strchr(bad[i], '\t') + 1);
 		if (is_dir(src))
-			printf("  to repair it: 'dkm-hook add %s' registers it again from '%s'\n", pv,
-			       src);
+			say(f, DKM_FSCK_HINT, "'dkm-hook add %s' registers it again from '%s'", pv,
+			    src);
 		else
-			printf("  to repair it: register it again with 'dkm-hook add <its source dir>' (or 'dkm-hook import-binary <file>' for an imported build)\n");
+			say(f, DKM_FSCK_HINT,
+			    "register it again with 'dkm-hook add <its source dir>' (or 'dkm-hook import-binary <file>' for an imported build)");
 	}
 }
 
@@ -291,9 +310,10 @@ static void check_add_staging(struct fsck *f)
 		dir);
 }
 
-int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
+int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair,
+		    dkm_fsck_report_fn report, void *userdata, struct dkm_fsck_result *ret)
 {
-	struct fsck f = { .ctx = ctx, .repair = repair };
+	struct fsck f = { .ctx = ctx, .repair = repair, .report = report, .userdata = userdata };
 	_cleanup_free_ char *kdir = dkm_ctx_pathf(ctx, "%s/kernels", ctx->state_dir);
 	_cleanup_free_ char *lockp = dkm_ctx_pathf(ctx, "%s/lock", ctx->state_dir);
 	_cleanup_strv_free_ char **kvers = NULL;
@@ -305,14 +325,14 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 	if (repair) {
 		lock_fd = dkm_lock_take(ctx);
 		if (lock_fd < 0)
-			return DKM_EXIT_FAILURE;
+			return lock_fd;
 	} else {
 		/* report only: never block, but say if someone is working right now */
 		_cleanup_close_ int fd = open(lockp, O_RDONLY | O_CLOEXEC);
 
 		if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
-			printf("note: another dkm-hook command holds '%s': what follows may be in flux\n",
-			       lockp);
+			say(&f, DKM_FSCK_NOTE,
+			    "another dkm-hook command holds '%s': what follows may be in flux", lockp);
 	}
 	/* kernels we know of: the module trees, and the state tree's per-kernel dirs */
 	kvers = dkm_kernel_list(ctx);
@@ -388,15 +408,11 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair)
 
 		if (dkm_kernel_probe(ctx, f.dirty[i], o->arch, NULL, &k) >= 0) {
 			if (is_dir(k->moddir) && dkm_depmod(ctx, k) >= 0)
-				printf("repaired: %s: depmod ran\n", f.dirty[i]);
+				say(&f, DKM_FSCK_REPAIRED, "%s: depmod ran", f.dirty[i]);
 			dkm_kernel_free(k);
 		}
 	}
 	strv_free(f.dirty);
-	if (f.problems == 0)
-		printf("fsck: no problems found\n");
-	else
-		printf("fsck: %u problem%s, %u repaired\n", f.problems, f.problems == 1 ? "" : "s",
-		       f.repaired);
-	return f.problems == f.repaired ? DKM_EXIT_OK : DKM_EXIT_FAILURE;
+	*ret = (struct dkm_fsck_result){ .problems = f.problems, .repaired = f.repaired };
+	return 0;
 }

@@ -53,7 +53,7 @@ static size_t find_failures(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, c
 	return nf;
 }
 
-static int judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arch)
+static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arch)
 {
 	struct dkm_initrd_list need = { 0 };
 	struct dkm_pkg **l = NULL;
@@ -91,13 +91,15 @@ static int judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arc
 	free(f);
 	dkm_initrd_list_done(&need);
 	dkm_pkg_list_free(l, n);
-	return fatal ? DKM_EXIT_FAILURE : DKM_EXIT_OK;
+	return fatal ? DKM_KERNEL_STOP : DKM_KERNEL_GOES_ON;
 }
 
-int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o)
+int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o,
+			  enum dkm_kernel_verdict *ret_verdict)
 {
 	const char *arch = o->arch ? o->arch : dkm_host_arch();
 	_cleanup_free_ char *noauto = dkm_ctx_path(ctx, "/etc/dkms/no-autoinstall");
+	struct dkm_result res;
 	int r;
 
 	/* run by apt or kernel-install, with nobody to press Ctrl-C: a lock held too long ends
@@ -109,24 +111,27 @@ int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dk
 		dkm_notice(ctx,
 			   "%s: automatic builds are disabled by '%s': nothing was built; remove that file, or run 'dkm-hook rebuild %s'",
 			   kver, noauto, kver);
-		return DKM_EXIT_OK;
+		*ret_verdict = DKM_KERNEL_GOES_ON;
+		return 0;
 	}
-	r = dkm_action_rebuild(ctx, kver, o);
-	if (r == DKM_EXIT_OK)
-		return DKM_EXIT_OK;
-	if (r == DKM_EXIT_BUILD)
-		return judge_failures(ctx, kver, arch);
+	r = dkm_action_rebuild(ctx, kver, o, &res);
+	if (r == 0) {
+		*ret_verdict = res.failed ? judge_failures(ctx, kver, arch) : DKM_KERNEL_GOES_ON;
+		return 0;
+	}
 	/* the rebuild could not run at all (lock, state, configuration, initramfs): what is
 	 * needed to boot is unknown */
 	if (streq(ctx->fail_policy, "never")) {
 		dkm_warn(ctx, "modules for %s could not be set up (see above): %s is installed without them (fail_policy=never)",
 			 kver, kver);
-		return DKM_EXIT_OK;
+		*ret_verdict = DKM_KERNEL_GOES_ON;
+		return 0;
 	}
 	dkm_err(ctx, 0,
 		"modules for %s could not be set up (see above): stopping the installation of %s, so the machine keeps booting its current kernel",
 		kver, kver);
-	return DKM_EXIT_FAILURE;
+	*ret_verdict = DKM_KERNEL_STOP;
+	return 0;
 }
 
 /* ---- kernel-install: does 50-depmod.install run after us? ---- */

@@ -15,9 +15,14 @@ struct dkm_opts;
  *           package and its log;
  *   never   failures are warnings;
  *   always  any failed package fails the installation.
- * Returns an exit code: DKM_EXIT_OK (the installation goes on) or DKM_EXIT_FAILURE (it must
- * not: the machine keeps booting the kernel it has). */
-int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o);
+ * Every outcome, a rebuild that could not run at all included, is judged: returns 0 with the
+ * verdict in *ret_verdict (the kernel hooks turn it into their exit status). */
+enum dkm_kernel_verdict {
+	DKM_KERNEL_GOES_ON = 0, /* the kernel's installation goes on */
+	DKM_KERNEL_STOP,        /* it must not: the machine keeps booting the kernel it has */
+};
+int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o,
+			  enum dkm_kernel_verdict *ret_verdict);
 
 /* kernel-install: will systemd's 50-depmod.install run after our plugin for this command and
  * kernel, on the very module tree we change? True when a non-empty plugin of that name comes

@@ -11,10 +11,10 @@
 #include "ctx.h"
 #include "elf-module.h"
 #include "initrd.h"
-#include "json.h"
 #include "kernel.h"
 #include "log.h"
 #include "registry.h"
+#include "rootfs.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -256,104 +256,6 @@ bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers
 	if (streq(e->state, "installed"))
 		return false;
 	return streq(e->state, "failed") || has_headers;
-}
-
-static void json_str(const char *s)
-{
-	dkm_json_str(stdout, strempty(s));
-}
-
-static void json_str_or_null(const char *s)
-{
-	dkm_json_str(stdout, s);
-}
-
-static void print_json(const char *kver, const struct dkm_initrd_list *l)
-{
-	printf("{\"version\":1,\"kernel\":");
-	json_str(kver);
-	printf(",\"root_device\":");
-	json_str_or_null(l->root_device);
-	printf(",\"root_fstype\":");
-	json_str_or_null(l->root_fstype);
-	printf(",\"modules\":[");
-	for (size_t i = 0; i < l->n; i++) {
-		const struct dkm_initrd_entry *e = &l->entries[i];
-
-		printf("%s\n  {\"module\":", i ? "," : "");
-		json_str(e->module);
-		printf(",\"package\":");
-		json_str(e->package);
-		printf(",\"version\":");
-		json_str(e->version);
-		printf(",\"state\":");
-		json_str(e->state);
-		printf(",\"file\":");
-		json_str_or_null(e->file);
-		printf(",\"log\":");
-		json_str_or_null(e->log);
-		printf(",\"reasons\":[");
-		for (size_t j = 0; e->reasons[j]; j++) {
-			if (j)
-				putchar(',');
-			json_str(e->reasons[j]);
-		}
-		printf("]}");
-	}
-	printf("%s]}\n", l->n ? "\n" : "");
-}
-
-int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch, bool json)
-{
-	_cleanup_kernel_ struct dkm_kernel *k = NULL;
-	struct dkm_initrd_list l = { 0 };
-	bool never = streq(ctx->fail_policy, "never");
-	int r, missing = 0;
-
-	r = dkm_kernel_probe(ctx, kver, arch, NULL, &k);
-	if (r < 0)
-		return 2;
-	r = dkm_initrd_modules(ctx, kver, k->arch, &l);
-	if (r < 0)
-		return 1;
-	if (json)
-		print_json(kver, &l);
-	for (size_t i = 0; i < l.n && !json; i++) {
-		const struct dkm_initrd_entry *e = &l.entries[i];
-		_cleanup_free_ char *why = strv_join(e->reasons, "; ");
-
-		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, e->state, why);
-	}
-	/* the list first, then what is wrong with it */
-	fflush(stdout);
-	for (size_t i = 0; i < l.n; i++) {
-		const struct dkm_initrd_entry *e = &l.entries[i];
-		_cleanup_free_ char *what = NULL;
-
-		if (streq(e->state, "installed"))
-			continue;
-		if (streq(e->state, "failed"))
-			what = e->log ? xasprintf("failed to build (log: '%s')", e->log)
-				      : xstrdup("failed to build");
-		else
-			what = xasprintf("is not installed for it (state %s)", e->state);
-		if (!dkm_initrd_entry_missing(e, k->has_headers))
-			dkm_warn(ctx,
-				 "%s (%s/%s) belongs in the initramfs of %s but is not built yet (no kernel headers): the initramfs is made without it; install linux-headers-%s, its hook will rebuild it",
-				 e->module, e->package, e->version, kver, kver);
-		else if (never)
-			dkm_warn(ctx,
-				 "%s (%s/%s) belongs in the initramfs of %s (%s) but %s: the initramfs is made without it (fail_policy=never)",
-				 e->module, e->package, e->version, kver, e->reasons[0], what);
-		else {
-			dkm_err(ctx, 0,
-				"%s (%s/%s) belongs in the initramfs of %s (%s) but %s: an initramfs without it would not boot",
-				e->module, e->package, e->version, kver, e->reasons[0], what);
-			missing++;
-		}
-	}
-	dkm_initrd_list_done(&l);
-	return missing ? 1 : 0;
 }
 
 /* ---- regeneration ---- */

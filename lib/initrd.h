@@ -40,12 +40,6 @@ void dkm_initrd_list_done(struct dkm_initrd_list *l);
  * not built although the kernel's headers are there.) */
 bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers);
 
-/* `dkm-hook initrd-modules <kver> [--json]`: print the list (text: one line per module,
- * "<module>\t<package>/<version>\t<state>\t<reason>[; <reason>...]"; or one JSON object).
- * Returns an exit code: 1 when a module that belongs is missing and fail_policy is not
- * "never" (an image made now would not boot: each one is logged as an error), else 0. */
-int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch, bool json);
-
 /* Regenerate the initramfs of kver once, with the configured generator (initrd_generator=:
  * auto picks what the system uses: dracut or initramfs-tools). Only an existing image is
  * regenerated; none yet means the kernel's own hooks will make it. Returns 1 if regenerated,
@@ -61,11 +55,3 @@ char *dkm_initrd_holder(struct dkm_ctx *ctx, const char *kver, const char *arch,
  * changed belongs in it (changed: package names). Returns as dkm_initrd_regenerate. */
 int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		      char *const *changed);
-
-/* lib/rootfs.c: the file system type of the root device, found with libblkid. The device is
- * ctx->root_device if set (a block device or an image file), else the source of the mount that
- * holds the root directory (ctx->root, "/" by default) in /proc/self/mountinfo; when that is not
- * a block device libblkid can read (zfs datasets, overlay, tmpfs), mountinfo's own type is used.
- * libblkid's "zfs_member" is reported as "zfs". Returns 0 with malloc'ed *ret_type and
- * *ret_device, -errno if there is no answer (logged at info level). */
-int dkm_rootfs_probe(struct dkm_ctx *ctx, char **ret_type, char **ret_device);

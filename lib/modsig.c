@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "modsig.h"
 #include "sign.h"
 
 static uint32_t be32(const uint8_t *p)

@@ -11,7 +11,7 @@
 #include <sys/sysmacros.h>
 
 #include "ctx.h"
-#include "initrd.h"
+#include "rootfs.h"
 #include "log.h"
 #include "util.h"
 

@@ -27,6 +27,7 @@
 #include "ctx.h"
 #include "elf-module.h"
 #include "log.h"
+#include "modsig.h"
 #include "sign.h"
 #include "util.h"
 

@@ -7,33 +7,7 @@
 
 struct dkm_ctx;
 
-/* ---- The appended signature (DESIGN §4 "Module signatures"), lib/modsig.c ----
- *
- *   [ ELF module ][ DER PKCS#7 (sig_len bytes) ][ 12-byte info ][ "~Module signature appended~\n" ]
- *
- * info = { u8 algo = 0, u8 hash = 0, u8 id_type = 2 (PKCS#7), u8 signer_len = 0,
- *          u8 key_id_len = 0, u8 pad[3], be32 sig_len } */
-#define DKM_MODSIG_MAGIC "~Module signature appended~\n"
-#define DKM_MODSIG_MAGIC_LEN (sizeof(DKM_MODSIG_MAGIC) - 1)
-#define DKM_MODSIG_INFO_LEN 12
-#define DKM_MODSIG_TRAILER_LEN (DKM_MODSIG_INFO_LEN + DKM_MODSIG_MAGIC_LEN)
-#define DKM_MODSIG_ID_PKCS7 2
-
-/* Where the signature of a (decompressed) module is. Returns 1 if data ends in the magic and a
- * well-formed info block (ret_content_len = length of what was signed, ret_sig_off/len = the
- * PKCS#7 blob), 0 if it carries no signature, -EBADMSG if the trailer is malformed (sizes out
- * of range, non-zero fields the kernel insists are zero), -ENOPKG for a pre-PKCS#7 id_type. */
-int dkm_modsig_parse(const void *data, size_t len, size_t *ret_content_len, size_t *ret_sig_off,
-		     size_t *ret_sig_len);
-
-/* Fill out[DKM_MODSIG_TRAILER_LEN] with the info block for sig_len and the magic. */
-void dkm_modsig_trailer(uint8_t out[static DKM_MODSIG_TRAILER_LEN], uint32_t sig_len);
-
-/* The length of data without any appended signatures (a module signed twice by sign-file carries
- * two); len if unsigned. -EBADMSG/-ENOPKG as dkm_modsig_parse. */
-int dkm_modsig_strip(const void *data, size_t len, size_t *ret_len);
-
-/* ---- Keys, signing, verification with libcrypto, lib/sign.c ---- */
+/* Keys, signing, verification with libcrypto (the appended signature itself: modsig.h). */
 
 /* A private key and the X.509 certificate that names it. */
 struct dkm_sign_key;
@@ -94,25 +68,3 @@ int dkm_module_verify(struct dkm_ctx *ctx, const void *data, size_t len, const c
 		      struct dkm_sig_info *ret);
 void dkm_sig_info_done(struct dkm_sig_info *i);
 const char *dkm_sig_verdict_name(int verdict); /* "valid", "invalid", "unsigned", ... */
-
-/* ---- The `keygen` and `verify` verbs, lib/verify-cmd.c ---- */
-
-/* Exit codes of `dkm-hook verify` (docs/signing.md). */
-enum {
-	DKM_VERIFY_EXIT_VALID = 0,     /* signed by the certificate's key, contents intact */
-	DKM_VERIFY_EXIT_INVALID = 1,   /* signature does not verify, or is malformed */
-	DKM_VERIFY_EXIT_ERROR = 2,     /* could not check: unreadable file, not a module, no cert */
-	DKM_VERIFY_EXIT_UNSIGNED = 3,  /* no signature at all */
-	DKM_VERIFY_EXIT_OTHER_KEY = 4, /* well-formed signature by a different key */
-};
-
-/* `dkm-hook keygen [--force]`: create the key pair at ctx->sign_key / ctx->sign_cert (inside
- * the root). Refuses to replace an existing pair without force. Returns the exit code: 0 when
- * a key was generated, 1 otherwise (the reason is logged). */
-int dkm_cmd_keygen(struct dkm_ctx *ctx, bool force);
-
-/* `dkm-hook verify <file> [--cert FILE] [--json]`: show a module's signature (the file may be
- * compressed) and check it against cert_path, or the configured certificate when NULL. Prints a
- * report on stdout (text, or one JSON object) and returns one of DKM_VERIFY_EXIT_*. */
-int dkm_cmd_verify(struct dkm_ctx *ctx, const char *module_path, const char *cert_path,
-		   bool json);

@@ -48,8 +48,8 @@ same_set() {
 		"$DKM" --list verbs | cut -f2; } | grep -oE -- '(^|[ ,[(|])--?[a-z][a-z-]*' | tr -d ' ,[(|' | sort -u)
 	man_opts=$($ITEMS "$MAN/dkm-hook.8" OPTIONS tp | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' | tr -d ' ,' | sort -u)
 	same_set "$help_opts" "$man_opts"
-	# the long options of bin/dkm-hook.c's getopt table, but the hidden --list
-	src_opts=$(sed -n '/struct option longopts/,/^\t};/p' "$TOP/bin/dkm-hook.c" |
+	# the long options of bin/dkm-hook/main.c's getopt table, but the hidden --list
+	src_opts=$(sed -n '/struct option longopts/,/^\t};/p' "$TOP/bin/dkm-hook/main.c" |
 		grep -oE '\{ "[a-z-]+"' | sed -E 's/\{ "/--/; s/"//' | grep -vx -- --list | sort -u)
 	[ -n "$src_opts" ]
 	same_set "$src_opts" "$(grep -- '^--' <<<"$help_opts")"
@@ -87,9 +87,9 @@ same_set() {
 	same_set "$dirs" "$man"
 }
 
-@test "dkm-hook(8): every exit code of lib/actions.h is explained" {
+@test "dkm-hook(8): every exit code of bin/dkm-hook/exit-code.h is explained" {
 	local codes
-	codes=$(sed -n 's/^\tDKM_EXIT_[A-Z]* = \([0-9]*\),.*/\1/p' "$TOP/lib/actions.h")
+	codes=$(sed -n 's/^\tDKM_EXIT_[A-Z]* = \([0-9]*\),.*/\1/p' "$TOP/bin/dkm-hook/exit-code.h")
 	[ "$(wc -l <<<"$codes")" -ge 7 ]
 	same_set "$codes" "$($ITEMS "$MAN/dkm-hook.8" "EXIT STATUS" tp)"
 }

@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress-internal.h"
 #include "compress.h"
+#include "conf-internal.h"
 #include "conf.h"
 #include "ctx.h"
 #include "elf-module.h"
+#include "modsig.h"
 #include "shvars.h"
 #include "sign.h"
 #include "util.h"

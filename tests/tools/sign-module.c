@@ -16,8 +16,10 @@
 #include "compress.h"
 #include "ctx.h"
 #include "log.h"
+#include "modsig.h"
 #include "sign.h"
 #include "util.h"
+#include "../../bin/dkm-hook/verb-sign.h"
 
 enum mode { MODE_SIGN, MODE_DECOMPRESS, MODE_SPLIT, MODE_KEYGEN, MODE_DESCRIBE, MODE_VERIFY };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "compress-internal.h"
 #include "compress.h"
 #include "ctx.h"
 #include "log-capture.h"

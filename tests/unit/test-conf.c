@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf-internal.h"
 #include "conf.h"
 #include "ctx.h"
 #include "log-capture.h"

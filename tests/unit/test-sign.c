@@ -9,6 +9,7 @@
 #include "ctx.h"
 #include "elf-fixture.h"
 #include "log-capture.h"
+#include "modsig.h"
 #include "sign.h"
 #include "tap.h"
 #include "util.h"

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The `keygen` and `verify` verbs: thin on purpose, the work is in sign.c and compress.c. */
+/* keygen, verify: the module signing key and a module's signature. Thin on purpose: the work
+ * is in lib/sign.c and lib/compress.c; here are the reports and the exit codes. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "compress.h"
 #include "ctx.h"
+#include "dkm-hook.h"
 #include "elf-module.h"
 #include "json.h"
 #include "log.h"
+#include "modsig.h"
 #include "sign.h"
 #include "util.h"
+#include "verb-sign.h"
 
 int dkm_cmd_keygen(struct dkm_ctx *ctx, bool force)
 {
@@ -150,4 +154,14 @@ int dkm_cmd_verify(struct dkm_ctx *ctx, const char *module_path, const char *cer
 	dkm_sig_info_done(&si);
 	dkm_elf_module_done(&m);
 	return r;
+}
+
+int verb_keygen(const struct verb *v, struct invocation *inv)
+{
+	return dkm_cmd_keygen(inv->ctx, inv->o.force);
+}
+
+int verb_verify(const struct verb *v, struct invocation *inv)
+{
+	return dkm_cmd_verify(inv->ctx, inv->args[0], inv->cert, inv->o.json);
 }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* `status`: reads only the state tree — no child processes, no module-tree walks, no lock
+/* `status`, text and JSON, formatted here from the engine's state tree API (lib/registry.h):
+ * reads only the state tree — no child processes, no module-tree walks, no lock
  * (every state file is replaced atomically, so what it reads is never torn). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "actions.h"
 #include "ctx.h"
+#include "dkm-hook.h"
 #include "install.h"
 #include "json.h"
 #include "registry.h"
@@ -204,7 +205,7 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 	printf("]}");
 }
 
-int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
+static int show_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *o)
 {
 	struct dkm_pkg **l = NULL;
 	size_t n = 0, shown = 0;
@@ -296,7 +297,13 @@ int dkm_action_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_opt
 				fname, owners[0], (int)strcspn(owners[0], "/"), owners[0]);
 		else
 			dkm_err(ctx, -ENOENT, "no package '%s' is registered", arg);
-		return DKM_EXIT_NOTFOUND;
+		return -ENOENT;
 	}
-	return DKM_EXIT_OK;
+	return 0;
+}
+
+int verb_status(const struct verb *v, struct invocation *inv)
+{
+	return exit_code_from_errno(
+		show_status(inv->ctx, inv->nargs > 0 ? inv->args[0] : NULL, &inv->o));
 }

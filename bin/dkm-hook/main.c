@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* dkm-hook: the command line. Parses arguments, sets up logging, calls lib/, maps results to
- * exit codes. */
+/* dkm-hook: the command line. Parses the options, sets up logging, and dispatches through the
+ * verb table (one table drives --help, --list verbs, the argument count and the dispatch); the
+ * verbs (verb-*.c) call lib/ and choose the exit code. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,19 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "actions.h"
 #include "conf.h"
 #include "ctx.h"
-#include "dkms-compat.h"
-#include "export.h"
-#include "hook.h"
-#include "initrd.h"
+#include "dkm-hook.h"
+#include "../dkms/dkms.h"
 #include "kernel.h"
 #include "registry.h"
-#include "sign.h"
 #include "util.h"
 
-static const char *prog = "dkm-hook";
+const char *prog = "dkm-hook";
 
 static void log_to_stdio(void *userdata, int level, const char *msg)
 {
@@ -36,37 +33,44 @@ static void log_to_stdio(void *userdata, int level, const char *msg)
 	}
 }
 
-struct verb {
-	const char *name;
-	const char *args;
-	const char *help;
-};
-
+/* The verbs, in --help's order: name, synopsis of the arguments, how many positional arguments,
+ * flags, the function, the one-line help. */
 static const struct verb verbs[] = {
-	{ "add", "<source-dir | pkg/ver>",
+	{ "add", "<source-dir | pkg/ver>", 1, 1, 0, verb_add,
 	  "register a module source (copied to <root>/usr/src/<pkg>-<ver> if elsewhere)" },
-	{ "build", "<pkg/ver> (-k <kver>... | --all-kernels) [--force]",
-	  "build for the kernel(s) (private build dir)" },
-	{ "install", "<pkg/ver> (-k <kver>... | --all-kernels) [--force] [--no-initrd]",
+	{ "build", "<pkg/ver> (-k <kver>... | --all-kernels) [--force]", 1, 1, VERB_ALL_KERNELS,
+	  verb_build, "build for the kernel(s) (private build dir)" },
+	{ "install", "<pkg/ver> (-k <kver>... | --all-kernels) [--force] [--no-initrd]", 1, 1,
+	  VERB_ALL_KERNELS, verb_install,
 	  "install into the kernel's module dir (builds first if needed), depmod once" },
-	{ "uninstall", "<pkg/ver> -k <kver>...", "remove installed modules, restore displaced originals" },
-	{ "unbuild", "<pkg/ver> -k <kver>...", "uninstall and forget the build for the kernel(s)" },
-	{ "remove", "<pkg/ver> (-k <kver>... | --all)", "unbuild, and unregister when no kernel is left" },
-	{ "status", "[pkg[/ver]] [-k <kver>] [--json]", "show packages and their state per kernel" },
-	{ "rebuild", "(<kver>... | --all-kernels) [--force] [--no-initrd]",
+	{ "uninstall", "<pkg/ver> -k <kver>...", 1, 1, 0, verb_uninstall,
+	  "remove installed modules, restore displaced originals" },
+	{ "unbuild", "<pkg/ver> -k <kver>...", 1, 1, 0, verb_unbuild,
+	  "uninstall and forget the build for the kernel(s)" },
+	{ "remove", "<pkg/ver> (-k <kver>... | --all)", 1, 1, 0, verb_remove,
+	  "unbuild, and unregister when no kernel is left" },
+	{ "status", "[pkg[/ver]] [-k <kver>] [--json]", 0, 1, 0, verb_status,
+	  "show packages and their state per kernel" },
+	{ "rebuild", "(<kver>... | --all-kernels) [--force] [--no-initrd]", 1, 64,
+	  VERB_ALL_KERNELS | VERB_KERNEL_ARGS, verb_rebuild,
 	  "build and install every AUTOINSTALL package for the kernel(s), all under one job budget, then depmod and the initramfs of each" },
-	{ "kernel-add", "<kver> [--no-initrd]",
+	{ "kernel-add", "<kver> [--no-initrd]", 1, 1, 0, verb_kernel_add,
 	  "a kernel arrived: rebuild, then fail only as fail_policy= says (the kernel hooks)" },
-	{ "kernel-remove", "<kver>", "the kernel is going away: uninstall everything for it" },
-	{ "fsck", "[--repair]", "check state, manifests and module trees; repair what can be" },
-	{ "import", "[--dkmstree DIR]", "adopt DKMS's state (/var/lib/dkms): no rebuild of what is installed" },
-	{ "initrd-modules", "<kver> [--json]",
+	{ "kernel-remove", "<kver>", 1, 1, 0, verb_kernel_remove,
+	  "the kernel is going away: uninstall everything for it" },
+	{ "fsck", "[--repair]", 0, 0, 0, verb_fsck,
+	  "check state, manifests and module trees; repair what can be" },
+	{ "import", "[--dkmstree DIR]", 0, 0, 0, verb_import,
+	  "adopt DKMS's state (/var/lib/dkms): no rebuild of what is installed" },
+	{ "initrd-modules", "<kver> [--json]", 1, 1, 0, verb_initrd_modules,
 	  "the modules that belong in the kernel's initramfs, and why" },
-	{ "keygen", "[--force]", "create the module signing key and certificate" },
-	{ "verify", "<module-file> [--cert FILE] [--json]", "check a module's signature" },
-	{ "export", "<pkg/ver> -k <kver> [--format tar|deb] [-o FILE]",
+	{ "keygen", "[--force]", 0, 0, 0, verb_keygen,
+	  "create the module signing key and certificate" },
+	{ "verify", "<module-file> [--cert FILE] [--json]", 1, 1, 0, verb_verify,
+	  "check a module's signature" },
+	{ "export", "<pkg/ver> -k <kver> [--format tar|deb] [-o FILE]", 1, 1, 0, verb_export,
 	  "pack the built, signed modules for one kernel as a tar or a .deb" },
-	{ "import-binary", "<file> [--force]",
+	{ "import-binary", "<file> [--force]", 1, 1, 0, verb_import_binary,
 	  "install an exported tar (no compilers needed): registry, manifest, depmod" },
 };
 
@@ -152,7 +156,7 @@ static void usage(FILE *f)
 		"  verify: 0 valid, 1 invalid, 2 could not check, 3 unsigned, 4 signed by another key.\n");
 }
 
-static void verb_usage(FILE *f, const struct verb *v)
+void verb_usage(FILE *f, const struct verb *v)
 {
 	fprintf(f, "Usage: %s [--root DIR] [-v] %s %s\n\n%s.\n\nSee '%s --help' for the options.\n",
 		prog, v->name, v->args, v->help, prog);
@@ -202,18 +206,18 @@ int main(int argc, char **argv)
 	};
 	_cleanup_ctx_ struct dkm_ctx *ctx = NULL;
 	_cleanup_strv_free_ char **kernels = NULL;
-	struct dkm_opts o = { 0 };
-	const char *root = NULL, *cert = NULL, *dkmstree = "/var/lib/dkms", *verb_name;
-	const char *format = NULL, *output = NULL, *list_what = NULL;
+	struct invocation inv = { .dkmstree = "/var/lib/dkms" };
+	struct dkm_opts *o = &inv.o;
+	const char *root = NULL, *list_what = NULL, *verb_name;
 	const struct verb *verb = NULL;
 	unsigned jobs = 0, verbose = 0;
-	bool help = false, repair = false, all_kernels = false;
+	bool help = false;
 	int c, r, nargs;
 	/* what we create has the modes we give it (the build uid must read the build dir, depmod
 	 * and dracut the modules), whatever umask apt or the admin left (027, 077) */
 	umask(022);
 
-	/* the same binary under the name `dkms` speaks DKMS's command line (lib/dkms-compat.c) */
+	/* the same binary under the name `dkms` speaks DKMS's command line (bin/dkms/) */
 	if (argc > 0 && streq(path_basename(argv[0]), "dkms"))
 		return dkm_dkms_main(argc, argv);
 
@@ -226,7 +230,7 @@ int main(int argc, char **argv)
 			strv_extend(&kernels, optarg);
 			break;
 		case 'a':
-			o.arch = optarg;
+			o->arch = optarg;
 			break;
 		case 'j': {
 			char *end;
@@ -241,43 +245,43 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_KSRC:
-			o.kernel_source_dir = optarg;
+			o->kernel_source_dir = optarg;
 			break;
 		case OPT_FORCE:
-			o.force = true;
+			o->force = true;
 			break;
 		case OPT_ALL:
-			o.all = true;
+			o->all = true;
 			break;
 		case OPT_JSON:
-			o.json = true;
+			o->json = true;
 			break;
 		case OPT_NO_DEPMOD:
-			o.no_depmod = true;
+			o->no_depmod = true;
 			break;
 		case OPT_NO_INITRD:
-			o.no_initrd = true;
+			o->no_initrd = true;
 			break;
 		case OPT_CERT:
-			cert = optarg;
+			inv.cert = optarg;
 			break;
 		case OPT_FORMAT:
-			format = optarg;
+			inv.format = optarg;
 			break;
 		case 'o':
-			output = optarg;
+			inv.output = optarg;
 			break;
 		case OPT_LIST:
 			list_what = optarg;
 			break;
 		case OPT_REPAIR:
-			repair = true;
+			inv.repair = true;
 			break;
 		case OPT_ALL_KERNELS:
-			all_kernels = true;
+			inv.all_kernels = true;
 			break;
 		case OPT_DKMSTREE:
-			dkmstree = optarg;
+			inv.dkmstree = optarg;
 			break;
 		case 'v':
 			verbose++;
@@ -313,7 +317,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	nargs = argc - optind - 1;
-	o.kernels = kernels;
+	o->kernels = kernels;
 
 	r = dkm_ctx_new(root, &ctx);
 	if (r < 0) {
@@ -327,19 +331,18 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return DKM_EXIT_INVALID;
 	/* -k and -a become directory names under the root and the state: the one name rule */
-	if (o.arch && dkm_arg_check(ctx, "architecture", o.arch, dkm_host_arch()) < 0)
+	if (o->arch && dkm_arg_check(ctx, "architecture", o->arch, dkm_host_arch()) < 0)
 		return DKM_EXIT_INVALID;
 	for (size_t i = 0; kernels && kernels[i]; i++)
 		if (dkm_kver_check(ctx, kernels[i]) < 0)
 			return DKM_EXIT_INVALID;
-	if (all_kernels) {
-		if (!streq(verb_name, "build") && !streq(verb_name, "install") &&
-		    !streq(verb_name, "rebuild")) {
+	if (inv.all_kernels) {
+		if (!(verb->flags & VERB_ALL_KERNELS)) {
 			fprintf(stderr, "%s: error: --all-kernels is for build, install and rebuild\n",
 				prog);
 			return DKM_EXIT_USAGE;
 		}
-		if (kernels || (streq(verb_name, "rebuild") && nargs > 0)) {
+		if (kernels || ((verb->flags & VERB_KERNEL_ARGS) && nargs > 0)) {
 			fprintf(stderr, "%s: error: name kernels or give --all-kernels, not both\n",
 				prog);
 			return DKM_EXIT_USAGE;
@@ -350,101 +353,21 @@ int main(int argc, char **argv)
 				prog, ctx->root, ctx->module_dir);
 			return DKM_EXIT_FAILURE;
 		}
-		o.kernels = kernels;
+		o->kernels = kernels;
 	}
 	if (jobs)
 		ctx->jobs = jobs;
-	ctx->force = o.force;
-	ctx->json = o.json;
+	ctx->force = o->force;
+	ctx->json = o->json;
 
-#define NEED_ARGS(lo, hi)                                                                          \
-	do {                                                                                       \
-		if (nargs < (lo) || nargs > (hi)) {                                                \
-			verb_usage(stderr, verb);                                                  \
-			return DKM_EXIT_USAGE;                                                     \
-		}                                                                                  \
-	} while (0)
-
-	const char *arg = nargs > 0 ? argv[optind + 1] : NULL;
-
-	if (streq(verb_name, "add")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_add(ctx, arg, &o);
+	/* --all-kernels stands for a verb's kernel arguments */
+	if (!(inv.all_kernels && (verb->flags & VERB_KERNEL_ARGS)) &&
+	    (nargs < verb->min_args || nargs > verb->max_args)) {
+		verb_usage(stderr, verb);
+		return DKM_EXIT_USAGE;
 	}
-	if (streq(verb_name, "build")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_build(ctx, arg, &o);
-	}
-	if (streq(verb_name, "install")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_install(ctx, arg, &o);
-	}
-	if (streq(verb_name, "uninstall")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_uninstall(ctx, arg, &o);
-	}
-	if (streq(verb_name, "unbuild")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_unbuild(ctx, arg, &o);
-	}
-	if (streq(verb_name, "remove")) {
-		NEED_ARGS(1, 1);
-		if (!o.all && !kernels) {
-			fprintf(stderr, "%s: error: remove needs -k <kernel> or --all\n", prog);
-			return DKM_EXIT_USAGE;
-		}
-		return dkm_action_remove(ctx, arg, &o);
-	}
-	if (streq(verb_name, "status")) {
-		NEED_ARGS(0, 1);
-		return dkm_action_status(ctx, arg, &o);
-	}
-	if (streq(verb_name, "rebuild")) {
-		if (all_kernels)
-			return dkm_action_rebuild_kernels(ctx, kernels, &o);
-		NEED_ARGS(1, 64);
-		for (int i = 0; i < nargs; i++)
-			if (dkm_kver_check(ctx, argv[optind + 1 + i]) < 0)
-				return DKM_EXIT_INVALID;
-		return dkm_action_rebuild_kernels(ctx, argv + optind + 1, &o);
-	}
-	if (streq(verb_name, "kernel-add")) {
-		NEED_ARGS(1, 1);
-		return dkm_action_kernel_add(ctx, arg, &o);
-	}
-	if (streq(verb_name, "initrd-modules")) {
-		NEED_ARGS(1, 1);
-		return dkm_cmd_initrd_modules(ctx, arg, o.arch, o.json);
-	}
-	if (streq(verb_name, "fsck")) {
-		NEED_ARGS(0, 0);
-		return dkm_action_fsck(ctx, &o, repair);
-	}
-	if (streq(verb_name, "kernel-remove")) {
-		NEED_ARGS(1, 1);
-		/* the prerm.d hook: a lock wait ends after lock_timeout= (kernel-add: lib/hook.c) */
-		ctx->unattended = true;
-		return dkm_action_kernel_remove(ctx, arg, &o);
-	}
-	if (streq(verb_name, "import")) {
-		NEED_ARGS(0, 0);
-		return dkm_dkms_import(ctx, dkmstree);
-	}
-	if (streq(verb_name, "keygen")) {
-		NEED_ARGS(0, 0);
-		return dkm_cmd_keygen(ctx, o.force);
-	}
-	if (streq(verb_name, "verify")) {
-		NEED_ARGS(1, 1);
-		return dkm_cmd_verify(ctx, arg, cert, o.json);
-	}
-	if (streq(verb_name, "export")) {
-		NEED_ARGS(1, 1);
-		return dkm_cmd_export(ctx, arg, &o, format, output);
-	}
-	if (streq(verb_name, "import-binary")) {
-		NEED_ARGS(1, 1);
-		return dkm_cmd_import_binary(ctx, arg, &o);
-	}
-	return DKM_EXIT_USAGE;
+	inv.ctx = ctx;
+	inv.args = argv + optind + 1;
+	inv.nargs = nargs;
+	return verb->run(verb, &inv);
 }

@@ -18,11 +18,13 @@
 #include "build.h"
 #include "conf.h"
 #include "ctx.h"
-#include "dkms-compat.h"
+#include "dkms-framework.h"
+#include "dkms.h"
 #include "kernel.h"
 #include "registry.h"
 #include "shvars.h"
 #include "util.h"
+#include "../dkm-hook/exit-code.h"
 
 struct cli {
 	const char *action;
@@ -261,7 +263,7 @@ static int parse(int argc, char **argv, struct cli *c)
 	return 0;
 }
 
-/* Our exit code of a build/install action, in DKMS's terms */
+/* Our exit code of a build/install action (bin/dkm-hook/exit-code.h), in DKMS's terms */
 static int map_exit(int r, bool install)
 {
 	switch (r) {
@@ -488,7 +490,7 @@ static int do_add(struct dkms *d)
 	if (!conf_arg_ok(d))
 		return DKM_DKMS_EXIT_FAILURE;
 	base_opts(d, &o);
-	r = dkm_action_add(ctx, arg, &o);
+	r = exit_code_from_errno(dkm_action_add(ctx, arg, &o));
 	if (r != 0)
 		return r == DKM_EXIT_INVALID ? DKM_DKMS_EXIT_BAD_CONF : DKM_DKMS_EXIT_FAILURE;
 	r = dkm_dkms_tree_mark_added(ctx, d->fw.dkms_tree, c->module, c->version, logical);
@@ -621,6 +623,7 @@ static int build_or_install(struct dkms *d, bool install)
 		_cleanup_free_ char *st = state_of(d, k, a);
 		char *kl[] = { (char *)k, NULL };
 		struct dkm_opts o;
+		struct dkm_result res;
 
 		if (!install && state_in(st, "built", "installed") && !c->force) {
 			printf("Module %s/%s already built for kernel %s (%s), skip. You may override by specifying --force.\n",
@@ -641,7 +644,7 @@ static int build_or_install(struct dkms *d, bool install)
 		}
 		if (install && !state_in(st, "built", "installed")) {
 			/* DKMS's do_install builds first: its failures (headers: 1) come first */
-			r = dkm_action_build(d->ctx, pv, &o);
+			r = exit_code_from_result(dkm_action_build(d->ctx, pv, &o, &res), &res, true);
 			if (r != 0)
 				return build_exit(d, k, a, r, false);
 		}
@@ -658,7 +661,9 @@ static int build_or_install(struct dkms *d, bool install)
 				return DKM_DKMS_EXIT_INSTALL;
 			}
 		}
-		r = install ? dkm_action_install(d->ctx, pv, &o) : dkm_action_build(d->ctx, pv, &o);
+		r = install ? dkm_action_install(d->ctx, pv, &o, &res)
+			    : dkm_action_build(d->ctx, pv, &o, &res);
+		r = exit_code_from_result(r, &res, true);
 		if (r != 0)
 			return build_exit(d, k, a, r, install); /* DKMS's die stops at the first failure */
 	}
@@ -704,7 +709,7 @@ static int do_uninstall_like(struct dkms *d, bool unbuild)
 			printf("Module %s %s is not installed for kernel %s (%s). Skipping...\n",
 			       c->module, c->version, k, a);
 		else if (!unbuild) {
-			r = dkm_action_uninstall(d->ctx, pv, &o);
+			r = dkm_action_uninstall(d->ctx, pv, &o, NULL);
 			if (r != 0)
 				return DKM_DKMS_EXIT_FAILURE;
 		}
@@ -715,7 +720,7 @@ static int do_uninstall_like(struct dkms *d, bool unbuild)
 				if (!st)
 					continue;
 			}
-			r = dkm_action_unbuild(d->ctx, pv, &o);
+			r = dkm_action_unbuild(d->ctx, pv, &o, NULL);
 			if (r != 0)
 				return DKM_DKMS_EXIT_FAILURE;
 		}
@@ -819,7 +824,12 @@ static int do_autoinstall(struct dkms *d, bool postinst)
 		}
 		base_opts(d, &o);
 		o.arch = arch_at(d, i);
-		r = dkm_action_rebuild(d->ctx, kvers[i], &o);
+		{
+			struct dkm_result res;
+
+			r = dkm_action_rebuild(d->ctx, kvers[i], &o, &res);
+			r = exit_code_from_result(r, &res, false);
+		}
 		if (r != 0 && worst == 0)
 			worst = r;
 	}
@@ -885,6 +895,7 @@ static int do_match(struct dkms *d)
 		_cleanup_free_ char *pv = xasprintf("%s/%s", l[i]->name, l[i]->version);
 		char *kl[] = { c->kernels[0], NULL };
 		struct dkm_opts o;
+		struct dkm_result res;
 
 		if (c->module && !streq(c->module, l[i]->name))
 			continue;
@@ -896,7 +907,8 @@ static int do_match(struct dkms *d)
 		base_opts(d, &o);
 		o.kernels = kl;
 		o.arch = a;
-		r = map_exit(dkm_action_install(d->ctx, pv, &o), true);
+		r = dkm_action_install(d->ctx, pv, &o, &res);
+		r = map_exit(exit_code_from_result(r, &res, true), true);
 	}
 	dkm_pkg_list_free(l, n);
 	return r;

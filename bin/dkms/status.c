@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "ctx.h"
-#include "dkms-compat.h"
+#include "dkms.h"
 #include "registry.h"
 #include "util.h"
 
