@@ -337,14 +337,14 @@ static int build_one(struct run *rn, const struct dkm_pkg *pkg, struct kstate *k
 }
 
 static int inst_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
-		      char **ret)
+		      enum dkm_state *ret)
 {
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	int r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
 
 	if (r < 0)
 		return r;
-	*ret = TAKE_PTR(inst.state);
+	*ret = inst.state;
 	return 0;
 }
 
@@ -878,12 +878,12 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 /* Does build/install have to build pkg for this kernel? */
 static int needs_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
+	enum dkm_state st = DKM_STATE_NONE;
 	int r = inst_state(rn->ctx, pkg, ks->k, &st);
 
 	if (r < 0)
 		return r;
-	if (rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed")))
+	if (rn->o->force || !dkm_state_has_build(st))
 		return 1;
 	/* installed as they are, they would not be what the state and the manifest say */
 	if (!dkm_build_intact(rn->ctx, pkg, ks->k)) {
@@ -1014,7 +1014,7 @@ static int for_each_kernel(struct run *rn, const char *arg,
 
 static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
+	enum dkm_state st = DKM_STATE_NONE;
 	int r;
 
 	if (ks->prebuilt)
@@ -1022,7 +1022,7 @@ static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks
 	r = inst_state(rn->ctx, pkg, ks->k, &st);
 	if (r < 0)
 		return r;
-	if (st && (streq(st, "built") || streq(st, "installed")) && !rn->o->force) {
+	if (dkm_state_has_build(st) && !rn->o->force) {
 		dkm_notice(rn->ctx, "%s/%s is already built for %s (use --force to rebuild)",
 			   pkg->name, pkg->version, ks->k->kver);
 		return 0;
@@ -1070,13 +1070,13 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 
 static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
+	enum dkm_state st = DKM_STATE_NONE;
 	int r;
 
 	/* what is installed may be in the initramfs: asked before it goes (the answer can change
 	 * with it), and only then */
-	if (!rn->o->no_initrd && inst_state(rn->ctx, pkg, ks->k, &st) >= 0 && st &&
-	    streq(st, "installed")) {
+	if (!rn->o->no_initrd && inst_state(rn->ctx, pkg, ks->k, &st) >= 0 &&
+	    st == DKM_STATE_INSTALLED) {
 		char *names[] = { pkg->name, NULL };
 		_cleanup_free_ char *holder = dkm_initrd_holder(rn->ctx, ks->k->kver, ks->k->arch,
 								names);
@@ -1301,11 +1301,11 @@ static bool up_to_date(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct ks
 	char cur[65];
 
 	if (dkm_inst_load(ctx, pkg->name, pkg->version, ks->k->kver, ks->k->arch, &inst) <= 0 ||
-	    !inst.state)
+	    inst.state == DKM_STATE_NONE)
 		return false;
-	if (streq(inst.state, "excluded"))
+	if (inst.state == DKM_STATE_EXCLUDED)
 		return true; /* re-evaluated when the source or the kernel changes (fingerprint) */
-	if (!streq(inst.state, "installed"))
+	if (inst.state != DKM_STATE_INSTALLED)
 		return false;
 	fp = dkm_kv_get(&inst.kv, "fingerprint");
 	if (isempty(fp) || dkm_build_fingerprint(ctx, pkg, ks->k, &ks->fin, cur) < 0 ||

@@ -137,7 +137,7 @@ static char *log_path(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 }
 
 static int save_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
-		      const char *state, struct dkm_kv *extra)
+		      enum dkm_state state, struct dkm_kv *extra)
 {
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	char when[32];
@@ -149,10 +149,8 @@ static int save_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 		return r;
 	/* a build of an installed package leaves the installed files alone: it stays installed
 	 * (the next install or rebuild places the new build) */
-	if (!(streq(state, "built") && inst.state && streq(inst.state, "installed"))) {
-		free(inst.state);
-		inst.state = xstrdup(state);
-	}
+	if (!(state == DKM_STATE_BUILT && inst.state == DKM_STATE_INSTALLED))
+		inst.state = state;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	dkm_kv_set(&inst.kv, "changed", when);
 	for (size_t i = 0; extra && i < extra->n; i++)
@@ -173,14 +171,14 @@ int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 
 	/* An installed module stays installed: the failure is about the new build. */
 	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &old) > 0 &&
-	    old.state && streq(old.state, "installed")) {
+	    old.state == DKM_STATE_INSTALLED) {
 		dkm_kv_set(&kv, "last_failure", reason);
 		dkm_kv_set(&kv, "log", path_exists(log) ? log : "");
-		return save_state(ctx, pkg, k, "installed", &kv);
+		return save_state(ctx, pkg, k, DKM_STATE_INSTALLED, &kv);
 	}
 	dkm_kv_set(&kv, "reason", reason);
 	dkm_kv_set(&kv, "log", path_exists(log) ? log : "");
-	return save_state(ctx, pkg, k, "failed", &kv);
+	return save_state(ctx, pkg, k, DKM_STATE_FAILED, &kv);
 }
 
 int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
@@ -214,7 +212,7 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		dkm_kv_set(&kv, "reason", reason);
 		dkm_notice(ctx, "%s/%s is not built for %s (%s): excluded by its dkms.conf",
 			   pkg->name, pkg->version, k->kver, reason);
-		r = save_state(ctx, pkg, k, "excluded", &kv);
+		r = save_state(ctx, pkg, k, DKM_STATE_EXCLUDED, &kv);
 		return r < 0 ? r : 0;
 	}
 	if (!k->has_headers)
@@ -236,8 +234,8 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		for (size_t j = 0; vers[j] && !ok; j++) {
 			_cleanup_inst_ struct dkm_inst di = { 0 };
 
-			if (dkm_inst_load(ctx, dep, vers[j], k->kver, k->arch, &di) > 0 && di.state &&
-			    (streq(di.state, "installed") || streq(di.state, "built")))
+			if (dkm_inst_load(ctx, dep, vers[j], k->kver, k->arch, &di) > 0 &&
+			    dkm_state_has_build(di.state))
 				ok = true;
 		}
 		if (!ok) {
@@ -1247,7 +1245,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	dkm_kv_set(&kv, "log", log);
 	dkm_kv_set(&kv, "reason", "");
 	dkm_kv_set(&kv, "last_failure", "");
-	r = save_state(ctx, pkg, k, "built", &kv);
+	r = save_state(ctx, pkg, k, DKM_STATE_BUILT, &kv);
 	if (r < 0)
 		return r;
 	(void)rm_rf(pvdir);

@@ -240,14 +240,15 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot write manifest '%s': %s", mp, strerror(-r));
 	}
-	inst.state = xstrdup(active && installed ? "installed" : "built");
+	inst.state = active && installed ? DKM_STATE_INSTALLED : DKM_STATE_BUILT;
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, kver, arch, &inst);
 	if (r < 0) {
 		dkm_inst_done(&inst);
 		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
 			       pkg->version, kver);
 	}
-	dkm_notice(ctx, "  %s/%s, %s, %s: %s", pkg->name, pkg->version, kver, arch, inst.state);
+	dkm_notice(ctx, "  %s/%s, %s, %s: %s", pkg->name, pkg->version, kver, arch,
+		   dkm_state_to_string(inst.state));
 	if (active && installed)
 		im->installed++;
 	else

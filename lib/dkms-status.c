@@ -62,7 +62,7 @@ static void print_extra(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 	_cleanup_strv_free_ char **mods =
 		strv_split(strempty(dkm_kv_get(&inst->kv, "modules")), " ");
 	_cleanup_kv_ struct dkm_kv man = { 0 };
-	bool installed = streq(inst->state, "installed");
+	bool installed = inst->state == DKM_STATE_INSTALLED;
 
 	if (original_exists(ctx, p, kver, mods))
 		fputs(" (original_module exists)", stdout);
@@ -135,10 +135,10 @@ static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, 
 			if ((kver && !streq(kver, k)) || (arch && !streq(arch, a)))
 				continue;
 			if (dkm_inst_load(ctx, p->name, p->version, k, a, &inst) <= 0 ||
-			    !inst.state ||
-			    (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+			    !dkm_state_has_build(inst.state))
 				continue;
-			printf("%s/%s, %s, %s: %s", p->name, p->version, k, a, inst.state);
+			printf("%s/%s, %s, %s: %s", p->name, p->version, k, a,
+			       dkm_state_to_string(inst.state));
 			print_extra(ctx, p, k, a, &inst);
 			putchar('\n');
 			any = true;

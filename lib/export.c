@@ -101,11 +101,11 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read the state of %s/%s for %s: %s", b->pkg->name,
 			       b->pkg->version, kver, strerror(-r));
-	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+	if (!dkm_state_has_build(inst.state))
 		return dkm_err(
 			ctx, -ENOENT,
 			"%s/%s is not built for %s (%s, state %s): run 'dkm-hook build %s/%s -k %s' first",
-			b->pkg->name, b->pkg->version, kver, arch, inst.state ? inst.state : "none",
+			b->pkg->name, b->pkg->version, kver, arch, dkm_inst_state_name(&inst) ?: "none",
 			b->pkg->name, b->pkg->version, kver);
 	dir = dkm_inst_dir(ctx, b->pkg->name, b->pkg->version, kver, arch);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -742,7 +742,7 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 }
 
 /* The modules become the build of (pkg, kernel, arch): stored like build.c stores its
- * artefacts (a new directory renamed into place), then the state says "built". */
+ * artefacts (a new directory renamed into place), then the state says DKM_STATE_BUILT. */
 static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kv *meta,
 		       const struct dkm_tar_entry *l, size_t n)
 {
@@ -794,10 +794,8 @@ static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const str
 	dkm_kv_set(&inst.kv, "log", "");
 	dkm_kv_set(&inst.kv, "reason", "");
 	dkm_kv_set(&inst.kv, "last_failure", "");
-	if (!inst.state || !streq(inst.state, "installed")) {
-		free(inst.state);
-		inst.state = xstrdup("built");
-	}
+	if (inst.state != DKM_STATE_INSTALLED)
+		inst.state = DKM_STATE_BUILT;
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, kver, arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot record state of %s/%s for %s: %s", pkg->name,

@@ -94,7 +94,7 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 	}
 	r = dkm_manifest_validate(ctx, kver, mp, NULL);
 	if (r == -ENOENT) {
-		if (inst.state && streq(inst.state, "installed"))
+		if (inst.state == DKM_STATE_INSTALLED)
 			problem(f, false,
 				"%s/%s, %s: state says installed but the manifest '%s' is missing: run 'dkm-hook install %s/%s -k %s --force'",
 				p->name, p->version, kver, mp, p->name, p->version, kver);

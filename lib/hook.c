@@ -40,7 +40,7 @@ static size_t find_failures(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, c
 		if (!l[i]->autoinstall || nv == 0 || !streq(vers[nv - 1], l[i]->version))
 			continue;
 		if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) > 0 &&
-		    inst.state && (streq(inst.state, "installed") || streq(inst.state, "excluded")))
+		    (inst.state == DKM_STATE_INSTALLED || inst.state == DKM_STATE_EXCLUDED))
 			continue;
 		f = xrealloc(f, (nf + 1) * sizeof(*f));
 		f[nf++] = (struct failure){

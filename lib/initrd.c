@@ -72,17 +72,24 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 	return NULL;
 }
 
+/* what the list shows for a state: its name, "none" without a build */
+static const char *state_word(enum dkm_state s)
+{
+	return dkm_state_to_string(s) ?: "none";
+}
+
 /* The version of a package name the initramfs is about: one installed for the kernel, else
  * the newest if it is AUTOINSTALL (what a rebuild installs), else none. */
 static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t from,
-				    size_t to, const char *kver, const char *arch, char **ret_state)
+				    size_t to, const char *kver, const char *arch,
+				    enum dkm_state *ret_state)
 {
 	for (size_t i = from; i < to; i++) {
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 
 		if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) > 0 &&
-		    inst.state && streq(inst.state, "installed")) {
-			*ret_state = TAKE_PTR(inst.state);
+		    inst.state == DKM_STATE_INSTALLED) {
+			*ret_state = inst.state;
 			return l[i];
 		}
 	}
@@ -96,7 +103,7 @@ static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, siz
 				continue;
 			if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) < 0)
 				return NULL;
-			*ret_state = xstrdup(inst.state ? inst.state : "none");
+			*ret_state = inst.state;
 			return l[i];
 		}
 	}
@@ -108,7 +115,6 @@ static void entry_done(struct dkm_initrd_entry *e)
 	free(e->module);
 	free(e->package);
 	free(e->version);
-	free(e->state);
 	free(e->file);
 	free(e->log);
 	strv_free(e->reasons);
@@ -169,7 +175,7 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 	dkm_pkg_list(ctx, &l, &n);
 	check_config_names(ctx, l, n);
 	for (size_t i = 0, j; i < n; i = j) {
-		_cleanup_free_ char *state = NULL;
+		enum dkm_state state = DKM_STATE_NONE;
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 		_cleanup_kv_ struct dkm_kv man = { 0 };
 		_cleanup_strv_free_ char **mods = NULL;
@@ -178,10 +184,10 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		for (j = i + 1; j < n && streq(l[j]->name, l[i]->name); j++)
 			;
 		p = pick_version(ctx, l, i, j, kver, arch, &state);
-		if (!p || streq(state, "excluded"))
+		if (!p || state == DKM_STATE_EXCLUDED)
 			continue;
 		(void)dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst);
-		if (streq(state, "installed")) {
+		if (state == DKM_STATE_INSTALLED) {
 			_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
 			_cleanup_free_ char *mp = path_join(dir, "manifest");
 
@@ -189,7 +195,7 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		}
 		if (man.n > 0)
 			mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
-		else if (inst.state && !isempty(dkm_kv_get(&inst.kv, "modules")))
+		else if (inst.state != DKM_STATE_NONE && !isempty(dkm_kv_get(&inst.kv, "modules")))
 			mods = strv_split(dkm_kv_get(&inst.kv, "modules"), " ");
 		else {
 			mods = xcalloc(1, sizeof(char *));
@@ -233,16 +239,16 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 				.module = xstrdup(mods[m]),
 				.package = xstrdup(p->name),
 				.version = xstrdup(p->version),
-				.state = xstrdup(state),
+				.state = state,
 				.reasons = TAKE_PTR(reasons),
 			};
-			if (streq(state, "installed")) {
+			if (state == DKM_STATE_INSTALLED) {
 				_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[m]);
 				const char *f = dkm_kv_get(&man, kp);
 
 				e->file = f ? xstrdup(f) : NULL;
 			}
-			if (streq(state, "failed") && !isempty(dkm_kv_get(&inst.kv, "log")))
+			if (state == DKM_STATE_FAILED && !isempty(dkm_kv_get(&inst.kv, "log")))
 				e->log = xstrdup(dkm_kv_get(&inst.kv, "log"));
 		}
 	}
@@ -253,9 +259,9 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 
 bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers)
 {
-	if (streq(e->state, "installed"))
+	if (e->state == DKM_STATE_INSTALLED)
 		return false;
-	return streq(e->state, "failed") || has_headers;
+	return e->state == DKM_STATE_FAILED || has_headers;
 }
 
 static void json_str(const char *s)
@@ -287,7 +293,7 @@ static void print_json(const char *kver, const struct dkm_initrd_list *l)
 		printf(",\"version\":");
 		json_str(e->version);
 		printf(",\"state\":");
-		json_str(e->state);
+		json_str(state_word(e->state));
 		printf(",\"file\":");
 		json_str_or_null(e->file);
 		printf(",\"log\":");
@@ -322,7 +328,8 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *why = strv_join(e->reasons, "; ");
 
-		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, e->state, why);
+		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, state_word(e->state),
+		       why);
 	}
 	/* the list first, then what is wrong with it */
 	fflush(stdout);
@@ -330,13 +337,13 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *what = NULL;
 
-		if (streq(e->state, "installed"))
+		if (e->state == DKM_STATE_INSTALLED)
 			continue;
-		if (streq(e->state, "failed"))
+		if (e->state == DKM_STATE_FAILED)
 			what = e->log ? xasprintf("failed to build (log: '%s')", e->log)
 				      : xstrdup("failed to build");
 		else
-			what = xasprintf("is not installed for it (state %s)", e->state);
+			what = xasprintf("is not installed for it (state %s)", state_word(e->state));
 		if (!dkm_initrd_entry_missing(e, k->has_headers))
 			dkm_warn(ctx,
 				 "%s (%s/%s) belongs in the initramfs of %s but is not built yet (no kernel headers): the initramfs is made without it; install linux-headers-%s, its hook will rebuild it",

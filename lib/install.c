@@ -692,8 +692,9 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 	r = dkm_inst_load(ctx, name, version, kver, arch, &inst);
 	if (r < 0)
 		return r;
-	if (!inst.state || !streq(inst.state, "installed")) {
-		*ret_why = xasprintf("the state says '%s', not installed", strempty(inst.state));
+	if (inst.state != DKM_STATE_INSTALLED) {
+		*ret_why = xasprintf("the state says '%s', not installed",
+				     strempty(dkm_inst_state_name(&inst)));
 		return 0;
 	}
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -751,7 +752,7 @@ static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	return 0;
 }
 
-/* The last step of an uninstall, after the manifest is gone: the state says "built". A crash
+/* The last step of an uninstall, after the manifest is gone: the state says DKM_STATE_BUILT. A crash
  * between the two leaves no manifest, so recovery runs this step on its own. */
 static int uninstall_mark_built(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 				const struct dkm_kernel *k)
@@ -760,10 +761,9 @@ static int uninstall_mark_built(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	int r;
 
 	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst) <= 0 ||
-	    !inst.state || !streq(inst.state, "installed"))
+	    inst.state != DKM_STATE_INSTALLED)
 		return 0;
-	free(inst.state);
-	inst.state = xstrdup("built");
+	inst.state = DKM_STATE_BUILT;
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
@@ -984,18 +984,16 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 		_cleanup_inst_ struct dkm_inst pinst = { 0 };
 
 		(void)unlink(pmp);
-		if (dkm_inst_load(ctx, name, pv, k->kver, k->arch, &pinst) > 0 && pinst.state &&
-		    streq(pinst.state, "installed")) {
-			free(pinst.state);
-			pinst.state = xstrdup("built");
+		if (dkm_inst_load(ctx, name, pv, k->kver, k->arch, &pinst) > 0 &&
+		    pinst.state == DKM_STATE_INSTALLED) {
+			pinst.state = DKM_STATE_BUILT;
 			(void)dkm_inst_save(ctx, name, pv, k->kver, k->arch, &pinst);
 		}
 	}
 	r = dkm_inst_load(ctx, name, ver, k->kver, k->arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read state of %s for %s", owner, k->kver);
-	free(inst.state);
-	inst.state = xstrdup("installed");
+	inst.state = DKM_STATE_INSTALLED;
 	r = dkm_inst_save(ctx, name, ver, k->kver, k->arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot record state of %s for %s", owner, k->kver);
@@ -1052,7 +1050,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read state of %s/%s for %s", pkg->name, pkg->version,
 			       k->kver);
-	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+	if (!dkm_state_has_build(inst.state))
 		return dkm_err(ctx, -ENOENT, "%s/%s is not built for %s", pkg->name, pkg->version,
 			       k->kver);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -1089,7 +1087,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	}
 
 	/* nothing to do if every file we placed is still there and identical to the artefact */
-	if (!fresh && streq(inst.state, "installed") && old.n > 0 && !prev_version) {
+	if (!fresh && inst.state == DKM_STATE_INSTALLED && old.n > 0 && !prev_version) {
 		bool same = true;
 
 		for (size_t i = 0; mods[i] && same; i++) {

@@ -417,7 +417,7 @@ int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, co
 	if (r < 0)
 		return r;
 	if (dkm_kv_get(&inst.kv, "state"))
-		inst.state = xstrdup(dkm_kv_get(&inst.kv, "state"));
+		inst.state = dkm_state_from_string(dkm_kv_get(&inst.kv, "state"));
 	*ret = inst;
 	return 1;
 }
@@ -427,15 +427,43 @@ int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, co
 {
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, name, version, kver, arch);
 	_cleanup_free_ char *path = path_join(dir, "state");
-	dkm_kv_set(&inst->kv, "state", inst->state);
+	/* a damaged state= line is written back as it was read */
+	if (inst->state != DKM_STATE_INVALID)
+		dkm_kv_set(&inst->kv, "state", dkm_state_to_string(inst->state));
 	return dkm_kv_write(path, &inst->kv);
 }
 
 void dkm_inst_done(struct dkm_inst *inst)
 {
-	free(inst->state);
 	dkm_kv_done(&inst->kv);
-	inst->state = NULL;
+	inst->state = DKM_STATE_NONE;
+}
+
+static const char *const state_table[_DKM_STATE_MAX] = {
+	[DKM_STATE_BUILT] = "built",
+	[DKM_STATE_INSTALLED] = "installed",
+	[DKM_STATE_FAILED] = "failed",
+	[DKM_STATE_EXCLUDED] = "excluded",
+};
+
+const char *dkm_state_to_string(enum dkm_state s)
+{
+	return s >= 0 && s < _DKM_STATE_MAX ? state_table[s] : NULL;
+}
+
+enum dkm_state dkm_state_from_string(const char *s)
+{
+	for (size_t i = 0; s && i < ELEMENTSOF(state_table); i++)
+		if (state_table[i] && streq(state_table[i], s))
+			return (enum dkm_state)i;
+	return DKM_STATE_INVALID;
+}
+
+const char *dkm_inst_state_name(const struct dkm_inst *inst)
+{
+	if (inst->state == DKM_STATE_INVALID)
+		return dkm_kv_get(&inst->kv, "state");
+	return dkm_state_to_string(inst->state);
 }
 
 char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
