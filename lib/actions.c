@@ -1317,16 +1317,19 @@ static bool up_to_date(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct ks
 		return false;
 	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks2 = xasprintf("module.%s.sha256", mods[i]);
-		const char *p = dkm_kv_get(&man, kp), *want = dkm_kv_get(&man, ks2);
+		struct dkm_modrec placed, built;
+		const char *p, *want;
 		_cleanup_free_ char *full = NULL;
 		char sha[65];
 
+		dkm_modrec_get(&man, mods[i], &placed);
+		dkm_modrec_get(&inst.kv, mods[i], &built);
+		p = placed.path;
+		want = placed.sha256;
 		if (isempty(p) || isempty(want))
 			return false;
 		/* what is installed must be the latest build (not so after a build --force) */
-		if (!streq(want, strempty(dkm_kv_get(&inst.kv, ks2))))
+		if (!streq(want, strempty(built.sha256)))
 			return false;
 		full = dkm_ctx_path(ctx, p);
 		if (sha256_file(full, sha) < 0 || !streq(sha, want))

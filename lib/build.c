@@ -1136,7 +1136,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 						    isempty(m->built_location) ? "" : "/",
 						    m->built_name);
 		_cleanup_free_ char *tmp = xasprintf("%s/%zu.ko", workdir, i);
-		_cleanup_free_ char *data = NULL, *dest = NULL, *key = NULL, *loc = NULL;
+		_cleanup_free_ char *data = NULL, *dest = NULL, *loc = NULL;
 		_cleanup_free_ void *signed_buf = NULL, *packed = NULL;
 		struct dkm_elf_module em = { 0 };
 		const void *out;
@@ -1211,18 +1211,14 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		sha256_buf(out, out_len, sha);
 		strv_extend(&names, m->dest_name);
 		loc = dkm_dest_location(ctx, m->dest_location);
-		key = xasprintf("module.%s.file", m->dest_name);
 		{
 			_cleanup_free_ char *f = xasprintf("%s.ko%s", m->dest_name,
 							   dkm_compression_suffix(comp));
-			dkm_kv_set(&kv, key, f);
+
+			dkm_modrec_set(&kv, m->dest_name,
+				       &(struct dkm_modrec){ .file = f, .location = strempty(loc),
+							     .sha256 = sha });
 		}
-		free(key);
-		key = xasprintf("module.%s.location", m->dest_name);
-		dkm_kv_set(&kv, key, loc);
-		free(key);
-		key = xasprintf("module.%s.sha256", m->dest_name);
-		dkm_kv_set(&kv, key, sha);
 	}
 	/* publish the new artefacts as a whole */
 	r = dir_replace(newdir, moddir);
@@ -1273,11 +1269,14 @@ bool dkm_build_intact(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 		return false;
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		const char *file = dkm_kv_get(&inst.kv, kf), *want = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec rec;
+		const char *file, *want;
 		_cleanup_free_ char *path = NULL;
 		char sha[65];
+
+		dkm_modrec_get(&inst.kv, mods[i], &rec);
+		file = rec.file;
+		want = rec.sha256;
 
 		if (isempty(file) || isempty(want))
 			return false;

@@ -140,7 +140,6 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		const struct dkm_conf_module *m = &conf->modules[i];
 		_cleanup_free_ char *file = find_ko(moddir, m->dest_name);
 		_cleanup_free_ char *from = NULL, *to = NULL, *loc = NULL;
-		char *key; /* freed after each use */
 		char sha[65];
 
 		if (!file) {
@@ -162,13 +161,9 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		comp = dkm_compression_from_path(file);
 		is_signed = is_signed || module_is_signed(ctx, to);
 		strv_extend(&names, m->dest_name);
-		key = xasprintf("module.%s.file", m->dest_name);
-		dkm_kv_set(&inst.kv, key, file);
-		free(key);
-		key = xasprintf("module.%s.sha256", m->dest_name);
-		dkm_kv_set(&inst.kv, key, sha);
-		dkm_kv_set(&man, key, sha);
-		free(key);
+		dkm_modrec_set(&inst.kv, m->dest_name,
+			       &(struct dkm_modrec){ .file = file, .sha256 = sha });
+		dkm_modrec_set(&man, m->dest_name, &(struct dkm_modrec){ .sha256 = sha });
 
 		/* where DKMS put it: the distribution rule or DEST_MODULE_LOCATION */
 		loc = dkm_dest_location(ctx, m->dest_location);
@@ -187,9 +182,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 
 					free(loc);
 					loc = l;
-					key = xasprintf("module.%s.path", m->dest_name);
-					dkm_kv_set(&man, key, lp);
-					free(key);
+					dkm_modrec_set(&man, m->dest_name,
+						       &(struct dkm_modrec){ .path = lp });
 					found = true;
 				}
 			}
@@ -202,9 +196,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 				installed = false;
 			}
 		}
-		key = xasprintf("module.%s.location", m->dest_name);
-		dkm_kv_set(&inst.kv, key, loc);
-		free(key);
+		dkm_modrec_set(&inst.kv, m->dest_name,
+			       &(struct dkm_modrec){ .location = strempty(loc) });
 	}
 	{
 		_cleanup_free_ char *mods = strv_join(names, " ");

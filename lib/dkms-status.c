@@ -69,19 +69,20 @@ static void print_extra(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 	if (installed)
 		(void)dkm_kv_read(mp, &man);
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		const char *file = dkm_kv_get(&inst->kv, kf);
-		_cleanup_free_ char *art = file ? xasprintf("%s/modules/%s", dir, file) : NULL;
+		struct dkm_modrec rec, man_rec;
+		_cleanup_free_ char *art = NULL;
 		char built[65], placed[65];
+
+		dkm_modrec_get(&inst->kv, mods[i], &rec);
+		dkm_modrec_get(&man, mods[i], &man_rec);
+		art = rec.file ? xasprintf("%s/modules/%s", dir, rec.file) : NULL;
 
 		if (!art || sha256_file(art, built) < 0) {
 			fputs(" (WARNING! Missing some built modules!)", stdout);
 			continue;
 		}
 		if (installed) {
-			const char *lp = dkm_kv_get(&man, kp);
+			const char *lp = man_rec.path;
 			_cleanup_free_ char *full = lp ? dkm_ctx_path(ctx, lp) : NULL;
 
 			if (!full || sha256_file(full, placed) < 0 || !streq(built, placed))

@@ -126,15 +126,18 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 		return;
 	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		const char *logical = dkm_kv_get(&man, kp), *sha = dkm_kv_get(&man, ks);
-		const char *file = dkm_kv_get(&inst.kv, kf);
-		const char *art_sha = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec placed, built;
+		const char *logical, *sha, *file, *art_sha;
 		_cleanup_free_ char *full = NULL, *art = NULL;
 		char cur[65];
 		bool can_fix;
+
+		dkm_modrec_get(&man, mods[i], &placed);
+		dkm_modrec_get(&inst.kv, mods[i], &built);
+		logical = placed.path;
+		sha = placed.sha256;
+		file = built.file;
+		art_sha = built.sha256;
 
 		if (isempty(logical) || isempty(sha)) {
 			problem(f, false, "%s/%s, %s: manifest '%s' has no path for module '%s'",

@@ -47,7 +47,6 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 		_cleanup_free_ char *kv = xstrndup(order[i], strcspn(order[i], "\t"));
 		const char *ar = strchr(order[i], '\t') + 1;
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
-		_cleanup_free_ char *key = xasprintf("module.%s.file", module);
 		_cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL;
 		_cleanup_free_ void *elf = NULL;
 		size_t len = 0, elf_len = 0;
@@ -56,7 +55,12 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 
 		if (dkm_inst_load(ctx, pkg->name, pkg->version, kv, ar, &inst) <= 0)
 			continue;
-		file = dkm_kv_get(&inst.kv, key);
+		{
+			struct dkm_modrec rec;
+
+			dkm_modrec_get(&inst.kv, module, &rec);
+			file = rec.file;
+		}
 		if (isempty(file))
 			continue;
 		dir = dkm_inst_dir(ctx, pkg->name, pkg->version, kv, ar);
@@ -243,10 +247,10 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 				.reasons = TAKE_PTR(reasons),
 			};
 			if (state == DKM_STATE_INSTALLED) {
-				_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[m]);
-				const char *f = dkm_kv_get(&man, kp);
+				struct dkm_modrec rec;
 
-				e->file = f ? xstrdup(f) : NULL;
+				dkm_modrec_get(&man, mods[m], &rec);
+				e->file = rec.path ? xstrdup(rec.path) : NULL;
 			}
 			if (state == DKM_STATE_FAILED && !isempty(dkm_kv_get(&inst.kv, "log")))
 				e->log = xstrdup(dkm_kv_get(&inst.kv, "log"));

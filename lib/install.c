@@ -568,10 +568,10 @@ static char *manifest_problem(const char *moddir_logical, const struct dkm_kv *m
 	if (!mods[0])
 		return xstrdup("its modules= line names no module");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		struct dkm_modrec rec;
 
-		if (!entry_ok(moddir_logical, dkm_kv_get(man, kp), dkm_kv_get(man, ks)))
+		dkm_modrec_get(man, mods[i], &rec);
+		if (!entry_ok(moddir_logical, rec.path, rec.sha256))
 			return xasprintf("module %s has no valid path under '%s/' or no sha256",
 					 mods[i], moddir_logical);
 	}
@@ -704,14 +704,15 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 	}
 	dkm_kv_set(&man, "modules", dkm_kv_get(&inst.kv, "modules"));
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
-		const char *sha = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec rec;
+		const char *file, *loc, *sha;
 		_cleanup_free_ char *logical = NULL, *full = NULL;
 		char cur[65];
+
+		dkm_modrec_get(&inst.kv, mods[i], &rec);
+		file = rec.file;
+		loc = rec.location;
+		sha = rec.sha256;
 
 		if (!name_is_valid(strempty(file)) || isempty(loc) || loc[0] != '/') {
 			*ret_why = xasprintf("the build's state has no valid file or location for module %s",
@@ -730,8 +731,7 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 			*ret_why = xasprintf("'%s' is not the module this build installs", full);
 			return 0;
 		}
-		dkm_kv_set(&man, kp, logical);
-		dkm_kv_set(&man, ks, sha);
+		dkm_modrec_set(&man, mods[i], &(struct dkm_modrec){ .path = logical, .sha256 = sha });
 	}
 	r = dkm_kv_write(mp, &man);
 	if (r < 0)
@@ -789,11 +789,10 @@ static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 		return r;
 	mods = strv_split(dkm_kv_get(&man, "modules"), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		const char *logical = dkm_kv_get(&man, kp);
+		struct dkm_modrec rec;
 
-		r = remove_placed(ctx, k, mods[i], logical, dkm_kv_get(&man, ks));
+		dkm_modrec_get(&man, mods[i], &rec);
+		r = remove_placed(ctx, k, mods[i], rec.path, rec.sha256);
 		if (r < 0)
 			return r;
 		changed |= r;
@@ -888,22 +887,21 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 	dkm_kv_set(&man, "modules", strempty(dkm_kv_get(plan, "modules")));
 	for (size_t i = 0; mods[i]; i++) {
 		const char *m = mods[i];
-		_cleanup_free_ char *kk = NULL;
+		struct dkm_modrec rec;
 		const char *src, *logical, *sha, *stage, *old, *oldsha, *displace, *stale;
 		_cleanup_free_ char *target = NULL;
 		_cleanup_strv_free_ char **disp = NULL, **twins = NULL;
 		char cur[65];
 
-#define PLAN(field) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_get(plan, kk))
-		src = PLAN("src");
-		logical = PLAN("path");
-		sha = PLAN("sha256");
-		stage = PLAN("stage");
-		old = PLAN("old");
-		oldsha = PLAN("oldsha");
-		displace = PLAN("displace");
-		stale = PLAN("ours");
-#undef PLAN
+		dkm_modrec_get(plan, m, &rec);
+		src = rec.src;
+		logical = rec.path;
+		sha = rec.sha256;
+		stage = rec.stage;
+		old = rec.old;
+		oldsha = rec.oldsha;
+		displace = rec.displace;
+		stale = rec.ours;
 		if (isempty(src) || isempty(logical) || isempty(sha) || isempty(stage))
 			return dkm_err(ctx, -EINVAL, "corrupt journal for %s: module '%s'", k->kver, m);
 		target = dkm_ctx_path(ctx, logical);
@@ -951,12 +949,7 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 				prune_dirs(k, of);
 			}
 		}
-		free(kk);
-		kk = xasprintf("module.%s.path", m);
-		dkm_kv_set(&man, kk, logical);
-		free(kk);
-		kk = xasprintf("module.%s.sha256", m);
-		dkm_kv_set(&man, kk, sha);
+		dkm_modrec_set(&man, m, &(struct dkm_modrec){ .path = logical, .sha256 = sha });
 		dkm_notice(ctx, "  %s: installed '%s'", m, target);
 	}
 	/* modules of the replaced version that this one does not have: gone, originals back */
@@ -1005,11 +998,11 @@ static void install_unstage(struct dkm_kv *plan)
 	_cleanup_strv_free_ char **mods = strv_split(strempty(dkm_kv_get(plan, "modules")), " ");
 
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kk = xasprintf("module.%s.stage", mods[i]);
-		const char *stage = dkm_kv_get(plan, kk);
+		struct dkm_modrec rec;
 
-		if (!isempty(stage))
-			(void)unlink(stage);
+		dkm_modrec_get(plan, mods[i], &rec);
+		if (!isempty(rec.stage))
+			(void)unlink(rec.stage);
 	}
 }
 
@@ -1066,16 +1059,16 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 			dkm_notice(ctx, "%s/%s replaces %s/%s for %s", pkg->name, pkg->version,
 				   pkg->name, prev_version, k->kver);
 			for (size_t i = 0; pmods[i]; i++) {
-				_cleanup_free_ char *kp = xasprintf("module.%s.path", pmods[i]);
-				_cleanup_free_ char *ks = xasprintf("module.%s.sha256", pmods[i]);
+				struct dkm_modrec prev;
 				_cleanup_free_ char *dp = xasprintf("drop.%s.path", pmods[i]);
 				_cleanup_free_ char *ds = xasprintf("drop.%s.sha256", pmods[i]);
 
 				if (strv_contains(mods, pmods[i]))
 					continue;
 				strv_extend(&drops, pmods[i]);
-				dkm_kv_set(&plan, dp, strempty(dkm_kv_get(&old, kp)));
-				dkm_kv_set(&plan, ds, strempty(dkm_kv_get(&old, ks)));
+				dkm_modrec_get(&old, pmods[i], &prev);
+				dkm_kv_set(&plan, dp, strempty(prev.path));
+				dkm_kv_set(&plan, ds, strempty(prev.sha256));
 			}
 			{
 				_cleanup_free_ char *dl = strv_join(drops, " ");
@@ -1091,13 +1084,17 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		bool same = true;
 
 		for (size_t i = 0; mods[i] && same; i++) {
-			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-			_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-			const char *p = dkm_kv_get(&old, kp), *s2 = dkm_kv_get(&old, ks);
-			_cleanup_free_ char *full = p ? dkm_ctx_path(ctx, p) : NULL;
+			struct dkm_modrec placed, built;
+			const char *p, *s2;
+			_cleanup_free_ char *full = NULL;
 			char cur[65];
 
-			same = p && s2 && streq(strempty(dkm_kv_get(&inst.kv, ks)), s2) &&
+			dkm_modrec_get(&old, mods[i], &placed);
+			dkm_modrec_get(&inst.kv, mods[i], &built);
+			p = placed.path;
+			s2 = placed.sha256;
+			full = p ? dkm_ctx_path(ctx, p) : NULL;
+			same = p && s2 && streq(strempty(built.sha256), s2) &&
 			       sha256_file(full, cur) == 0 && streq(cur, s2);
 		}
 		if (same)
@@ -1114,28 +1111,26 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	dkm_kv_set(&plan, "modules", strempty(dkm_kv_get(&inst.kv, "modules")));
 	for (size_t i = 0; mods[i]; i++) {
 		const char *m = mods[i];
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", m);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", m);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", m);
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", m);
-		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
-		const char *oldpath = dkm_kv_get(&old, kp), *newsha = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec built, placed;
+		const char *file, *loc, *oldpath, *newsha;
 		_cleanup_free_ char *src = NULL, *logical = NULL, *target = NULL, *owner = NULL;
-		_cleanup_free_ char *stage = NULL, *displace = NULL, *kk = NULL, *tdir = NULL;
+		_cleanup_free_ char *stage = NULL, *displace = NULL, *tdir = NULL;
 		_cleanup_free_ char *twins = NULL;
 		_cleanup_strv_free_ char **existing = NULL, **disp = NULL, **ours = NULL;
 
+		dkm_modrec_get(&inst.kv, m, &built);
+		dkm_modrec_get(&old, m, &placed);
+		file = built.file;
+		loc = built.location;
+		oldpath = placed.path;
+		newsha = built.sha256;
 		if (isempty(file) || isempty(loc) || !name_is_valid(file) || loc[0] != '/' ||
 		    strstr(loc, "..") || isempty(newsha))
 			return dkm_err(ctx, -EINVAL, "corrupt state of %s/%s for %s: module '%s'",
 				       pkg->name, pkg->version, k->kver, m);
 		/* a previous install's entry is trusted only as install writes it */
-		{
-			_cleanup_free_ char *oks = xasprintf("module.%s.sha256", m);
-
-			if (oldpath && !manifest_entry_ok(k, oldpath, dkm_kv_get(&old, oks)))
-				oldpath = NULL;
-		}
+		if (oldpath && !manifest_entry_ok(k, oldpath, placed.sha256))
+			oldpath = NULL;
 		r = dkm_install_check_location(ctx, pkg->name, pkg->version, k, loc);
 		if (r < 0)
 			return r;
@@ -1248,20 +1243,17 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		}
 		displace = strv_join(disp, " ");
 		twins = strv_join(ours, " ");
-#define SET(field, value) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_set(&plan, kk, (value)))
-		SET("src", src);
-		SET("path", logical);
-		SET("sha256", strempty(dkm_kv_get(&inst.kv, ks)));
-		SET("stage", stage);
-		SET("old", strempty(oldpath));
-		{
-			_cleanup_free_ char *oks = xasprintf("module.%s.sha256", m);
-
-			SET("oldsha", strempty(dkm_kv_get(&old, oks)));
-		}
-		SET("displace", displace);
-		SET("ours", twins);
-#undef SET
+		dkm_modrec_set(&plan, m,
+			       &(struct dkm_modrec){
+				       .src = strempty(src),
+				       .path = strempty(logical),
+				       .sha256 = strempty(newsha),
+				       .stage = strempty(stage),
+				       .old = strempty(oldpath),
+				       .oldsha = strempty(placed.sha256),
+				       .displace = strempty(displace),
+				       .ours = strempty(twins),
+			       });
 	}
 
 	/* phase 1: stage every new file next to its target; nothing visible changes, and a
@@ -1270,11 +1262,12 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	if (r < 0)
 		return r;
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *ksrc = xasprintf("module.%s.src", mods[i]);
-		_cleanup_free_ char *kst = xasprintf("module.%s.stage", mods[i]);
-		const char *stage = dkm_kv_get(&plan, kst);
+		struct dkm_modrec rec;
+		const char *stage;
 
-		r = place_file(dkm_kv_get(&plan, ksrc), stage);
+		dkm_modrec_get(&plan, mods[i], &rec);
+		stage = rec.stage;
+		r = place_file(rec.src, stage);
 		if (r < 0) {
 			dkm_err(ctx, r, "cannot install %s/%s for %s: writing '%s' failed: %s; nothing was changed",
 				pkg->name, pkg->version, k->kver, stage, strerror(-r));
@@ -1403,12 +1396,14 @@ static int check_index(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 			continue;
 		mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 		for (size_t j = 0; mods[j] && r >= 0; j++) {
-			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[j]);
-			_cleanup_free_ char *want = dkm_ctx_path(ctx, dkm_kv_get(&man, kp) ?: "/");
+			struct dkm_modrec rec;
+			_cleanup_free_ char *want = NULL;
 			_cleanup_free_ char *norm = normalize(mods[j]);
 			struct kmod_module *mod = NULL;
 			const char *got;
 
+			dkm_modrec_get(&man, mods[j], &rec);
+			want = dkm_ctx_path(ctx, rec.path ?: "/");
 			if (kmod_module_new_from_name(kctx, norm, &mod) < 0)
 				continue;
 			got = kmod_module_get_path(mod);

@@ -79,8 +79,10 @@ void dkm_kv_set(struct dkm_kv *kv, const char *key, const char *value)
 {
 	for (size_t i = 0; i < kv->n; i++)
 		if (streq(kv->keys[i], key)) {
+			char *v = xstrdup(strempty(value)); /* value may be the old one */
+
 			free(kv->values[i]);
-			kv->values[i] = xstrdup(strempty(value));
+			kv->values[i] = v;
 			return;
 		}
 	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof(char *));
@@ -99,6 +101,34 @@ void dkm_kv_done(struct dkm_kv *kv)
 	free(kv->keys);
 	free(kv->values);
 	*kv = (struct dkm_kv){ 0 };
+}
+
+#define MODREC_FIELDS(X)                                                                   \
+	X(file) X(location) X(src) X(path) X(sha256) X(stage) X(old) X(oldsha) X(displace) X(ours)
+
+void dkm_modrec_get(const struct dkm_kv *kv, const char *module, struct dkm_modrec *ret)
+{
+	struct dkm_modrec rec = { 0 };
+
+#define GET(f)                                                                                     \
+	{                                                                                          \
+		_cleanup_free_ char *k = xasprintf("module.%s." #f, module);                       \
+		rec.f = dkm_kv_get(kv, k);                                                         \
+	}
+	MODREC_FIELDS(GET)
+#undef GET
+	*ret = rec;
+}
+
+void dkm_modrec_set(struct dkm_kv *kv, const char *module, const struct dkm_modrec *rec)
+{
+#define SET(f)                                                                                     \
+	if (rec->f) {                                                                              \
+		_cleanup_free_ char *k = xasprintf("module.%s." #f, module);                       \
+		dkm_kv_set(kv, k, rec->f);                                                         \
+	}
+	MODREC_FIELDS(SET)
+#undef SET
 }
 
 char *dkm_pkg_dir(struct dkm_ctx *ctx, const char *name, const char *version)

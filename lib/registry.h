@@ -72,6 +72,30 @@ char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name);
 /* Which registered packages build a module with this name? "pkg/ver" strings. */
 char **dkm_pkg_owners_of_module(struct dkm_ctx *ctx, const char *module);
 
+/* What is recorded for one module of a (package, version, kernel, arch), in the key=value
+ * documents of the registry as "module.<name>.<field>=" lines:
+ *   state file:      file, location, sha256        (the artefact under modules/)
+ *   manifest:        path, sha256                  (what install placed)
+ *   install journal: src, path, sha256, stage, old, oldsha, displace, ours
+ * dkm_modrec_get/_set are the only readers and writers of those keys. */
+struct dkm_modrec {
+	const char *file;     /* artefact file name under modules/ ("m.ko.xz") */
+	const char *location; /* DEST_MODULE_LOCATION after the distribution rule ("/updates/dkms") */
+	const char *src;      /* journal: the artefact install copies */
+	const char *path;     /* logical path of the installed file */
+	const char *sha256;   /* of the artefact, = of the installed file */
+	const char *stage;    /* journal: the staged copy next to path */
+	const char *old;      /* journal: the previous install's path */
+	const char *oldsha;   /* journal: its sha256 */
+	const char *displace; /* journal: the kernel's files it displaces (space-separated) */
+	const char *ours;     /* journal: stray files of this package ("<sha256>:<rel>" list) */
+};
+/* The fields recorded for module in kv (pointers into kv, valid until kv changes; NULL where
+ * there is no line). */
+void dkm_modrec_get(const struct dkm_kv *kv, const char *module, struct dkm_modrec *ret);
+/* Records the non-NULL fields of rec for module in kv, in the order of the struct. */
+void dkm_modrec_set(struct dkm_kv *kv, const char *module, const struct dkm_modrec *rec);
+
 /* The state of one (package, version, kernel, arch), the state= line of its state file. The
  * names in the file are the table's (dkm_state_to_string), as every version wrote them. */
 enum dkm_state {
