@@ -273,12 +273,14 @@ static int get_kernel(struct run *rn, const char *kver, struct kstate **ret)
 	if (r < 0)
 		return r;
 	rn->n_ks++;
-	cname = streq(ctx->compress, "auto") ? ks->k->compression : ctx->compress;
+	cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO ?
+			ks->k->compression :
+			dkm_compress_setting_to_string(ctx->compress);
 	r = dkm_compression_from_string(cname, &comp);
 	if (r < 0)
 		return dkm_err(ctx, r, "unknown compression '%s' for %s", cname, kver);
 	ks->fin.compression = (int)comp;
-	sign = streq(ctx->sign, "yes") || (streq(ctx->sign, "auto") && ks->k->module_sig);
+	sign = ctx->sign == DKM_SIGN_YES || (ctx->sign == DKM_SIGN_AUTO && ks->k->module_sig);
 	if (sign) {
 		r = load_key(rn);
 		if (r < 0)
@@ -784,7 +786,7 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 	}
 	if (!install_time)
 		why = xasprintf("%s installs nothing: it always does", what);
-	else if (!streq(ctx->pkg_scripts_as_root, "yes"))
+	else if (!ctx->pkg_scripts_as_root)
 		why = xstrdup("pkg_scripts_as_root=no");
 	else if (geteuid() != 0)
 		why = xstrdup("dkm-hook does not run as root");

@@ -155,8 +155,7 @@ static void check_mok_pair(struct dkm_ctx *ctx)
 		return; /* both missing, both can be made: the first signing build makes them */
 	dkm_warn(ctx, "%s file %s not found and can't be generated, modules won't be signed", what,
 		 path);
-	free(ctx->sign);
-	ctx->sign = xstrdup("no");
+	ctx->sign = DKM_SIGN_NO;
 }
 
 int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
@@ -226,15 +225,14 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 
 		/* DKMS signs when sign_file is an executable, and says "modules won't be
 		 * signed" otherwise; we sign with libcrypto, byte-identical to sign-file */
-		free(ctx->sign);
-		ctx->sign = xstrdup(access(p, X_OK) == 0 ? "yes" : "no");
-		if (streq(ctx->sign, "no"))
+		ctx->sign = access(p, X_OK) == 0 ? DKM_SIGN_YES : DKM_SIGN_NO;
+		if (ctx->sign == DKM_SIGN_NO)
 			dkm_notice(ctx, "Binary %s not found, modules won't be signed", v);
 	}
 	if (r < 0)
 		goto out;
 	r = 0;
-	if ((key_set || cert_set) && !streq(ctx->sign, "no"))
+	if ((key_set || cert_set) && ctx->sign != DKM_SIGN_NO)
 		check_mok_pair(ctx);
 	/* DKMS's own key (/var/lib/dkms/mok.key, mok.pub) is probably the one enrolled: use it
 	 * unless a key was configured for us or we already have one */

@@ -63,7 +63,7 @@ static int judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arc
 
 	dkm_pkg_list(ctx, &l, &n);
 	nf = find_failures(ctx, l, n, kver, arch, &f);
-	if (nf > 0 && streq(ctx->fail_policy, "auto"))
+	if (nf > 0 && ctx->fail_policy == DKM_FAIL_AUTO)
 		(void)dkm_initrd_modules(ctx, kver, arch, &need);
 	for (size_t i = 0; i < nf; i++) {
 		_cleanup_free_ char *log = f[i].log ? xasprintf(" (log: '%s')", f[i].log) : xstrdup("");
@@ -77,7 +77,7 @@ static int judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arc
 				f[i].pkg->name, f[i].pkg->version, kver, log, kver, f[i].needed, kver,
 				kver);
 			fatal++;
-		} else if (streq(ctx->fail_policy, "always")) {
+		} else if (ctx->fail_policy == DKM_FAIL_ALWAYS) {
 			dkm_err(ctx, 0,
 				"%s/%s failed to build for %s%s, and fail_policy=always: stopping the installation of %s, so the machine keeps booting its current kernel",
 				f[i].pkg->name, f[i].pkg->version, kver, log, kver);
@@ -118,7 +118,7 @@ int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dk
 		return judge_failures(ctx, kver, arch);
 	/* the rebuild could not run at all (lock, state, configuration, initramfs): what is
 	 * needed to boot is unknown */
-	if (streq(ctx->fail_policy, "never")) {
+	if (ctx->fail_policy == DKM_FAIL_NEVER) {
 		dkm_warn(ctx, "modules for %s could not be set up (see above): %s is installed without them (fail_policy=never)",
 			 kver, kver);
 		return DKM_EXIT_OK;

@@ -317,7 +317,7 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 {
 	_cleanup_kernel_ struct dkm_kernel *k = NULL;
 	struct dkm_initrd_list l = { 0 };
-	bool never = streq(ctx->fail_policy, "never");
+	bool never = ctx->fail_policy == DKM_FAIL_NEVER;
 	int r, missing = 0;
 
 	r = dkm_kernel_probe(ctx, kver, arch, NULL, &k);
@@ -392,8 +392,8 @@ static const char *generator(struct dkm_ctx *ctx)
 	static const char *const itools_bin[] = { "/usr/sbin/update-initramfs",
 						  "/sbin/update-initramfs", NULL };
 
-	if (!streq(ctx->initrd_generator, "auto"))
-		return ctx->initrd_generator;
+	if (ctx->initrd_generator != DKM_INITRD_GENERATOR_AUTO)
+		return dkm_initrd_generator_to_string(ctx->initrd_generator);
 	if (root_has(ctx, dracut_hook))
 		return "dracut";
 	if (root_has(ctx, itools_hook))
