@@ -23,18 +23,7 @@
 
 static const char *prog = "dkm-hook";
 
-static void log_to_stdio(void *userdata, int level, const char *msg)
-{
-	if (level <= DKM_LOG_ERR)
-		fprintf(stderr, "%s: error: %s\n", prog, msg);
-	else if (level == DKM_LOG_WARNING)
-		fprintf(stderr, "%s: warning: %s\n", prog, msg);
-	else {
-		fflush(stderr);
-		printf("%s\n", msg);
-		fflush(stdout);
-	}
-}
+static const struct dkm_log_sink log_sink = { "dkm-hook: error: ", "dkm-hook: warning: ", "" };
 
 struct verb {
 	const char *name;
@@ -320,7 +309,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: error: cannot set up: %s\n", prog, strerror(-r));
 		return DKM_EXIT_FAILURE;
 	}
-	ctx->log_fn = log_to_stdio;
+	ctx->log_fn = dkm_log_to_stdio;
+	ctx->log_userdata = (void *)&log_sink;
 	if (verbose)
 		ctx->log_level = verbose > 1 ? DKM_LOG_DEBUG : DKM_LOG_INFO;
 	r = dkm_ctx_load_config(ctx);

@@ -184,11 +184,6 @@ static int recover(struct run *rn)
 	return r < 0 ? r : 0;
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Commands on kernels: the registry shared, each kernel exclusive (in name order, so two
  * commands never wait for each other crosswise); then finish what an interrupted command
  * left in those kernels. */
@@ -208,7 +203,7 @@ static int run_lock_kernels(struct run *rn, char *const *kvers)
 	rn->lock_fd = dkm_lock_take_registry(rn->ctx, true);
 	if (rn->lock_fd < 0)
 		return rn->lock_fd;
-	qsort(sorted, strv_length(sorted), sizeof(char *), cmp_strp);
+	qsort(sorted, strv_length(sorted), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; sorted && sorted[i]; i++) {
 		fd = dkm_lock_take_kernel(rn->ctx, sorted[i]);
 		if (fd < 0)

@@ -42,18 +42,7 @@ struct dkms {
 	struct dkm_dkms_framework fw;
 };
 
-static void log_dkms(void *userdata, int level, const char *msg)
-{
-	if (level <= DKM_LOG_ERR)
-		fprintf(stderr, "Error! %s\n", msg);
-	else if (level == DKM_LOG_WARNING)
-		fprintf(stderr, "Warning: %s\n", msg);
-	else {
-		fflush(stderr);
-		printf("%s\n", msg);
-		fflush(stdout);
-	}
-}
+static const struct dkm_log_sink log_dkms = { "Error! ", "Warning: ", "" };
 
 static void usage(FILE *f)
 {
@@ -558,7 +547,7 @@ static int patches_missing(struct dkms *d, const char *kver, const char *arch)
 	/* a dkms.conf the build refuses is the build's to report */
 	ctx->log_fn = log_none;
 	r = dkm_pkg_read_conf(ctx, pkg, k, &conf);
-	ctx->log_fn = log_dkms;
+	ctx->log_fn = dkm_log_to_stdio;
 	if (r < 0 || dkm_conf_excluded(conf, kver, arch, k->config_path, &reason) != 0)
 		return 0;
 	src = dkm_ctx_path(ctx, pkg->source);
@@ -1057,7 +1046,8 @@ int dkm_dkms_main(int argc, char **argv)
 		r = DKM_DKMS_EXIT_FAILURE;
 		goto out;
 	}
-	ctx->log_fn = log_dkms;
+	ctx->log_fn = dkm_log_to_stdio;
+	ctx->log_userdata = (void *)&log_dkms;
 	d.ctx = ctx;
 	if (dkm_ctx_load_config(ctx) < 0 || dkm_dkms_framework_load(ctx, &d.fw) < 0) {
 		r = DKM_DKMS_EXIT_FAILURE;

@@ -83,11 +83,6 @@ static void fw_read_file(struct dkm_ctx *ctx, const char *path, struct dkm_shvar
 	}
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool fw_set(const struct dkm_shvars *vals, const char *key, const char **ret)
 {
 	const struct dkm_shvar *sv = dkm_shvars_find(vals, key);
@@ -180,7 +175,7 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 				strv_push(&files, path_join(dropins, de->d_name));
 		if (d)
 			closedir(d);
-		qsort(files, strv_length(files), sizeof(char *), cmp_strp);
+		qsort(files, strv_length(files), sizeof(char *), strcmp_ptr);
 		for (size_t i = 0; files[i]; i++)
 			fw_read_file(ctx, files[i], vals);
 	}

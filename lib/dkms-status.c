@@ -26,11 +26,6 @@ static int cmp_pkg(const void *a, const void *b)
 	return c ? c : strcmp(pa->version, pb->version);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Did we archive a module that this package version displaced on this kernel? */
 static bool original_exists(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
 			    char *const *mods)
@@ -127,7 +122,7 @@ static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, 
 		}
 		insts = dkm_inst_list(ctx, p->name, p->version);
 		if (strv_length(insts) > 1)
-			qsort(insts, strv_length(insts), sizeof(char *), cmp_str);
+			qsort(insts, strv_length(insts), sizeof(char *), strcmp_ptr);
 		for (size_t j = 0; insts[j]; j++) {
 			_cleanup_free_ char *k = xstrndup(insts[j], strcspn(insts[j], "\t"));
 			const char *a = strchr(insts[j], '\t') + 1;

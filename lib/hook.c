@@ -189,11 +189,6 @@ static bool plugin_name(const char *name)
 	return name[0] != '.' && endswith(name, ".install");
 }
 
-static int cmp_version(const void *a, const void *b)
-{
-	return version_compare(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_basename(const void *a, const void *b)
 {
 	return strcmp(path_basename(*(char *const *)a), path_basename(*(char *const *)b));
@@ -220,7 +215,7 @@ static char **plugins_script(void)
 		}
 		closedir(d);
 	}
-	qsort(names, strv_length(names), sizeof(char *), cmp_version);
+	qsort(names, strv_length(names), sizeof(char *), version_compare_ptr);
 	for (size_t i = 0; names[i]; i++)
 		for (size_t j = 0; j < ELEMENTSOF(ki_dirs); j++) {
 			_cleanup_free_ char *p = path_join(ki_dirs[j], names[i]);

@@ -286,16 +286,6 @@ struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg)
 	return NULL;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int cmp_ver(const void *a, const void *b)
-{
-	return version_compare(*(char *const *)a, *(char *const *)b);
-}
-
 /* The valid names in dir: with prefix, those that start with it (without it); without, the
  * subdirectories (dot files skipped). */
 static char **dir_names(const char *dir, const char *prefix)
@@ -333,7 +323,7 @@ char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name)
 	if (!name_is_valid(name))
 		return xcalloc(1, sizeof(char *));
 	l = subdirs(dir);
-	qsort(l, strv_length(l), sizeof(char *), cmp_ver);
+	qsort(l, strv_length(l), sizeof(char *), version_compare_ptr);
 	return l;
 }
 
@@ -344,7 +334,7 @@ int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n)
 	struct dkm_pkg **l = NULL;
 	size_t n = 0;
 
-	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; names[i]; i++) {
 		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, names[i]);
 
@@ -368,7 +358,7 @@ char **dkm_pkg_damaged(struct dkm_ctx *ctx)
 	_cleanup_strv_free_ char **names = subdirs(dir);
 	char **l = xcalloc(1, sizeof(char *));
 
-	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; names[i]; i++) {
 		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, names[i]);
 
@@ -503,12 +493,12 @@ char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
 	_cleanup_strv_free_ char **kvers = subdirs(dir);
 	char **l = xcalloc(1, sizeof(char *));
 
-	qsort(kvers, strv_length(kvers), sizeof(char *), cmp_ver);
+	qsort(kvers, strv_length(kvers), sizeof(char *), version_compare_ptr);
 	for (size_t i = 0; kvers[i]; i++) {
 		_cleanup_free_ char *kd = path_join(dir, kvers[i]);
 		_cleanup_strv_free_ char **arches = subdirs(kd);
 
-		qsort(arches, strv_length(arches), sizeof(char *), cmp_str);
+		qsort(arches, strv_length(arches), sizeof(char *), strcmp_ptr);
 		for (size_t j = 0; arches[j]; j++) {
 			_cleanup_free_ char *st = xasprintf("%s/%s/state", kd, arches[j]);
 

@@ -7,7 +7,7 @@
 
 struct dkm_ctx;
 
-/* The state tree (DESIGN §5), under <root><state_dir>:
+/* The state tree (docs/reliability.md), under <root><state_dir>:
  *
  *   packages/<pkg>/<ver>/package                      the registration (key=value)
  *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/state  built|installed|failed|excluded (key=value)

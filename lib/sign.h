@@ -7,7 +7,7 @@
 
 struct dkm_ctx;
 
-/* ---- The appended signature (DESIGN §4 "Module signatures"), lib/modsig.c ----
+/* ---- The appended signature (docs/signing.md), lib/modsig.c ----
  *
  *   [ ELF module ][ DER PKCS#7 (sig_len bytes) ][ 12-byte info ][ "~Module signature appended~\n" ]
  *

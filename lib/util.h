@@ -22,8 +22,8 @@ char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 /* NULL-terminated string vectors */
 size_t strv_length(char *const *l);
 char **strv_free(char **l);
-int strv_push(char ***l, char *value); /* takes ownership */
-int strv_extend(char ***l, const char *value);
+void strv_push(char ***l, char *value); /* takes ownership */
+void strv_extend(char ***l, const char *value);
 bool strv_contains(char *const *l, const char *s);
 char **strv_split(const char *s, const char *sep); /* skips empty fields */
 char *strv_join(char *const *l, const char *sep);
@@ -90,6 +90,17 @@ bool name_is_valid(const char *s);
 
 /* Version comparison as `sort -V` / dpkg-like for kernel versions. */
 int version_compare(const char *a, const char *b);
+/* The one UTF-8 validator. The length of the valid UTF-8 sequence at s (1-4), 0 if s does not
+ * start one (reads up to its end or the first byte that ends it, a NUL included): overlong
+ * forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+size_t dkm_utf8_seq_len(const unsigned char *s);
+/* The offset of the first byte of s[0..len) that is not part of valid UTF-8, (size_t)-1 if
+ * there is none. */
+size_t dkm_utf8_invalid_at(const char *s, size_t len);
+
+/* qsort() comparators for arrays of char *: strcmp() order, version_compare() order */
+int strcmp_ptr(const void *a, const void *b);
+int version_compare_ptr(const void *a, const void *b);
 
 /* hex sha256 of a file / buffer (64 chars + NUL) */
 int sha256_file(const char *path, char ret[static 65]);
