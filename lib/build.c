@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/syscall.h>
 
 #include <linux/openat2.h>

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -51,18 +50,13 @@ static void mark_dirty(struct fsck *f, const char *kver)
 }
 
 /* orphaned staging files left by an interrupted write: ".<file>.dkm-hook-new", ".#<file>XXXXXX" */
-static struct fsck *walk_fsck;
-
-static int orphan_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static int orphan_cb(const char *path, const char *b, void *userdata)
 {
-	const char *b = path + ftw->base;
+	struct fsck *f = userdata;
 
-	if (type != FTW_F)
-		return 0;
 	if (!(b[0] == '.' && (endswith(b, ".dkm-hook-new") || b[1] == '#')))
 		return 0;
-	problem(walk_fsck, walk_fsck->repair && unlink(path) == 0, "orphaned staging file '%s'",
-		path);
+	problem(f, f->repair && unlink(path) == 0, "orphaned staging file '%s'", path);
 	return 0;
 }
 
@@ -70,9 +64,8 @@ static int orphan_cb(const char *path, const struct stat *st, int type, struct F
  * rename) */
 static void check_orphans(struct fsck *f, const char *dir)
 {
-	walk_fsck = f;
 	if (is_dir(dir))
-		(void)nftw(dir, orphan_cb, 16, FTW_PHYS);
+		(void)walk_files(dir, orphan_cb, f);
 }
 
 static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *kver,

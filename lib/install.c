@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,19 +222,19 @@ static const char *own_module_of(char *const *own, const char *sha)
 
 /* Paths (relative to the module dir) of every module file named `module` (normalised) that
  * the kernel tree holds: from modules.dep if present, else by walking the tree. */
-static char **walk_result;
-static const char *walk_module;
-static size_t walk_prefix;
+struct module_walk {
+	char **result;
+	const char *module;
+	size_t prefix;
+};
 
-static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+static int walk_cb(const char *fpath, const char *name, void *userdata)
 {
-	_cleanup_free_ char *n = NULL;
+	struct module_walk *w = userdata;
+	_cleanup_free_ char *n = dkm_module_name_from_path(fpath);
 
-	if (type != FTW_F)
-		return 0;
-	n = dkm_module_name_from_path(fpath);
-	if (n && streq(n, walk_module))
-		strv_extend(&walk_result, fpath + walk_prefix + 1);
+	if (n && streq(n, w->module))
+		strv_extend(&w->result, fpath + w->prefix + 1);
 	return 0;
 }
 
@@ -266,14 +265,13 @@ static char **find_modules_named(const struct dkm_kernel *k, const char *module)
 		free(line);
 		return l;
 	}
-	/* never indexed: look at the files (FTW_PHYS: build/ and source/ links are not followed) */
-	walk_result = l;
-	walk_module = want;
-	walk_prefix = strlen(k->moddir);
-	(void)nftw(k->moddir, walk_cb, 16, FTW_PHYS);
-	l = walk_result;
-	walk_result = NULL;
-	return l;
+	/* never indexed: look at the files (symbolic links, build/ and source/, are not followed) */
+	{
+		struct module_walk w = { .result = l, .module = want, .prefix = strlen(k->moddir) };
+
+		(void)walk_files(k->moddir, walk_cb, &w);
+		return w.result;
+	}
 }
 
 /* rename, or across file systems a copy to a temporary file next to `to` (".#<name>.copy",

@@ -1060,3 +1060,47 @@ size_t dkm_utf8_invalid_at(const char *s, size_t len)
 	}
 	return (size_t)-1;
 }
+
+/* nftw() has no user pointer: this walk passes one, instead of the callers keeping their
+ * state in globals. One open directory per level (module and state trees are shallow). */
+static int walk_at(int dfd, const char *path, walk_files_fn cb, void *userdata)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		struct stat st;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		p = path_join(path, de->d_name);
+		if (S_ISREG(st.st_mode))
+			r = cb(p, de->d_name, userdata);
+		else if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd(d), de->d_name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (fd >= 0)
+				r = walk_at(fd, p, cb, userdata);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int walk_files(const char *dir, walk_files_fn cb, void *userdata)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	return walk_at(fd, dir, cb, userdata);
+}

@@ -81,6 +81,12 @@ int mkdir_owned_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gi
 int copy_file(const char *src, const char *dst, mode_t mode);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
+/* Calls cb for every regular file below dir (path: dir/.../name; name: its last component),
+ * depth first in directory order, without following a symbolic link (what nftw(FTW_PHYS)
+ * reports as FTW_F), unreadable directories skipped; userdata is cb's. A callback that
+ * returns non-zero stops the walk, and walk_files returns that value; 0 otherwise. */
+typedef int (*walk_files_fn)(const char *path, const char *name, void *userdata);
+int walk_files(const char *dir, walk_files_fn cb, void *userdata);
 char *path_join(const char *a, const char *b);
 const char *path_basename(const char *p);
 char *path_dirname(const char *p);
