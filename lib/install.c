@@ -1289,11 +1289,24 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	return 1;
 }
 
+enum dkm_recovery dkm_install_recovery_decide(const struct dkm_kv *journal)
+{
+	const char *op = strempty(dkm_kv_get(journal, "op"));
+	const char *phase = strempty(dkm_kv_get(journal, "phase"));
+
+	if (streq(op, "install"))
+		return streq(phase, "stage") ? DKM_RECOVERY_ROLL_BACK : DKM_RECOVERY_FINISH_INSTALL;
+	if (streq(op, "uninstall") && dkm_kv_get(journal, "package") &&
+	    dkm_kv_get(journal, "version"))
+		return DKM_RECOVERY_FINISH_UNINSTALL;
+	return DKM_RECOVERY_CORRUPT;
+}
+
 static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 {
 	_cleanup_free_ char *j = journal_path(ctx, k->kver);
 	_cleanup_kv_ struct dkm_kv plan = { 0 };
-	const char *op, *phase;
+	const char *op;
 	int r;
 
 	r = dkm_kv_read(j, &plan);
@@ -1302,30 +1315,35 @@ static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read journal '%s': %s", j, strerror(-r));
 	op = strempty(dkm_kv_get(&plan, "op"));
-	phase = strempty(dkm_kv_get(&plan, "phase"));
-	if (streq(op, "install") && streq(phase, "stage")) {
+	switch (dkm_install_recovery_decide(&plan)) {
+	case DKM_RECOVERY_ROLL_BACK:
 		dkm_notice(ctx, "%s: rolling back an interrupted install of %s/%s", k->kver,
 			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
 		install_unstage(&plan);
 		r = 0;
-	} else if (streq(op, "install")) {
+		break;
+	case DKM_RECOVERY_FINISH_INSTALL:
 		dkm_notice(ctx, "%s: finishing an interrupted install of %s/%s", k->kver,
 			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
 		r = install_commit(ctx, k, &plan);
-	} else if (streq(op, "uninstall")) {
+		break;
+	case DKM_RECOVERY_FINISH_UNINSTALL: {
 		struct dkm_pkg p = { .name = (char *)dkm_kv_get(&plan, "package"),
 				     .version = (char *)dkm_kv_get(&plan, "version") };
 
-		if (!p.name || !p.version)
-			return dkm_err(ctx, -EINVAL, "corrupt journal '%s'", j);
 		dkm_notice(ctx, "%s: finishing an interrupted uninstall of %s/%s", k->kver, p.name,
 			   p.version);
 		r = uninstall_apply(ctx, &p, k);
 		/* killed after the manifest went, before the state was written */
 		if (r == 0)
 			r = uninstall_mark_built(ctx, &p, k);
-	} else
+		break;
+	}
+	default:
+		if (streq(op, "uninstall"))
+			return dkm_err(ctx, -EINVAL, "corrupt journal '%s'", j);
 		return dkm_err(ctx, -EINVAL, "corrupt journal '%s': op='%s'", j, op);
+	}
 	if (r < 0)
 		return r;
 	journal_remove(ctx, k->kver);
