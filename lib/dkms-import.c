@@ -216,12 +216,12 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 	{
 		/* an unsigned module finished as we would finish it is up to date for rebuild;
 		 * a signed one carries DKMS's signature, which our fingerprint cannot vouch for */
-		const char *cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO ?
-					    k->compression :
-					    dkm_compress_setting_to_string(ctx->compress);
+		const char *cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO
+					    ? k->compression
+					    : dkm_compress_setting_to_string(ctx->compress);
 		enum dkm_compression want;
-		bool sign = ctx->sign == DKM_SIGN_YES ||
-			    (ctx->sign == DKM_SIGN_AUTO && k->module_sig);
+		bool sign =
+			ctx->sign == DKM_SIGN_YES || (ctx->sign == DKM_SIGN_AUTO && k->module_sig);
 		struct dkm_finish fin = { .compression = (int)comp };
 		char fp[65];
 

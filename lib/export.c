@@ -105,7 +105,8 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 		return dkm_err(
 			ctx, -ENOENT,
 			"%s/%s is not built for %s (%s, state %s): run 'dkm-hook build %s/%s -k %s' first",
-			b->pkg->name, b->pkg->version, kver, arch, dkm_inst_state_name(&inst) ?: "none",
+			b->pkg->name, b->pkg->version, kver, arch,
+			dkm_inst_state_name(&inst) ?: "none",
 			b->pkg->name, b->pkg->version, kver);
 	dir = dkm_inst_dir(ctx, b->pkg->name, b->pkg->version, kver, arch);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -753,7 +754,7 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 }
 
 /* The modules become the build of (pkg, kernel, arch): stored like build.c stores its
- * artefacts (a new directory renamed into place), then the state says DKM_STATE_BUILT. */
+ * artefacts (a new directory renamed into place), then the state is BUILT. */
 static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kv *meta,
 		       const struct dkm_tar_entry *l, size_t n)
 {

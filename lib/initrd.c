@@ -332,8 +332,8 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *why = strv_join(e->reasons, "; ");
 
-		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, state_word(e->state),
-		       why);
+		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version,
+		       state_word(e->state), why);
 	}
 	/* the list first, then what is wrong with it */
 	fflush(stdout);
@@ -347,7 +347,8 @@ int dkm_cmd_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *ar
 			what = e->log ? xasprintf("failed to build (log: '%s')", e->log)
 				      : xstrdup("failed to build");
 		else
-			what = xasprintf("is not installed for it (state %s)", state_word(e->state));
+			what = xasprintf("is not installed for it (state %s)",
+					 state_word(e->state));
 		if (!dkm_initrd_entry_missing(e, k->has_headers))
 			dkm_warn(ctx,
 				 "%s (%s/%s) belongs in the initramfs of %s but is not built yet (no kernel headers): the initramfs is made without it; install linux-headers-%s, its hook will rebuild it",

@@ -265,7 +265,7 @@ static char **find_modules_named(const struct dkm_kernel *k, const char *module)
 		free(line);
 		return l;
 	}
-	/* never indexed: look at the files (symbolic links, build/ and source/, are not followed) */
+	/* never indexed: look at the files (symbolic links such as build/ are not followed) */
 	{
 		struct module_walk w = { .result = l, .module = want, .prefix = strlen(k->moddir) };
 
@@ -729,7 +729,8 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 			*ret_why = xasprintf("'%s' is not the module this build installs", full);
 			return 0;
 		}
-		dkm_modrec_set(&man, mods[i], &(struct dkm_modrec){ .path = logical, .sha256 = sha });
+		dkm_modrec_set(&man, mods[i],
+			       &(struct dkm_modrec){ .path = logical, .sha256 = sha });
 	}
 	r = dkm_kv_write(mp, &man);
 	if (r < 0)
@@ -750,7 +751,7 @@ static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	return 0;
 }
 
-/* The last step of an uninstall, after the manifest is gone: the state says DKM_STATE_BUILT. A crash
+/* The last step of an uninstall, after the manifest is gone: the state is BUILT. A crash
  * between the two leaves no manifest, so recovery runs this step on its own. */
 static int uninstall_mark_built(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 				const struct dkm_kernel *k)

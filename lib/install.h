@@ -43,10 +43,10 @@ int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod);
 
 /* What recovery does with a kernel's journal (docs/reliability.md), from what it records. */
 enum dkm_recovery {
-	DKM_RECOVERY_ROLL_BACK,         /* op=install, phase=stage: the staged files go */
-	DKM_RECOVERY_FINISH_INSTALL,    /* op=install past staging: the commit is done again */
-	DKM_RECOVERY_FINISH_UNINSTALL,  /* op=uninstall: the removal is done again */
-	DKM_RECOVERY_CORRUPT,           /* another op, or an uninstall naming no package */
+	DKM_RECOVERY_ROLL_BACK,        /* op=install, phase=stage: the staged files go */
+	DKM_RECOVERY_FINISH_INSTALL,   /* op=install past staging: the commit is done again */
+	DKM_RECOVERY_FINISH_UNINSTALL, /* op=uninstall: the removal is done again */
+	DKM_RECOVERY_CORRUPT,          /* another op, or an uninstall naming no package */
 };
 enum dkm_recovery dkm_install_recovery_decide(const struct dkm_kv *journal);
 

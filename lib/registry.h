@@ -80,7 +80,7 @@ char **dkm_pkg_owners_of_module(struct dkm_ctx *ctx, const char *module);
  * dkm_modrec_get/_set are the only readers and writers of those keys. */
 struct dkm_modrec {
 	const char *file;     /* artefact file name under modules/ ("m.ko.xz") */
-	const char *location; /* DEST_MODULE_LOCATION after the distribution rule ("/updates/dkms") */
+	const char *location; /* DEST_MODULE_LOCATION after the distribution's rule */
 	const char *src;      /* journal: the artefact install copies */
 	const char *path;     /* logical path of the installed file */
 	const char *sha256;   /* of the artefact, = of the installed file */

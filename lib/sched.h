@@ -36,9 +36,9 @@ struct dkm_job {
  * the GNU make jobserver pipe every build's make shares. A build starts only on a slot taken
  * here, and gives it back when it ends, so never more than `jobs` builds run at once. */
 struct dkm_job_slots {
-	int fds[2];      /* the pipe the makes share (inherited by builds) */
-	int my_read;     /* our own non-blocking open file description of the read end */
-	bool slot_free;  /* our implicit slot */
+	int fds[2];     /* the pipe the makes share (inherited by builds) */
+	int my_read;    /* our own non-blocking open file description of the read end */
+	bool slot_free; /* our implicit slot */
 };
 int dkm_job_slots_open(struct dkm_job_slots *s, unsigned jobs);
 /* A slot for one build: true, *ret_token saying whether it is a token from the pipe (else

@@ -20,8 +20,8 @@ static enum dkm_recovery decide(const char *text)
 
 int main(void)
 {
-	tap_is_int(decide("op=install\npackage=p\nversion=1\nphase=stage\n"), DKM_RECOVERY_ROLL_BACK,
-		   "install killed while staging: rolled back");
+	tap_is_int(decide("op=install\npackage=p\nversion=1\nphase=stage\n"),
+		   DKM_RECOVERY_ROLL_BACK, "install killed while staging: rolled back");
 	tap_is_int(decide("op=install\npackage=p\nversion=1\nphase=commit\n"),
 		   DKM_RECOVERY_FINISH_INSTALL, "install killed after staging: finished");
 	tap_is_int(decide("op=install\npackage=p\nversion=1\n"), DKM_RECOVERY_FINISH_INSTALL,

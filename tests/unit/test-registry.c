@@ -50,9 +50,11 @@ static void test_kv_parse(void)
 			    "last=no newline";
 
 	dkm_kv_parse(text, sizeof(text) - 1, &kv);
-	tap_is_int(kv.n, 4, "kv: comment and a line without '=' are skipped, a repeated key is one");
+	tap_is_int(kv.n, 4,
+		   "kv: comment and a line without '=' are skipped, a repeated key is one");
 	tap_is_str(dkm_kv_get(&kv, "name"), "again", "kv: the last of a repeated key wins");
-	tap_is_str(dkm_kv_get(&kv, "cmd"), "make KVER=6.1.0 -j2", "kv: the value runs from the first '='");
+	tap_is_str(dkm_kv_get(&kv, "cmd"), "make KVER=6.1.0 -j2",
+		   "kv: the value runs from the first '='");
 	tap_is_str(dkm_kv_get(&kv, "empty"), "", "kv: an empty value is there, empty");
 	tap_is_str(dkm_kv_get(&kv, "last"), "no newline", "kv: a last line without newline");
 	tap_ok(!dkm_kv_get(&kv, "# a comment"), "kv: a comment is no key");
@@ -116,7 +118,8 @@ static void test_state_names(void)
 	tap_ok(dkm_state_has_build(DKM_STATE_BUILT) && dkm_state_has_build(DKM_STATE_INSTALLED) &&
 		       !dkm_state_has_build(DKM_STATE_FAILED) &&
 		       !dkm_state_has_build(DKM_STATE_EXCLUDED) &&
-		       !dkm_state_has_build(DKM_STATE_NONE) && !dkm_state_has_build(DKM_STATE_INVALID),
+		       !dkm_state_has_build(DKM_STATE_NONE) &&
+		       !dkm_state_has_build(DKM_STATE_INVALID),
 	       "state: only built and installed have a build");
 }
 
@@ -127,8 +130,9 @@ static void test_modrec(void)
 	_cleanup_free_ char *lines = NULL;
 
 	dkm_kv_set(&kv, "modules", "a");
-	dkm_modrec_set(&kv, "a", &(struct dkm_modrec){ .sha256 = "s", .file = "a.ko.xz",
-						       .location = "/updates/dkms" });
+	dkm_modrec_set(&kv, "a",
+		       &(struct dkm_modrec){
+			       .sha256 = "s", .file = "a.ko.xz", .location = "/updates/dkms" });
 	dkm_modrec_set(&kv, "b", &(struct dkm_modrec){ .path = "/lib/modules/k/updates/b.ko" });
 	tap_is_int(kv.n, 5, "modrec: one line per field set");
 	tap_is_str(kv.keys[1], "module.a.file", "modrec: fields in struct order (file)");
@@ -157,7 +161,8 @@ static void test_inst_compat(struct dkm_ctx *ctx)
 			   "modules=dkms_test\n"
 			   "module.dkms_test.file=dkms_test.ko.xz\n"
 			   "module.dkms_test.location=/updates/dkms\n"
-			   "module.dkms_test.sha256=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+			   "module.dkms_test.sha256="
+			   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
 			   "compression=xz\n"
 			   "signed=yes\n";
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, "dkms-test", "1.0", "6.1.0-9-amd64", "x86_64");
@@ -206,8 +211,9 @@ static void test_inst_compat(struct dkm_ctx *ctx)
 	{
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 
-		tap_is_int(dkm_inst_load(ctx, "dkms-test", "1.0", "6.1.0-10-amd64", "x86_64", &inst),
-			   0, "inst: no state file is 0");
+		tap_is_int(
+			dkm_inst_load(ctx, "dkms-test", "1.0", "6.1.0-10-amd64", "x86_64", &inst),
+			0, "inst: no state file is 0");
 		tap_is_int(inst.state, DKM_STATE_NONE, "inst: and NONE");
 	}
 	{

@@ -47,10 +47,15 @@ static void test_version_compare(void)
 
 static void test_sort(void)
 {
-	const char *l[] = { "6.10.0-1-amd64", "6.1.0-20-amd64", "6.1.0-9-amd64", "5.10.0-28-amd64",
-			    "6.1.0-18-amd64", "6.1.0-18-amd64~bpo", NULL };
-	const char *want[] = { "5.10.0-28-amd64", "6.1.0-9-amd64", "6.1.0-18-amd64~bpo",
-			       "6.1.0-18-amd64", "6.1.0-20-amd64", "6.10.0-1-amd64" };
+	const char *l[] = { "6.10.0-1-amd64",
+			    "6.1.0-20-amd64",
+			    "6.1.0-9-amd64",
+			    "5.10.0-28-amd64",
+			    "6.1.0-18-amd64",
+			    "6.1.0-18-amd64~bpo",
+			    NULL };
+	const char *want[] = { "5.10.0-28-amd64", "6.1.0-9-amd64",  "6.1.0-18-amd64~bpo",
+			       "6.1.0-18-amd64",  "6.1.0-20-amd64", "6.10.0-1-amd64" };
 	bool ok = true;
 
 	qsort(l, ELEMENTSOF(want), sizeof(char *), version_compare_ptr);
