@@ -21,18 +21,8 @@
 #include "hook.h"
 #include "util.h"
 
-static void log_plugin(void *userdata, int level, const char *msg)
-{
-	if (level <= DKM_LOG_ERR)
-		fprintf(stderr, "dkm-hook: error: %s\n", msg);
-	else if (level == DKM_LOG_WARNING)
-		fprintf(stderr, "dkm-hook: warning: %s\n", msg);
-	else {
-		fflush(stderr);
-		printf("dkm-hook: %s\n", msg);
-		fflush(stdout);
-	}
-}
+static const struct dkm_log_sink log_plugin = { "dkm-hook: error: ", "dkm-hook: warning: ",
+						"dkm-hook: " };
 
 int main(int argc, char **argv)
 {
@@ -60,7 +50,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dkm-hook: error: cannot set up: %s\n", strerror(-r));
 		return 1;
 	}
-	ctx->log_fn = log_plugin;
+	ctx->log_fn = dkm_log_to_stdio;
+	ctx->log_userdata = (void *)&log_plugin;
 	if (ctx->log_level < DKM_LOG_DEBUG)
 		ctx->log_level = verbose && atoi(verbose) > 0 ? DKM_LOG_INFO : DKM_LOG_WARNING;
 	if (dkm_ctx_load_config(ctx) < 0) {

@@ -208,11 +208,6 @@ static int recover(struct run *rn)
 	return r < 0 ? r : 0;
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Commands on kernels: the registry shared, each kernel exclusive (in name order, so two
  * commands never wait for each other crosswise); then finish what an interrupted command
  * left in those kernels. */
@@ -232,7 +227,7 @@ static int run_lock_kernels(struct run *rn, char *const *kvers)
 	rn->lock_fd = dkm_lock_take_registry(rn->ctx, true);
 	if (rn->lock_fd < 0)
 		return rn->lock_fd;
-	qsort(sorted, strv_length(sorted), sizeof(char *), cmp_strp);
+	qsort(sorted, strv_length(sorted), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; sorted && sorted[i]; i++) {
 		fd = dkm_lock_take_kernel(rn->ctx, sorted[i]);
 		if (fd < 0)
@@ -297,12 +292,14 @@ static int get_kernel(struct run *rn, const char *kver, struct kstate **ret)
 	if (r < 0)
 		return r;
 	rn->n_ks++;
-	cname = streq(ctx->compress, "auto") ? ks->k->compression : ctx->compress;
+	cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO ?
+			ks->k->compression :
+			dkm_compress_setting_to_string(ctx->compress);
 	r = dkm_compression_from_string(cname, &comp);
 	if (r < 0)
 		return dkm_err(ctx, r, "unknown compression '%s' for %s", cname, kver);
 	ks->fin.compression = (int)comp;
-	sign = streq(ctx->sign, "yes") || (streq(ctx->sign, "auto") && ks->k->module_sig);
+	sign = ctx->sign == DKM_SIGN_YES || (ctx->sign == DKM_SIGN_AUTO && ks->k->module_sig);
 	if (sign) {
 		r = load_key(rn);
 		if (r < 0)
@@ -361,14 +358,14 @@ static int build_one(struct run *rn, const struct dkm_pkg *pkg, struct kstate *k
 }
 
 static int inst_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
-		      char **ret)
+		      enum dkm_state *ret)
 {
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	int r = dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
 
 	if (r < 0)
 		return r;
-	*ret = TAKE_PTR(inst.state);
+	*ret = inst.state;
 	return 0;
 }
 
@@ -808,7 +805,7 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 	}
 	if (!install_time)
 		why = xasprintf("%s installs nothing: it always does", what);
-	else if (!streq(ctx->pkg_scripts_as_root, "yes"))
+	else if (!ctx->pkg_scripts_as_root)
 		why = xstrdup("pkg_scripts_as_root=no");
 	else if (geteuid() != 0)
 		why = xstrdup("dkm-hook does not run as root");
@@ -902,12 +899,12 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 /* Does build/install have to build pkg for this kernel? */
 static int needs_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
+	enum dkm_state st = DKM_STATE_NONE;
 	int r = inst_state(rn->ctx, pkg, ks->k, &st);
 
 	if (r < 0)
 		return r;
-	if (rn->o->force || !st || (!streq(st, "built") && !streq(st, "installed")))
+	if (rn->o->force || !dkm_state_has_build(st))
 		return 1;
 	/* installed as they are, they would not be what the state and the manifest say */
 	if (!dkm_build_intact(rn->ctx, pkg, ks->k)) {
@@ -1046,7 +1043,7 @@ static int for_each_kernel(struct run *rn, const char *arg,
 
 static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
+	enum dkm_state st = DKM_STATE_NONE;
 	int r;
 
 	if (ks->prebuilt)
@@ -1054,7 +1051,7 @@ static int do_build(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks
 	r = inst_state(rn->ctx, pkg, ks->k, &st);
 	if (r < 0)
 		return r;
-	if (st && (streq(st, "built") || streq(st, "installed")) && !rn->o->force) {
+	if (dkm_state_has_build(st) && !rn->o->force) {
 		dkm_notice(rn->ctx, "%s/%s is already built for %s (use --force to rebuild)",
 			   pkg->name, pkg->version, ks->k->kver);
 		return 0;
@@ -1102,13 +1099,13 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 
 static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *st = NULL;
+	enum dkm_state st = DKM_STATE_NONE;
 	int r;
 
 	/* what is installed may be in the initramfs: asked before it goes (the answer can change
 	 * with it), and only then */
-	if (!rn->o->no_initrd && inst_state(rn->ctx, pkg, ks->k, &st) >= 0 && st &&
-	    streq(st, "installed")) {
+	if (!rn->o->no_initrd && inst_state(rn->ctx, pkg, ks->k, &st) >= 0 &&
+	    st == DKM_STATE_INSTALLED) {
 		char *names[] = { pkg->name, NULL };
 		_cleanup_free_ char *holder = dkm_initrd_holder(rn->ctx, ks->k->kver, ks->k->arch,
 								names);
@@ -1343,11 +1340,11 @@ static bool up_to_date(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct ks
 	char cur[65];
 
 	if (dkm_inst_load(ctx, pkg->name, pkg->version, ks->k->kver, ks->k->arch, &inst) <= 0 ||
-	    !inst.state)
+	    inst.state == DKM_STATE_NONE)
 		return false;
-	if (streq(inst.state, "excluded"))
+	if (inst.state == DKM_STATE_EXCLUDED)
 		return true; /* re-evaluated when the source or the kernel changes (fingerprint) */
-	if (!streq(inst.state, "installed"))
+	if (inst.state != DKM_STATE_INSTALLED)
 		return false;
 	fp = dkm_kv_get(&inst.kv, "fingerprint");
 	if (isempty(fp) || dkm_build_fingerprint(ctx, pkg, ks->k, &ks->fin, cur) < 0 ||
@@ -1359,16 +1356,19 @@ static bool up_to_date(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct ks
 		return false;
 	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks2 = xasprintf("module.%s.sha256", mods[i]);
-		const char *p = dkm_kv_get(&man, kp), *want = dkm_kv_get(&man, ks2);
+		struct dkm_modrec placed, built;
+		const char *p, *want;
 		_cleanup_free_ char *full = NULL;
 		char sha[65];
 
+		dkm_modrec_get(&man, mods[i], &placed);
+		dkm_modrec_get(&inst.kv, mods[i], &built);
+		p = placed.path;
+		want = placed.sha256;
 		if (isempty(p) || isempty(want))
 			return false;
 		/* what is installed must be the latest build (not so after a build --force) */
-		if (!streq(want, strempty(dkm_kv_get(&inst.kv, ks2))))
+		if (!streq(want, strempty(built.sha256)))
 			return false;
 		full = dkm_ctx_path(ctx, p);
 		if (sha256_file(full, sha) < 0 || !streq(sha, want))

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/syscall.h>
 
 #include <linux/openat2.h>
@@ -137,7 +136,7 @@ static char *log_path(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 }
 
 static int save_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
-		      const char *state, struct dkm_kv *extra)
+		      enum dkm_state state, struct dkm_kv *extra)
 {
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 	char when[32];
@@ -149,10 +148,8 @@ static int save_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 		return r;
 	/* a build of an installed package leaves the installed files alone: it stays installed
 	 * (the next install or rebuild places the new build) */
-	if (!(streq(state, "built") && inst.state && streq(inst.state, "installed"))) {
-		free(inst.state);
-		inst.state = xstrdup(state);
-	}
+	if (!(state == DKM_STATE_BUILT && inst.state == DKM_STATE_INSTALLED))
+		inst.state = state;
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	dkm_kv_set(&inst.kv, "changed", when);
 	for (size_t i = 0; extra && i < extra->n; i++)
@@ -173,14 +170,14 @@ int dkm_build_mark_failed(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 
 	/* An installed module stays installed: the failure is about the new build. */
 	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &old) > 0 &&
-	    old.state && streq(old.state, "installed")) {
+	    old.state == DKM_STATE_INSTALLED) {
 		dkm_kv_set(&kv, "last_failure", reason);
 		dkm_kv_set(&kv, "log", path_exists(log) ? log : "");
-		return save_state(ctx, pkg, k, "installed", &kv);
+		return save_state(ctx, pkg, k, DKM_STATE_INSTALLED, &kv);
 	}
 	dkm_kv_set(&kv, "reason", reason);
 	dkm_kv_set(&kv, "log", path_exists(log) ? log : "");
-	return save_state(ctx, pkg, k, "failed", &kv);
+	return save_state(ctx, pkg, k, DKM_STATE_FAILED, &kv);
 }
 
 int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
@@ -214,7 +211,7 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		dkm_kv_set(&kv, "reason", reason);
 		dkm_notice(ctx, "%s/%s is not built for %s (%s): excluded by its dkms.conf",
 			   pkg->name, pkg->version, k->kver, reason);
-		r = save_state(ctx, pkg, k, "excluded", &kv);
+		r = save_state(ctx, pkg, k, DKM_STATE_EXCLUDED, &kv);
 		return r < 0 ? r : 0;
 	}
 	if (!k->has_headers)
@@ -236,8 +233,8 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		for (size_t j = 0; vers[j] && !ok; j++) {
 			_cleanup_inst_ struct dkm_inst di = { 0 };
 
-			if (dkm_inst_load(ctx, dep, vers[j], k->kver, k->arch, &di) > 0 && di.state &&
-			    (streq(di.state, "installed") || streq(di.state, "built")))
+			if (dkm_inst_load(ctx, dep, vers[j], k->kver, k->arch, &di) > 0 &&
+			    dkm_state_has_build(di.state))
 				ok = true;
 		}
 		if (!ok) {
@@ -1138,7 +1135,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 						    isempty(m->built_location) ? "" : "/",
 						    m->built_name);
 		_cleanup_free_ char *tmp = xasprintf("%s/%zu.ko", workdir, i);
-		_cleanup_free_ char *data = NULL, *dest = NULL, *key = NULL, *loc = NULL;
+		_cleanup_free_ char *data = NULL, *dest = NULL, *loc = NULL;
 		_cleanup_free_ void *signed_buf = NULL, *packed = NULL;
 		struct dkm_elf_module em = { 0 };
 		const void *out;
@@ -1213,18 +1210,14 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		sha256_buf(out, out_len, sha);
 		strv_extend(&names, m->dest_name);
 		loc = dkm_dest_location(ctx, m->dest_location);
-		key = xasprintf("module.%s.file", m->dest_name);
 		{
 			_cleanup_free_ char *f = xasprintf("%s.ko%s", m->dest_name,
 							   dkm_compression_suffix(comp));
-			dkm_kv_set(&kv, key, f);
+
+			dkm_modrec_set(&kv, m->dest_name,
+				       &(struct dkm_modrec){ .file = f, .location = strempty(loc),
+							     .sha256 = sha });
 		}
-		free(key);
-		key = xasprintf("module.%s.location", m->dest_name);
-		dkm_kv_set(&kv, key, loc);
-		free(key);
-		key = xasprintf("module.%s.sha256", m->dest_name);
-		dkm_kv_set(&kv, key, sha);
 	}
 	/* publish the new artefacts as a whole */
 	r = dir_replace(newdir, moddir);
@@ -1247,7 +1240,7 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	dkm_kv_set(&kv, "log", log);
 	dkm_kv_set(&kv, "reason", "");
 	dkm_kv_set(&kv, "last_failure", "");
-	r = save_state(ctx, pkg, k, "built", &kv);
+	r = save_state(ctx, pkg, k, DKM_STATE_BUILT, &kv);
 	if (r < 0)
 		return r;
 	(void)rm_rf(pvdir);
@@ -1275,11 +1268,14 @@ bool dkm_build_intact(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 		return false;
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		const char *file = dkm_kv_get(&inst.kv, kf), *want = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec rec;
+		const char *file, *want;
 		_cleanup_free_ char *path = NULL;
 		char sha[65];
+
+		dkm_modrec_get(&inst.kv, mods[i], &rec);
+		file = rec.file;
+		want = rec.sha256;
 
 		if (isempty(file) || isempty(want))
 			return false;

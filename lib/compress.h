@@ -6,7 +6,7 @@
 struct dkm_ctx;
 
 /* Module compression as the kernel's CONFIG_MODULE_COMPRESS_* spells it. The output of each
- * backend is what `make modules_install` produces for that choice (DESIGN §4 "Compression"):
+ * backend is what `make modules_install` produces for that choice:
  *   gzip: `gzip -n`             level 6, no name, mtime 0
  *   xz:   `xz --check=crc32 --lzma2=dict=1MiB`   preset 6 with a 1 MiB dictionary, CRC32
  *   zstd: `zstd`                level 3, content size and checksum in the frame */

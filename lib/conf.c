@@ -23,8 +23,9 @@
 #include "shvars.h"
 #include "util.h"
 
-/* Every directive DKMS reads from a dkms.conf (DESIGN §4), plus the deprecated ones it still
- * accepts. The raw dump always shows these, whatever the file did with them. */
+/* Every directive DKMS reads from a dkms.conf (docs/dkms-conf-evaluation.md), plus the
+ * deprecated ones it still accepts. The raw dump always shows these, whatever the file did
+ * with them. */
 const char *const dkm_conf_directives[] = {
 	"AUTOINSTALL",
 	"BUILD_DEPENDS",
@@ -58,39 +59,6 @@ const char *const dkm_conf_directives[] = {
 };
 
 /* ---- reading the text ---- */
-
-size_t dkm_utf8_invalid_at(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = p[i];
-		unsigned need, min, cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0)
-			need = 1, min = 0x80, cp = c & 0x1f;
-		else if ((c & 0xf0) == 0xe0)
-			need = 2, min = 0x800, cp = c & 0x0f;
-		else if ((c & 0xf8) == 0xf0)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
-			return i;
-		for (unsigned k = 1; k <= need; k++) {
-			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += need + 1;
-	}
-	return (size_t)-1;
-}
 
 static unsigned line_of(const char *s, size_t off)
 {

@@ -6,7 +6,7 @@
 
 struct dkm_ctx;
 
-/* The variables a dkms.conf sees when it is read for one kernel (DESIGN §4). */
+/* The variables a dkms.conf sees when it is read for one kernel (docs/dkms-conf-evaluation.md). */
 struct dkm_conf_env {
 	const char *kernelver;
 	const char *arch;
@@ -109,5 +109,3 @@ int dkm_conf_ver_compare(const char *a, const char *b);
 bool dkm_conf_env_is_var(const char *name);
 const char *dkm_conf_env_value(const struct dkm_conf_env *env, const char *name);
 
-/* Offset of the first byte that is not valid UTF-8, (size_t)-1 if all is valid. */
-size_t dkm_utf8_invalid_at(const char *s, size_t len);

@@ -44,18 +44,14 @@ int dkm_ctx_new(const char *root, struct dkm_ctx **ret)
 	ctx->conf_dir = xstrdup("/etc/dkm-hook");
 	ctx->sign_key = xstrdup("/var/lib/dkm-hook/mok.key");
 	ctx->sign_cert = xstrdup("/var/lib/dkm-hook/mok.der");
-	ctx->compress = xstrdup("auto");
-	ctx->sign = xstrdup("auto");
 	ctx->build_user = xstrdup("");
-	ctx->initrd_generator = xstrdup("auto");
-	ctx->fail_policy = xstrdup("auto");
 	ctx->cc_launcher = xstrdup("auto");
 	ctx->cc_cache_max = 1ULL << 30;
 	ctx->cc_cache_dir = xstrdup("");
 	ctx->dest_location = xstrdup("auto");
 	ctx->root_device = xstrdup("");
-	ctx->sandbox = xstrdup("auto");
-	ctx->pkg_scripts_as_root = xstrdup("yes");
+	ctx->sandbox = DKM_SANDBOX_AUTO;
+	ctx->pkg_scripts_as_root = true;
 	ctx->build_uid_min = DKM_BUILD_UID_MIN;
 	ctx->build_uid_max = DKM_BUILD_UID_MAX;
 	ctx->initrd_packages = xcalloc(1, sizeof(char *));
@@ -84,18 +80,12 @@ struct dkm_ctx *dkm_ctx_free(struct dkm_ctx *ctx)
 	free(ctx->conf_dir);
 	free(ctx->sign_key);
 	free(ctx->sign_cert);
-	free(ctx->compress);
-	free(ctx->sign);
 	free(ctx->build_user);
-	free(ctx->initrd_generator);
 	strv_free(ctx->initrd_packages);
-	free(ctx->fail_policy);
 	free(ctx->cc_launcher);
 	free(ctx->cc_cache_dir);
 	free(ctx->dest_location);
 	free(ctx->root_device);
-	free(ctx->sandbox);
-	free(ctx->pkg_scripts_as_root);
 	free(ctx);
 	return NULL;
 }
@@ -123,36 +113,82 @@ char *dkm_ctx_pathf(const struct dkm_ctx *ctx, const char *fmt, ...)
 	return dkm_ctx_path(ctx, logical);
 }
 
-struct setting {
-	const char *key;
-	size_t offset; /* of a char* in struct dkm_ctx */
-	const char *const *allowed; /* NULL = free text */
-	bool is_path;
+enum setting_kind {
+	SETTING_TEXT, /* a char * */
+	SETTING_PATH, /* a char *, an absolute path */
+	SETTING_ENUM, /* an enum: the index of the value in allowed */
+	SETTING_BOOL, /* a bool: yes or no */
 };
 
+struct setting {
+	const char *key;
+	size_t offset; /* of the field in struct dkm_ctx */
+	const char *const *allowed; /* SETTING_ENUM: the names, NULL-terminated */
+	enum setting_kind kind;
+};
+
+/* indexed by the enums of ctx.h */
 static const char *const compress_values[] = { "auto", "none", "xz", "zstd", "gzip", NULL };
 static const char *const sign_values[] = { "auto", "yes", "no", NULL };
 static const char *const initrd_values[] = { "auto", "dracut", "initramfs-tools", "none", NULL };
 static const char *const fail_values[] = { "auto", "never", "always", NULL };
 static const char *const yes_no_values[] = { "yes", "no", NULL };
 
+/* an enum setting is stored through an int pointer */
+_Static_assert(sizeof(enum dkm_compress_setting) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dkm_sign_setting) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dkm_initrd_generator) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dkm_fail_policy) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum dkm_sandbox_policy) == sizeof(int), "enum size");
+_Static_assert(ELEMENTSOF(compress_values) == _DKM_COMPRESS_SETTING_MAX + 1, "table");
+_Static_assert(ELEMENTSOF(sign_values) == _DKM_SIGN_MAX + 1, "table");
+_Static_assert(ELEMENTSOF(initrd_values) == _DKM_INITRD_GENERATOR_MAX + 1, "table");
+_Static_assert(ELEMENTSOF(fail_values) == _DKM_FAIL_MAX + 1, "table");
+
+static const char *name_of(const char *const *table, size_t n, int v)
+{
+	return v >= 0 && (size_t)v < n ? table[v] : NULL;
+}
+
+const char *dkm_compress_setting_to_string(enum dkm_compress_setting v)
+{
+	return name_of(compress_values, _DKM_COMPRESS_SETTING_MAX, v);
+}
+
+const char *dkm_sign_setting_to_string(enum dkm_sign_setting v)
+{
+	return name_of(sign_values, _DKM_SIGN_MAX, v);
+}
+
+const char *dkm_initrd_generator_to_string(enum dkm_initrd_generator v)
+{
+	return name_of(initrd_values, _DKM_INITRD_GENERATOR_MAX, v);
+}
+
+const char *dkm_fail_policy_to_string(enum dkm_fail_policy v)
+{
+	return name_of(fail_values, _DKM_FAIL_MAX, v);
+}
+
 static const struct setting settings[] = {
-	{ "source_tree", offsetof(struct dkm_ctx, source_tree), NULL, true },
-	{ "state_dir", offsetof(struct dkm_ctx, state_dir), NULL, true },
-	{ "module_dir", offsetof(struct dkm_ctx, module_dir), NULL, true },
-	{ "sign_key", offsetof(struct dkm_ctx, sign_key), NULL, true },
-	{ "sign_cert", offsetof(struct dkm_ctx, sign_cert), NULL, true },
-	{ "compress", offsetof(struct dkm_ctx, compress), compress_values, false },
-	{ "sign", offsetof(struct dkm_ctx, sign), sign_values, false },
-	{ "build_user", offsetof(struct dkm_ctx, build_user), NULL, false },
-	{ "initrd_generator", offsetof(struct dkm_ctx, initrd_generator), initrd_values, false },
-	{ "fail_policy", offsetof(struct dkm_ctx, fail_policy), fail_values, false },
-	{ "cc_launcher", offsetof(struct dkm_ctx, cc_launcher), NULL, false },
-	{ "cc_cache_dir", offsetof(struct dkm_ctx, cc_cache_dir), NULL, true },
-	{ "dest_location", offsetof(struct dkm_ctx, dest_location), NULL, false },
-	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, false },
-	{ "sandbox", offsetof(struct dkm_ctx, sandbox), dkm_sandbox_policy_names, false },
-	{ "pkg_scripts_as_root", offsetof(struct dkm_ctx, pkg_scripts_as_root), yes_no_values, false },
+	{ "source_tree", offsetof(struct dkm_ctx, source_tree), NULL, SETTING_PATH },
+	{ "state_dir", offsetof(struct dkm_ctx, state_dir), NULL, SETTING_PATH },
+	{ "module_dir", offsetof(struct dkm_ctx, module_dir), NULL, SETTING_PATH },
+	{ "sign_key", offsetof(struct dkm_ctx, sign_key), NULL, SETTING_PATH },
+	{ "sign_cert", offsetof(struct dkm_ctx, sign_cert), NULL, SETTING_PATH },
+	{ "compress", offsetof(struct dkm_ctx, compress), compress_values, SETTING_ENUM },
+	{ "sign", offsetof(struct dkm_ctx, sign), sign_values, SETTING_ENUM },
+	{ "build_user", offsetof(struct dkm_ctx, build_user), NULL, SETTING_TEXT },
+	{ "initrd_generator", offsetof(struct dkm_ctx, initrd_generator), initrd_values,
+	  SETTING_ENUM },
+	{ "fail_policy", offsetof(struct dkm_ctx, fail_policy), fail_values, SETTING_ENUM },
+	{ "cc_launcher", offsetof(struct dkm_ctx, cc_launcher), NULL, SETTING_TEXT },
+	{ "cc_cache_dir", offsetof(struct dkm_ctx, cc_cache_dir), NULL, SETTING_PATH },
+	{ "dest_location", offsetof(struct dkm_ctx, dest_location), NULL, SETTING_TEXT },
+	{ "root_device", offsetof(struct dkm_ctx, root_device), NULL, SETTING_TEXT },
+	{ "sandbox", offsetof(struct dkm_ctx, sandbox), dkm_sandbox_policy_names, SETTING_ENUM },
+	{ "pkg_scripts_as_root", offsetof(struct dkm_ctx, pkg_scripts_as_root), yes_no_values,
+	  SETTING_BOOL },
 };
 
 /* keys with their own parsing in config_set() below */
@@ -231,15 +267,15 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 	for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
 		const struct setting *s = &settings[i];
 		char **field;
+		int idx = -1;
 
 		if (!streq(s->key, key))
 			continue;
 		if (s->allowed) {
-			bool ok = false;
-
-			for (size_t j = 0; s->allowed[j]; j++)
-				ok = ok || streq(s->allowed[j], value);
-			if (!ok) {
+			for (size_t j = 0; s->allowed[j] && idx < 0; j++)
+				if (streq(s->allowed[j], value))
+					idx = (int)j;
+			if (idx < 0) {
 				_cleanup_free_ char *list = strv_join((char **)s->allowed, ", ");
 
 				return dkm_err(ctx, -EINVAL,
@@ -247,7 +283,15 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 					       path, line, key, value, list);
 			}
 		}
-		if (s->is_path && value[0] != '/')
+		if (s->kind == SETTING_ENUM) {
+			*(int *)((char *)ctx + s->offset) = idx;
+			return 0;
+		}
+		if (s->kind == SETTING_BOOL) {
+			*(bool *)((char *)ctx + s->offset) = streq(value, "yes");
+			return 0;
+		}
+		if (s->kind == SETTING_PATH && value[0] != '/')
 			return dkm_err(ctx, -EINVAL,
 				       "invalid configuration: '%s':%u: %s='%s': expected an absolute path",
 				       path, line, key, value);

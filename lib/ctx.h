@@ -6,6 +6,41 @@
 #include <sys/types.h>
 
 #include "log.h"
+#include "sandbox.h"
+
+/* The enumerated settings of dkm-hook.conf, parsed once when it is read. Each has a name table
+ * in ctx.c (the values the file accepts, in this order); _to_string gives the name. */
+enum dkm_compress_setting {
+	DKM_COMPRESS_SETTING_AUTO, /* what the kernel's CONFIG_MODULE_COMPRESS_* says */
+	DKM_COMPRESS_SETTING_NONE,
+	DKM_COMPRESS_SETTING_XZ,
+	DKM_COMPRESS_SETTING_ZSTD,
+	DKM_COMPRESS_SETTING_GZIP,
+	_DKM_COMPRESS_SETTING_MAX,
+};
+enum dkm_sign_setting {
+	DKM_SIGN_AUTO, /* when the kernel has CONFIG_MODULE_SIG */
+	DKM_SIGN_YES,
+	DKM_SIGN_NO,
+	_DKM_SIGN_MAX,
+};
+enum dkm_initrd_generator {
+	DKM_INITRD_GENERATOR_AUTO, /* the one whose kernel hook is installed */
+	DKM_INITRD_GENERATOR_DRACUT,
+	DKM_INITRD_GENERATOR_INITRAMFS_TOOLS,
+	DKM_INITRD_GENERATOR_NONE,
+	_DKM_INITRD_GENERATOR_MAX,
+};
+enum dkm_fail_policy {
+	DKM_FAIL_AUTO,   /* a kernel hook fails when a module of the initramfs did not build */
+	DKM_FAIL_NEVER,
+	DKM_FAIL_ALWAYS,
+	_DKM_FAIL_MAX,
+};
+const char *dkm_compress_setting_to_string(enum dkm_compress_setting v);
+const char *dkm_sign_setting_to_string(enum dkm_sign_setting v);
+const char *dkm_initrd_generator_to_string(enum dkm_initrd_generator v);
+const char *dkm_fail_policy_to_string(enum dkm_fail_policy v);
 
 /* Everything the tool touches is computed from one context: a root plus the configured
  * locations inside it. Paths stored here are "logical" (as seen from inside the root,
@@ -21,19 +56,19 @@ struct dkm_ctx {
 	char *sign_cert;   /* /var/lib/dkm-hook/mok.der */
 
 	/* settings from dkm-hook.conf */
-	char *compress;          /* auto|none|xz|zstd|gzip */
-	char *sign;              /* auto|yes|no */
+	enum dkm_compress_setting compress;
+	enum dkm_sign_setting sign;
 	char *build_user;        /* user for compilers and package scripts; "" = caller */
 	unsigned build_timeout;  /* seconds, 0 = none */
-	char *initrd_generator;  /* auto|dracut|initramfs-tools|none */
+	enum dkm_initrd_generator initrd_generator;
 	char **initrd_packages;  /* NULL-terminated */
-	char *fail_policy;       /* auto|never|always */
+	enum dkm_fail_policy fail_policy;
 	char *cc_launcher;       /* auto (ccache if in PATH), "" = none, or e.g. ccache */
 	char *cc_cache_dir;      /* holds a cache per package; "" = <state_dir>/cc-cache */
 	uint64_t cc_cache_max;   /* bytes per package's cache, 0 = no limit */
 	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
 	char *root_device;       /* for initrd-modules: device or image holding the root fs */
-	char *pkg_scripts_as_root; /* yes|no: install-time package scripts of root's sources */
+	bool pkg_scripts_as_root; /* yes|no: install-time package scripts of root's sources */
 
 	unsigned jobs; /* job budget, >= 1 */
 	bool force;
@@ -43,7 +78,7 @@ struct dkm_ctx {
 	dkm_log_fn log_fn;
 	void *log_userdata;
 
-	char *sandbox;        /* auto|required|off (enum dkm_sandbox_policy) */
+	enum dkm_sandbox_policy sandbox;
 	int sandbox_state;    /* 0 not probed yet, 1 available, -errno unavailable */
 	unsigned build_uid_min; /* the range of uids builds run as, one per build at a time */
 	unsigned build_uid_max;

@@ -83,11 +83,6 @@ static void fw_read_file(struct dkm_ctx *ctx, const char *path, struct dkm_shvar
 	}
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool fw_set(const struct dkm_shvars *vals, const char *key, const char **ret)
 {
 	const struct dkm_shvar *sv = dkm_shvars_find(vals, key);
@@ -155,8 +150,7 @@ static void check_mok_pair(struct dkm_ctx *ctx)
 		return; /* both missing, both can be made: the first signing build makes them */
 	dkm_warn(ctx, "%s file %s not found and can't be generated, modules won't be signed", what,
 		 path);
-	free(ctx->sign);
-	ctx->sign = xstrdup("no");
+	ctx->sign = DKM_SIGN_NO;
 }
 
 int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
@@ -181,7 +175,7 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 				strv_push(&files, path_join(dropins, de->d_name));
 		if (d)
 			closedir(d);
-		qsort(files, strv_length(files), sizeof(char *), cmp_strp);
+		qsort(files, strv_length(files), sizeof(char *), strcmp_ptr);
 		for (size_t i = 0; files[i]; i++)
 			fw_read_file(ctx, files[i], vals);
 	}
@@ -226,15 +220,14 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 
 		/* DKMS signs when sign_file is an executable, and says "modules won't be
 		 * signed" otherwise; we sign with libcrypto, byte-identical to sign-file */
-		free(ctx->sign);
-		ctx->sign = xstrdup(access(p, X_OK) == 0 ? "yes" : "no");
-		if (streq(ctx->sign, "no"))
+		ctx->sign = access(p, X_OK) == 0 ? DKM_SIGN_YES : DKM_SIGN_NO;
+		if (ctx->sign == DKM_SIGN_NO)
 			dkm_notice(ctx, "Binary %s not found, modules won't be signed", v);
 	}
 	if (r < 0)
 		goto out;
 	r = 0;
-	if ((key_set || cert_set) && !streq(ctx->sign, "no"))
+	if ((key_set || cert_set) && ctx->sign != DKM_SIGN_NO)
 		check_mok_pair(ctx);
 	/* DKMS's own key (/var/lib/dkms/mok.key, mok.pub) is probably the one enrolled: use it
 	 * unless a key was configured for us or we already have one */

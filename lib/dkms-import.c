@@ -142,7 +142,6 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		const struct dkm_conf_module *m = &conf->modules[i];
 		_cleanup_free_ char *file = find_ko(moddir, m->dest_name);
 		_cleanup_free_ char *from = NULL, *to = NULL, *loc = NULL;
-		char *key; /* freed after each use */
 		char sha[65];
 
 		if (!file) {
@@ -164,13 +163,9 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		comp = dkm_compression_from_path(file);
 		is_signed = is_signed || module_is_signed(ctx, to);
 		strv_extend(&names, m->dest_name);
-		key = xasprintf("module.%s.file", m->dest_name);
-		dkm_kv_set(&inst.kv, key, file);
-		free(key);
-		key = xasprintf("module.%s.sha256", m->dest_name);
-		dkm_kv_set(&inst.kv, key, sha);
-		dkm_kv_set(&man, key, sha);
-		free(key);
+		dkm_modrec_set(&inst.kv, m->dest_name,
+			       &(struct dkm_modrec){ .file = file, .sha256 = sha });
+		dkm_modrec_set(&man, m->dest_name, &(struct dkm_modrec){ .sha256 = sha });
 
 		/* where DKMS put it: the distribution rule or DEST_MODULE_LOCATION */
 		loc = dkm_dest_location(ctx, m->dest_location);
@@ -189,9 +184,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 
 					free(loc);
 					loc = l;
-					key = xasprintf("module.%s.path", m->dest_name);
-					dkm_kv_set(&man, key, lp);
-					free(key);
+					dkm_modrec_set(&man, m->dest_name,
+						       &(struct dkm_modrec){ .path = lp });
 					found = true;
 				}
 			}
@@ -204,9 +198,8 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 				installed = false;
 			}
 		}
-		key = xasprintf("module.%s.location", m->dest_name);
-		dkm_kv_set(&inst.kv, key, loc);
-		free(key);
+		dkm_modrec_set(&inst.kv, m->dest_name,
+			       &(struct dkm_modrec){ .location = strempty(loc) });
 	}
 	{
 		_cleanup_free_ char *mods = strv_join(names, " ");
@@ -225,9 +218,12 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 	{
 		/* an unsigned module finished as we would finish it is up to date for rebuild;
 		 * a signed one carries DKMS's signature, which our fingerprint cannot vouch for */
-		const char *cname = streq(ctx->compress, "auto") ? k->compression : ctx->compress;
+		const char *cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO
+					    ? k->compression
+					    : dkm_compress_setting_to_string(ctx->compress);
 		enum dkm_compression want;
-		bool sign = streq(ctx->sign, "yes") || (streq(ctx->sign, "auto") && k->module_sig);
+		bool sign =
+			ctx->sign == DKM_SIGN_YES || (ctx->sign == DKM_SIGN_AUTO && k->module_sig);
 		struct dkm_finish fin = { .compression = (int)comp };
 		char fp[65];
 
@@ -242,14 +238,15 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot write manifest '%s': %s", mp, strerror(-r));
 	}
-	inst.state = xstrdup(active && installed ? "installed" : "built");
+	inst.state = active && installed ? DKM_STATE_INSTALLED : DKM_STATE_BUILT;
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, kver, arch, &inst);
 	if (r < 0) {
 		dkm_inst_done(&inst);
 		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
 			       pkg->version, kver);
 	}
-	dkm_notice(ctx, "  %s/%s, %s, %s: %s", pkg->name, pkg->version, kver, arch, inst.state);
+	dkm_notice(ctx, "  %s/%s, %s, %s: %s", pkg->name, pkg->version, kver, arch,
+		   dkm_state_to_string(inst.state));
 	if (active && installed)
 		im->installed++;
 	else

@@ -87,11 +87,12 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read the state of %s/%s for %s: %s", b->pkg->name,
 			       b->pkg->version, kver, strerror(-r));
-	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+	if (!dkm_state_has_build(inst.state))
 		return dkm_err(
 			ctx, -ENOENT,
 			"%s/%s is not built for %s (%s, state %s): run 'dkm-hook build %s/%s -k %s' first",
-			b->pkg->name, b->pkg->version, kver, arch, inst.state ? inst.state : "none",
+			b->pkg->name, b->pkg->version, kver, arch,
+			dkm_inst_state_name(&inst) ?: "none",
 			b->pkg->name, b->pkg->version, kver);
 	dir = dkm_inst_dir(ctx, b->pkg->name, b->pkg->version, kver, arch);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -109,17 +110,16 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 	b->mods = xcalloc(strv_length(mods), sizeof(*b->mods));
 	for (size_t i = 0; mods[i]; i++) {
 		struct artefact *a = &b->mods[b->n_mods];
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		struct dkm_modrec rec;
 		_cleanup_free_ char *path = NULL;
 		char sha[65];
 
+		dkm_modrec_get(&inst.kv, mods[i], &rec);
 		a->module = xstrdup(mods[i]);
 		b->n_mods++;
-		a->file = xstrdup(strempty(dkm_kv_get(&inst.kv, kf)));
-		a->location = xstrdup(strempty(dkm_kv_get(&inst.kv, kl)));
-		a->sha256 = xstrdup(strempty(dkm_kv_get(&inst.kv, ks)));
+		a->file = xstrdup(strempty(rec.file));
+		a->location = xstrdup(strempty(rec.location));
+		a->sha256 = xstrdup(strempty(rec.sha256));
 		if (!name_is_valid(a->file) || a->location[0] != '/' || strlen(a->sha256) != 64)
 			return dkm_err(ctx, -EINVAL, "corrupt state of %s/%s for %s: module '%s'",
 				       b->pkg->name, b->pkg->version, kver, mods[i]);
@@ -134,9 +134,9 @@ static int bundle_load(struct dkm_ctx *ctx, const char *arg, const char *kver, c
 				ctx, -EBADMSG,
 				"the built module '%s' changed since it was built (sha256 %s, recorded %s): rebuild it with 'dkm-hook build %s/%s -k %s --force'",
 				path, sha, a->sha256, b->pkg->name, b->pkg->version, kver);
-		dkm_kv_set(&b->meta, kf, a->file);
-		dkm_kv_set(&b->meta, kl, a->location);
-		dkm_kv_set(&b->meta, ks, a->sha256);
+		dkm_modrec_set(&b->meta, mods[i],
+			       &(struct dkm_modrec){ .file = a->file, .location = a->location,
+						     .sha256 = a->sha256 });
 	}
 	v = dkm_kv_get(&inst.kv, "compression");
 	dkm_kv_set(&b->meta, "compression", isempty(v) ? "none" : v);
@@ -549,22 +549,23 @@ static bool location_is_valid(const char *loc)
 static int check_module(struct dkm_ctx *ctx, const char *file, const struct dkm_kv *meta,
 			const char *module, const struct dkm_tar_entry *e)
 {
-	_cleanup_free_ char *kf = xasprintf("module.%s.file", module);
-	_cleanup_free_ char *ks = xasprintf("module.%s.sha256", module);
 	_cleanup_free_ void *plain = NULL;
 	const char *kver = dkm_kv_get(meta, "kernel"), *arch = dkm_kv_get(meta, "arch");
-	const char *mname = dkm_kv_get(meta, kf), *machine;
+	const char *mname, *machine;
+	struct dkm_modrec rec;
 	struct dkm_elf_module m = { 0 };
 	enum dkm_compression c;
 	size_t plain_len, off, soff, slen;
 	char sha[65];
 	int r;
 
+	dkm_modrec_get(meta, module, &rec);
+	mname = rec.file;
 	sha256_buf(e->data, e->size, sha);
-	if (!streq(sha, strempty(dkm_kv_get(meta, ks))))
+	if (!streq(sha, strempty(rec.sha256)))
 		return dkm_err(ctx, -EBADMSG,
 			       "'%s': member '%s' is damaged: sha256 %s, the metadata says %s",
-			       file, e->name, sha, strempty(dkm_kv_get(meta, ks)));
+			       file, e->name, sha, strempty(rec.sha256));
 	r = dkm_decompress(ctx, e->data, e->size, &plain, &plain_len, &c);
 	if (r < 0)
 		return r;
@@ -634,10 +635,15 @@ static int check_signatures(struct dkm_ctx *ctx, const char *file, const struct 
 		}
 	}
 	for (size_t i = 0; mods[i] && r >= 0; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *member = xasprintf("modules/%s", dkm_kv_get(meta, kf));
-		const struct dkm_tar_entry *e = tar_find(l, n, member);
-		const char *mname = dkm_kv_get(meta, kf);
+		struct dkm_modrec rec;
+		_cleanup_free_ char *member = NULL;
+		const struct dkm_tar_entry *e;
+		const char *mname;
+
+		dkm_modrec_get(meta, mods[i], &rec);
+		member = xasprintf("modules/%s", rec.file);
+		e = tar_find(l, n, member);
+		mname = rec.file;
 		struct dkm_sig_info si = { 0 };
 
 		r = dkm_module_verify(ctx, e->data, e->size, certpath, &si);
@@ -695,11 +701,14 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 	}
 	mods = strv_split(dkm_kv_get(meta, "modules"), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
+		struct dkm_modrec rec;
 		_cleanup_free_ char *member = NULL;
-		const char *f = dkm_kv_get(meta, kf), *loc = dkm_kv_get(meta, kl);
+		const char *f, *loc;
 		const struct dkm_tar_entry *e;
+
+		dkm_modrec_get(meta, mods[i], &rec);
+		f = rec.file;
+		loc = rec.location;
 
 		if (!name_is_valid(mods[i]) || !name_is_valid(strempty(f)) ||
 		    !location_is_valid(loc))
@@ -719,8 +728,11 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 		bool known = streq(l[i].name, META_NAME) || streq(l[i].name, CERT_NAME);
 
 		for (size_t j = 0; mods[j] && !known; j++) {
-			_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[j]);
-			_cleanup_free_ char *member = xasprintf("modules/%s", dkm_kv_get(meta, kf));
+			struct dkm_modrec rec;
+			_cleanup_free_ char *member = NULL;
+
+			dkm_modrec_get(meta, mods[j], &rec);
+			member = xasprintf("modules/%s", rec.file);
 
 			known = streq(member, l[i].name);
 		}
@@ -732,7 +744,7 @@ static int check_archive(struct dkm_ctx *ctx, const char *file, const struct dkm
 }
 
 /* The modules become the build of (pkg, kernel, arch): stored like build.c stores its
- * artefacts (a new directory renamed into place), then the state says "built". */
+ * artefacts (a new directory renamed into place), then the state is BUILT. */
 static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kv *meta,
 		       const struct dkm_tar_entry *l, size_t n)
 {
@@ -756,19 +768,21 @@ static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const str
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot create '%s': %s", newdir, strerror(-r));
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *member = xasprintf("modules/%s", dkm_kv_get(meta, kf));
-		_cleanup_free_ char *dest = path_join(newdir, dkm_kv_get(meta, kf));
-		const struct dkm_tar_entry *e = tar_find(l, n, member);
+		struct dkm_modrec rec;
+		_cleanup_free_ char *member = NULL, *dest = NULL;
+		const struct dkm_tar_entry *e;
 
+		dkm_modrec_get(meta, mods[i], &rec);
+		member = xasprintf("modules/%s", rec.file);
+		dest = path_join(newdir, rec.file);
+		e = tar_find(l, n, member);
 		r = write_file_atomic(dest, e->data, e->size, 0644);
 		if (r < 0)
 			return dkm_err(ctx, r, "cannot write '%s': %s", dest, strerror(-r));
-		dkm_kv_set(&inst.kv, kf, dkm_kv_get(meta, kf));
-		dkm_kv_set(&inst.kv, kl, dkm_kv_get(meta, kl));
-		dkm_kv_set(&inst.kv, ks, dkm_kv_get(meta, ks));
+		dkm_modrec_set(&inst.kv, mods[i],
+			       &(struct dkm_modrec){ .file = strempty(rec.file),
+						     .location = strempty(rec.location),
+						     .sha256 = strempty(rec.sha256) });
 	}
 	r = dir_replace(newdir, moddir);
 	if (r < 0)
@@ -784,10 +798,8 @@ static int store_build(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const str
 	dkm_kv_set(&inst.kv, "log", "");
 	dkm_kv_set(&inst.kv, "reason", "");
 	dkm_kv_set(&inst.kv, "last_failure", "");
-	if (!inst.state || !streq(inst.state, "installed")) {
-		free(inst.state);
-		inst.state = xstrdup("built");
-	}
+	if (inst.state != DKM_STATE_INSTALLED)
+		inst.state = DKM_STATE_BUILT;
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, kver, arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot record state of %s/%s for %s: %s", pkg->name,
@@ -900,11 +912,12 @@ int dkm_cmd_import_binary(struct dkm_ctx *ctx, const char *file, const struct dk
 		_cleanup_strv_free_ char **mods = strv_split(dkm_kv_get(&meta, "modules"), " ");
 
 		for (size_t i = 0; mods[i]; i++) {
-			_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
+			struct dkm_modrec rec;
 
+			dkm_modrec_get(&meta, mods[i], &rec);
 			r = dkm_install_check_location(ctx, dkm_kv_get(&meta, "package"),
 						       dkm_kv_get(&meta, "version"), k,
-						       dkm_kv_get(&meta, kl));
+						       rec.location);
 			if (r < 0)
 				goto out;
 		}

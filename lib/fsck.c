@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -68,18 +67,13 @@ static void mark_dirty(struct fsck *f, const char *kver)
 }
 
 /* orphaned staging files left by an interrupted write: ".<file>.dkm-hook-new", ".#<file>XXXXXX" */
-static struct fsck *walk_fsck;
-
-static int orphan_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static int orphan_cb(const char *path, const char *b, void *userdata)
 {
-	const char *b = path + ftw->base;
+	struct fsck *f = userdata;
 
-	if (type != FTW_F)
-		return 0;
 	if (!(b[0] == '.' && (endswith(b, ".dkm-hook-new") || b[1] == '#')))
 		return 0;
-	problem(walk_fsck, walk_fsck->repair && unlink(path) == 0, "orphaned staging file '%s'",
-		path);
+	problem(f, f->repair && unlink(path) == 0, "orphaned staging file '%s'", path);
 	return 0;
 }
 
@@ -87,9 +81,8 @@ static int orphan_cb(const char *path, const struct stat *st, int type, struct F
  * rename) */
 static void check_orphans(struct fsck *f, const char *dir)
 {
-	walk_fsck = f;
 	if (is_dir(dir))
-		(void)nftw(dir, orphan_cb, 16, FTW_PHYS);
+		(void)walk_files(dir, orphan_cb, f);
 }
 
 static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *kver,
@@ -111,7 +104,7 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 	}
 	r = dkm_manifest_validate(ctx, kver, mp, NULL);
 	if (r == -ENOENT) {
-		if (inst.state && streq(inst.state, "installed"))
+		if (inst.state == DKM_STATE_INSTALLED)
 			problem(f, false,
 				"%s/%s, %s: state says installed but the manifest '%s' is missing: run 'dkm-hook install %s/%s -k %s --force'",
 				p->name, p->version, kver, mp, p->name, p->version, kver);
@@ -144,15 +137,18 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 		return;
 	mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		const char *logical = dkm_kv_get(&man, kp), *sha = dkm_kv_get(&man, ks);
-		const char *file = dkm_kv_get(&inst.kv, kf);
-		const char *art_sha = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec placed, built;
+		const char *logical, *sha, *file, *art_sha;
 		_cleanup_free_ char *full = NULL, *art = NULL;
 		char cur[65];
 		bool can_fix;
+
+		dkm_modrec_get(&man, mods[i], &placed);
+		dkm_modrec_get(&inst.kv, mods[i], &built);
+		logical = placed.path;
+		sha = placed.sha256;
+		file = built.file;
+		art_sha = built.sha256;
 
 		if (isempty(logical) || isempty(sha)) {
 			problem(f, false, "%s/%s, %s: manifest '%s' has no path for module '%s'",

@@ -40,7 +40,7 @@ static size_t find_failures(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, c
 		if (!l[i]->autoinstall || nv == 0 || !streq(vers[nv - 1], l[i]->version))
 			continue;
 		if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) > 0 &&
-		    inst.state && (streq(inst.state, "installed") || streq(inst.state, "excluded")))
+		    (inst.state == DKM_STATE_INSTALLED || inst.state == DKM_STATE_EXCLUDED))
 			continue;
 		f = xrealloc(f, (nf + 1) * sizeof(*f));
 		f[nf++] = (struct failure){
@@ -63,7 +63,7 @@ static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *k
 
 	dkm_pkg_list(ctx, &l, &n);
 	nf = find_failures(ctx, l, n, kver, arch, &f);
-	if (nf > 0 && streq(ctx->fail_policy, "auto"))
+	if (nf > 0 && ctx->fail_policy == DKM_FAIL_AUTO)
 		(void)dkm_initrd_modules(ctx, kver, arch, &need);
 	for (size_t i = 0; i < nf; i++) {
 		_cleanup_free_ char *log = f[i].log ? xasprintf(" (log: '%s')", f[i].log) : xstrdup("");
@@ -77,7 +77,7 @@ static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *k
 				f[i].pkg->name, f[i].pkg->version, kver, log, kver, f[i].needed, kver,
 				kver);
 			fatal++;
-		} else if (streq(ctx->fail_policy, "always")) {
+		} else if (ctx->fail_policy == DKM_FAIL_ALWAYS) {
 			dkm_err(ctx, 0,
 				"%s/%s failed to build for %s%s, and fail_policy=always: stopping the installation of %s, so the machine keeps booting its current kernel",
 				f[i].pkg->name, f[i].pkg->version, kver, log, kver);
@@ -121,7 +121,7 @@ int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dk
 	}
 	/* the rebuild could not run at all (lock, state, configuration, initramfs): what is
 	 * needed to boot is unknown */
-	if (streq(ctx->fail_policy, "never")) {
+	if (ctx->fail_policy == DKM_FAIL_NEVER) {
 		dkm_warn(ctx, "modules for %s could not be set up (see above): %s is installed without them (fail_policy=never)",
 			 kver, kver);
 		*ret_verdict = DKM_KERNEL_GOES_ON;
@@ -194,11 +194,6 @@ static bool plugin_name(const char *name)
 	return name[0] != '.' && endswith(name, ".install");
 }
 
-static int cmp_version(const void *a, const void *b)
-{
-	return version_compare(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_basename(const void *a, const void *b)
 {
 	return strcmp(path_basename(*(char *const *)a), path_basename(*(char *const *)b));
@@ -225,7 +220,7 @@ static char **plugins_script(void)
 		}
 		closedir(d);
 	}
-	qsort(names, strv_length(names), sizeof(char *), cmp_version);
+	qsort(names, strv_length(names), sizeof(char *), version_compare_ptr);
 	for (size_t i = 0; names[i]; i++)
 		for (size_t j = 0; j < ELEMENTSOF(ki_dirs); j++) {
 			_cleanup_free_ char *p = path_join(ki_dirs[j], names[i]);

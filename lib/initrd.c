@@ -47,7 +47,6 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 		_cleanup_free_ char *kv = xstrndup(order[i], strcspn(order[i], "\t"));
 		const char *ar = strchr(order[i], '\t') + 1;
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
-		_cleanup_free_ char *key = xasprintf("module.%s.file", module);
 		_cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL;
 		_cleanup_free_ void *elf = NULL;
 		size_t len = 0, elf_len = 0;
@@ -56,7 +55,12 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 
 		if (dkm_inst_load(ctx, pkg->name, pkg->version, kv, ar, &inst) <= 0)
 			continue;
-		file = dkm_kv_get(&inst.kv, key);
+		{
+			struct dkm_modrec rec;
+
+			dkm_modrec_get(&inst.kv, module, &rec);
+			file = rec.file;
+		}
 		if (isempty(file))
 			continue;
 		dir = dkm_inst_dir(ctx, pkg->name, pkg->version, kv, ar);
@@ -75,14 +79,15 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 /* The version of a package name the initramfs is about: one installed for the kernel, else
  * the newest if it is AUTOINSTALL (what a rebuild installs), else none. */
 static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t from,
-				    size_t to, const char *kver, const char *arch, char **ret_state)
+				    size_t to, const char *kver, const char *arch,
+				    enum dkm_state *ret_state)
 {
 	for (size_t i = from; i < to; i++) {
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 
 		if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) > 0 &&
-		    inst.state && streq(inst.state, "installed")) {
-			*ret_state = TAKE_PTR(inst.state);
+		    inst.state == DKM_STATE_INSTALLED) {
+			*ret_state = inst.state;
 			return l[i];
 		}
 	}
@@ -96,7 +101,7 @@ static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, siz
 				continue;
 			if (dkm_inst_load(ctx, l[i]->name, l[i]->version, kver, arch, &inst) < 0)
 				return NULL;
-			*ret_state = xstrdup(inst.state ? inst.state : "none");
+			*ret_state = inst.state;
 			return l[i];
 		}
 	}
@@ -108,7 +113,6 @@ static void entry_done(struct dkm_initrd_entry *e)
 	free(e->module);
 	free(e->package);
 	free(e->version);
-	free(e->state);
 	free(e->file);
 	free(e->log);
 	strv_free(e->reasons);
@@ -169,7 +173,7 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 	dkm_pkg_list(ctx, &l, &n);
 	check_config_names(ctx, l, n);
 	for (size_t i = 0, j; i < n; i = j) {
-		_cleanup_free_ char *state = NULL;
+		enum dkm_state state = DKM_STATE_NONE;
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 		_cleanup_kv_ struct dkm_kv man = { 0 };
 		_cleanup_strv_free_ char **mods = NULL;
@@ -178,10 +182,10 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		for (j = i + 1; j < n && streq(l[j]->name, l[i]->name); j++)
 			;
 		p = pick_version(ctx, l, i, j, kver, arch, &state);
-		if (!p || streq(state, "excluded"))
+		if (!p || state == DKM_STATE_EXCLUDED)
 			continue;
 		(void)dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst);
-		if (streq(state, "installed")) {
+		if (state == DKM_STATE_INSTALLED) {
 			_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
 			_cleanup_free_ char *mp = path_join(dir, "manifest");
 
@@ -189,7 +193,7 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		}
 		if (man.n > 0)
 			mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
-		else if (inst.state && !isempty(dkm_kv_get(&inst.kv, "modules")))
+		else if (inst.state != DKM_STATE_NONE && !isempty(dkm_kv_get(&inst.kv, "modules")))
 			mods = strv_split(dkm_kv_get(&inst.kv, "modules"), " ");
 		else {
 			mods = xcalloc(1, sizeof(char *));
@@ -233,16 +237,16 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 				.module = xstrdup(mods[m]),
 				.package = xstrdup(p->name),
 				.version = xstrdup(p->version),
-				.state = xstrdup(state),
+				.state = state,
 				.reasons = TAKE_PTR(reasons),
 			};
-			if (streq(state, "installed")) {
-				_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[m]);
-				const char *f = dkm_kv_get(&man, kp);
+			if (state == DKM_STATE_INSTALLED) {
+				struct dkm_modrec rec;
 
-				e->file = f ? xstrdup(f) : NULL;
+				dkm_modrec_get(&man, mods[m], &rec);
+				e->file = rec.path ? xstrdup(rec.path) : NULL;
 			}
-			if (streq(state, "failed") && !isempty(dkm_kv_get(&inst.kv, "log")))
+			if (state == DKM_STATE_FAILED && !isempty(dkm_kv_get(&inst.kv, "log")))
 				e->log = xstrdup(dkm_kv_get(&inst.kv, "log"));
 		}
 	}
@@ -253,9 +257,9 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 
 bool dkm_initrd_entry_missing(const struct dkm_initrd_entry *e, bool has_headers)
 {
-	if (streq(e->state, "installed"))
+	if (e->state == DKM_STATE_INSTALLED)
 		return false;
-	return streq(e->state, "failed") || has_headers;
+	return e->state == DKM_STATE_FAILED || has_headers;
 }
 
 /* ---- regeneration ---- */
@@ -283,8 +287,8 @@ static const char *generator(struct dkm_ctx *ctx)
 	static const char *const itools_bin[] = { "/usr/sbin/update-initramfs",
 						  "/sbin/update-initramfs", NULL };
 
-	if (!streq(ctx->initrd_generator, "auto"))
-		return ctx->initrd_generator;
+	if (ctx->initrd_generator != DKM_INITRD_GENERATOR_AUTO)
+		return dkm_initrd_generator_to_string(ctx->initrd_generator);
 	if (root_has(ctx, dracut_hook))
 		return "dracut";
 	if (root_has(ctx, itools_hook))

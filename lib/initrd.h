@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "registry.h"
+
 struct dkm_ctx;
 
 /* Which of our modules belong in a kernel's initramfs, and why (docs/kernel-integration.md):
@@ -17,7 +19,7 @@ struct dkm_initrd_entry {
 	char *module;  /* module name ("dkms_test") */
 	char *package;
 	char *version;
-	char *state;   /* installed|built|failed|none (no build for this kernel yet) */
+	enum dkm_state state; /* installed|built|failed|NONE (no build for this kernel yet) */
 	char *file;    /* logical path of the installed file, NULL unless installed */
 	char *log;     /* build log of a failed build, NULL if none */
 	char **reasons; /* one line each, NULL-terminated */

@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,19 +222,19 @@ static const char *own_module_of(char *const *own, const char *sha)
 
 /* Paths (relative to the module dir) of every module file named `module` (normalised) that
  * the kernel tree holds: from modules.dep if present, else by walking the tree. */
-static char **walk_result;
-static const char *walk_module;
-static size_t walk_prefix;
+struct module_walk {
+	char **result;
+	const char *module;
+	size_t prefix;
+};
 
-static int walk_cb(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+static int walk_cb(const char *fpath, const char *name, void *userdata)
 {
-	_cleanup_free_ char *n = NULL;
+	struct module_walk *w = userdata;
+	_cleanup_free_ char *n = dkm_module_name_from_path(fpath);
 
-	if (type != FTW_F)
-		return 0;
-	n = dkm_module_name_from_path(fpath);
-	if (n && streq(n, walk_module))
-		strv_extend(&walk_result, fpath + walk_prefix + 1);
+	if (n && streq(n, w->module))
+		strv_extend(&w->result, fpath + w->prefix + 1);
 	return 0;
 }
 
@@ -266,14 +265,13 @@ static char **find_modules_named(const struct dkm_kernel *k, const char *module)
 		free(line);
 		return l;
 	}
-	/* never indexed: look at the files (FTW_PHYS: build/ and source/ links are not followed) */
-	walk_result = l;
-	walk_module = want;
-	walk_prefix = strlen(k->moddir);
-	(void)nftw(k->moddir, walk_cb, 16, FTW_PHYS);
-	l = walk_result;
-	walk_result = NULL;
-	return l;
+	/* never indexed: look at the files (symbolic links such as build/ are not followed) */
+	{
+		struct module_walk w = { .result = l, .module = want, .prefix = strlen(k->moddir) };
+
+		(void)walk_files(k->moddir, walk_cb, &w);
+		return w.result;
+	}
 }
 
 /* rename, or across file systems a copy to a temporary file next to `to` (".#<name>.copy",
@@ -568,10 +566,10 @@ static char *manifest_problem(const char *moddir_logical, const struct dkm_kv *m
 	if (!mods[0])
 		return xstrdup("its modules= line names no module");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
+		struct dkm_modrec rec;
 
-		if (!entry_ok(moddir_logical, dkm_kv_get(man, kp), dkm_kv_get(man, ks)))
+		dkm_modrec_get(man, mods[i], &rec);
+		if (!entry_ok(moddir_logical, rec.path, rec.sha256))
 			return xasprintf("module %s has no valid path under '%s/' or no sha256",
 					 mods[i], moddir_logical);
 	}
@@ -692,8 +690,9 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 	r = dkm_inst_load(ctx, name, version, kver, arch, &inst);
 	if (r < 0)
 		return r;
-	if (!inst.state || !streq(inst.state, "installed")) {
-		*ret_why = xasprintf("the state says '%s', not installed", strempty(inst.state));
+	if (inst.state != DKM_STATE_INSTALLED) {
+		*ret_why = xasprintf("the state says '%s', not installed",
+				     strempty(dkm_inst_state_name(&inst)));
 		return 0;
 	}
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -703,14 +702,15 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 	}
 	dkm_kv_set(&man, "modules", dkm_kv_get(&inst.kv, "modules"));
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
-		const char *sha = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec rec;
+		const char *file, *loc, *sha;
 		_cleanup_free_ char *logical = NULL, *full = NULL;
 		char cur[65];
+
+		dkm_modrec_get(&inst.kv, mods[i], &rec);
+		file = rec.file;
+		loc = rec.location;
+		sha = rec.sha256;
 
 		if (!name_is_valid(strempty(file)) || isempty(loc) || loc[0] != '/') {
 			*ret_why = xasprintf("the build's state has no valid file or location for module %s",
@@ -729,8 +729,8 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 			*ret_why = xasprintf("'%s' is not the module this build installs", full);
 			return 0;
 		}
-		dkm_kv_set(&man, kp, logical);
-		dkm_kv_set(&man, ks, sha);
+		dkm_modrec_set(&man, mods[i],
+			       &(struct dkm_modrec){ .path = logical, .sha256 = sha });
 	}
 	r = dkm_kv_write(mp, &man);
 	if (r < 0)
@@ -751,7 +751,7 @@ static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	return 0;
 }
 
-/* The last step of an uninstall, after the manifest is gone: the state says "built". A crash
+/* The last step of an uninstall, after the manifest is gone: the state is BUILT. A crash
  * between the two leaves no manifest, so recovery runs this step on its own. */
 static int uninstall_mark_built(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 				const struct dkm_kernel *k)
@@ -760,10 +760,9 @@ static int uninstall_mark_built(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	int r;
 
 	if (dkm_inst_load(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst) <= 0 ||
-	    !inst.state || !streq(inst.state, "installed"))
+	    inst.state != DKM_STATE_INSTALLED)
 		return 0;
-	free(inst.state);
-	inst.state = xstrdup("built");
+	inst.state = DKM_STATE_BUILT;
 	r = dkm_inst_save(ctx, pkg->name, pkg->version, k->kver, k->arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot record state of %s/%s for %s", pkg->name,
@@ -789,11 +788,10 @@ static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 		return r;
 	mods = strv_split(dkm_kv_get(&man, "modules"), " ");
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		const char *logical = dkm_kv_get(&man, kp);
+		struct dkm_modrec rec;
 
-		r = remove_placed(ctx, k, mods[i], logical, dkm_kv_get(&man, ks));
+		dkm_modrec_get(&man, mods[i], &rec);
+		r = remove_placed(ctx, k, mods[i], rec.path, rec.sha256);
 		if (r < 0)
 			return r;
 		changed |= r;
@@ -888,22 +886,21 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 	dkm_kv_set(&man, "modules", strempty(dkm_kv_get(plan, "modules")));
 	for (size_t i = 0; mods[i]; i++) {
 		const char *m = mods[i];
-		_cleanup_free_ char *kk = NULL;
+		struct dkm_modrec rec;
 		const char *src, *logical, *sha, *stage, *old, *oldsha, *displace, *stale;
 		_cleanup_free_ char *target = NULL;
 		_cleanup_strv_free_ char **disp = NULL, **twins = NULL;
 		char cur[65];
 
-#define PLAN(field) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_get(plan, kk))
-		src = PLAN("src");
-		logical = PLAN("path");
-		sha = PLAN("sha256");
-		stage = PLAN("stage");
-		old = PLAN("old");
-		oldsha = PLAN("oldsha");
-		displace = PLAN("displace");
-		stale = PLAN("ours");
-#undef PLAN
+		dkm_modrec_get(plan, m, &rec);
+		src = rec.src;
+		logical = rec.path;
+		sha = rec.sha256;
+		stage = rec.stage;
+		old = rec.old;
+		oldsha = rec.oldsha;
+		displace = rec.displace;
+		stale = rec.ours;
 		if (isempty(src) || isempty(logical) || isempty(sha) || isempty(stage))
 			return dkm_err(ctx, -EINVAL, "corrupt journal for %s: module '%s'", k->kver, m);
 		target = dkm_ctx_path(ctx, logical);
@@ -951,12 +948,7 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 				prune_dirs(k, of);
 			}
 		}
-		free(kk);
-		kk = xasprintf("module.%s.path", m);
-		dkm_kv_set(&man, kk, logical);
-		free(kk);
-		kk = xasprintf("module.%s.sha256", m);
-		dkm_kv_set(&man, kk, sha);
+		dkm_modrec_set(&man, m, &(struct dkm_modrec){ .path = logical, .sha256 = sha });
 		dkm_notice(ctx, "  %s: installed '%s'", m, target);
 	}
 	/* modules of the replaced version that this one does not have: gone, originals back */
@@ -984,18 +976,16 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 		_cleanup_inst_ struct dkm_inst pinst = { 0 };
 
 		(void)unlink(pmp);
-		if (dkm_inst_load(ctx, name, pv, k->kver, k->arch, &pinst) > 0 && pinst.state &&
-		    streq(pinst.state, "installed")) {
-			free(pinst.state);
-			pinst.state = xstrdup("built");
+		if (dkm_inst_load(ctx, name, pv, k->kver, k->arch, &pinst) > 0 &&
+		    pinst.state == DKM_STATE_INSTALLED) {
+			pinst.state = DKM_STATE_BUILT;
 			(void)dkm_inst_save(ctx, name, pv, k->kver, k->arch, &pinst);
 		}
 	}
 	r = dkm_inst_load(ctx, name, ver, k->kver, k->arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read state of %s for %s", owner, k->kver);
-	free(inst.state);
-	inst.state = xstrdup("installed");
+	inst.state = DKM_STATE_INSTALLED;
 	r = dkm_inst_save(ctx, name, ver, k->kver, k->arch, &inst);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot record state of %s for %s", owner, k->kver);
@@ -1007,11 +997,11 @@ static void install_unstage(struct dkm_kv *plan)
 	_cleanup_strv_free_ char **mods = strv_split(strempty(dkm_kv_get(plan, "modules")), " ");
 
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kk = xasprintf("module.%s.stage", mods[i]);
-		const char *stage = dkm_kv_get(plan, kk);
+		struct dkm_modrec rec;
 
-		if (!isempty(stage))
-			(void)unlink(stage);
+		dkm_modrec_get(plan, mods[i], &rec);
+		if (!isempty(rec.stage))
+			(void)unlink(rec.stage);
 	}
 }
 
@@ -1052,7 +1042,7 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read state of %s/%s for %s", pkg->name, pkg->version,
 			       k->kver);
-	if (!inst.state || (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+	if (!dkm_state_has_build(inst.state))
 		return dkm_err(ctx, -ENOENT, "%s/%s is not built for %s", pkg->name, pkg->version,
 			       k->kver);
 	mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
@@ -1068,16 +1058,16 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 			dkm_notice(ctx, "%s/%s replaces %s/%s for %s", pkg->name, pkg->version,
 				   pkg->name, prev_version, k->kver);
 			for (size_t i = 0; pmods[i]; i++) {
-				_cleanup_free_ char *kp = xasprintf("module.%s.path", pmods[i]);
-				_cleanup_free_ char *ks = xasprintf("module.%s.sha256", pmods[i]);
+				struct dkm_modrec prev;
 				_cleanup_free_ char *dp = xasprintf("drop.%s.path", pmods[i]);
 				_cleanup_free_ char *ds = xasprintf("drop.%s.sha256", pmods[i]);
 
 				if (strv_contains(mods, pmods[i]))
 					continue;
 				strv_extend(&drops, pmods[i]);
-				dkm_kv_set(&plan, dp, strempty(dkm_kv_get(&old, kp)));
-				dkm_kv_set(&plan, ds, strempty(dkm_kv_get(&old, ks)));
+				dkm_modrec_get(&old, pmods[i], &prev);
+				dkm_kv_set(&plan, dp, strempty(prev.path));
+				dkm_kv_set(&plan, ds, strempty(prev.sha256));
 			}
 			{
 				_cleanup_free_ char *dl = strv_join(drops, " ");
@@ -1089,17 +1079,21 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	}
 
 	/* nothing to do if every file we placed is still there and identical to the artefact */
-	if (!fresh && streq(inst.state, "installed") && old.n > 0 && !prev_version) {
+	if (!fresh && inst.state == DKM_STATE_INSTALLED && old.n > 0 && !prev_version) {
 		bool same = true;
 
 		for (size_t i = 0; mods[i] && same; i++) {
-			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-			_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-			const char *p = dkm_kv_get(&old, kp), *s2 = dkm_kv_get(&old, ks);
-			_cleanup_free_ char *full = p ? dkm_ctx_path(ctx, p) : NULL;
+			struct dkm_modrec placed, built;
+			const char *p, *s2;
+			_cleanup_free_ char *full = NULL;
 			char cur[65];
 
-			same = p && s2 && streq(strempty(dkm_kv_get(&inst.kv, ks)), s2) &&
+			dkm_modrec_get(&old, mods[i], &placed);
+			dkm_modrec_get(&inst.kv, mods[i], &built);
+			p = placed.path;
+			s2 = placed.sha256;
+			full = p ? dkm_ctx_path(ctx, p) : NULL;
+			same = p && s2 && streq(strempty(built.sha256), s2) &&
 			       sha256_file(full, cur) == 0 && streq(cur, s2);
 		}
 		if (same)
@@ -1116,28 +1110,26 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	dkm_kv_set(&plan, "modules", strempty(dkm_kv_get(&inst.kv, "modules")));
 	for (size_t i = 0; mods[i]; i++) {
 		const char *m = mods[i];
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", m);
-		_cleanup_free_ char *kl = xasprintf("module.%s.location", m);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", m);
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", m);
-		const char *file = dkm_kv_get(&inst.kv, kf), *loc = dkm_kv_get(&inst.kv, kl);
-		const char *oldpath = dkm_kv_get(&old, kp), *newsha = dkm_kv_get(&inst.kv, ks);
+		struct dkm_modrec built, placed;
+		const char *file, *loc, *oldpath, *newsha;
 		_cleanup_free_ char *src = NULL, *logical = NULL, *target = NULL, *owner = NULL;
-		_cleanup_free_ char *stage = NULL, *displace = NULL, *kk = NULL, *tdir = NULL;
+		_cleanup_free_ char *stage = NULL, *displace = NULL, *tdir = NULL;
 		_cleanup_free_ char *twins = NULL;
 		_cleanup_strv_free_ char **existing = NULL, **disp = NULL, **ours = NULL;
 
+		dkm_modrec_get(&inst.kv, m, &built);
+		dkm_modrec_get(&old, m, &placed);
+		file = built.file;
+		loc = built.location;
+		oldpath = placed.path;
+		newsha = built.sha256;
 		if (isempty(file) || isempty(loc) || !name_is_valid(file) || loc[0] != '/' ||
 		    strstr(loc, "..") || isempty(newsha))
 			return dkm_err(ctx, -EINVAL, "corrupt state of %s/%s for %s: module '%s'",
 				       pkg->name, pkg->version, k->kver, m);
 		/* a previous install's entry is trusted only as install writes it */
-		{
-			_cleanup_free_ char *oks = xasprintf("module.%s.sha256", m);
-
-			if (oldpath && !manifest_entry_ok(k, oldpath, dkm_kv_get(&old, oks)))
-				oldpath = NULL;
-		}
+		if (oldpath && !manifest_entry_ok(k, oldpath, placed.sha256))
+			oldpath = NULL;
 		r = dkm_install_check_location(ctx, pkg->name, pkg->version, k, loc);
 		if (r < 0)
 			return r;
@@ -1250,20 +1242,17 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		}
 		displace = strv_join(disp, " ");
 		twins = strv_join(ours, " ");
-#define SET(field, value) (free(kk), kk = xasprintf("module.%s." field, m), dkm_kv_set(&plan, kk, (value)))
-		SET("src", src);
-		SET("path", logical);
-		SET("sha256", strempty(dkm_kv_get(&inst.kv, ks)));
-		SET("stage", stage);
-		SET("old", strempty(oldpath));
-		{
-			_cleanup_free_ char *oks = xasprintf("module.%s.sha256", m);
-
-			SET("oldsha", strempty(dkm_kv_get(&old, oks)));
-		}
-		SET("displace", displace);
-		SET("ours", twins);
-#undef SET
+		dkm_modrec_set(&plan, m,
+			       &(struct dkm_modrec){
+				       .src = strempty(src),
+				       .path = strempty(logical),
+				       .sha256 = strempty(newsha),
+				       .stage = strempty(stage),
+				       .old = strempty(oldpath),
+				       .oldsha = strempty(placed.sha256),
+				       .displace = strempty(displace),
+				       .ours = strempty(twins),
+			       });
 	}
 
 	/* phase 1: stage every new file next to its target; nothing visible changes, and a
@@ -1272,11 +1261,12 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	if (r < 0)
 		return r;
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *ksrc = xasprintf("module.%s.src", mods[i]);
-		_cleanup_free_ char *kst = xasprintf("module.%s.stage", mods[i]);
-		const char *stage = dkm_kv_get(&plan, kst);
+		struct dkm_modrec rec;
+		const char *stage;
 
-		r = place_file(dkm_kv_get(&plan, ksrc), stage);
+		dkm_modrec_get(&plan, mods[i], &rec);
+		stage = rec.stage;
+		r = place_file(rec.src, stage);
 		if (r < 0) {
 			dkm_err(ctx, r, "cannot install %s/%s for %s: writing '%s' failed: %s; nothing was changed",
 				pkg->name, pkg->version, k->kver, stage, strerror(-r));
@@ -1300,11 +1290,24 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	return 1;
 }
 
+enum dkm_recovery dkm_install_recovery_decide(const struct dkm_kv *journal)
+{
+	const char *op = strempty(dkm_kv_get(journal, "op"));
+	const char *phase = strempty(dkm_kv_get(journal, "phase"));
+
+	if (streq(op, "install"))
+		return streq(phase, "stage") ? DKM_RECOVERY_ROLL_BACK : DKM_RECOVERY_FINISH_INSTALL;
+	if (streq(op, "uninstall") && dkm_kv_get(journal, "package") &&
+	    dkm_kv_get(journal, "version"))
+		return DKM_RECOVERY_FINISH_UNINSTALL;
+	return DKM_RECOVERY_CORRUPT;
+}
+
 static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 {
 	_cleanup_free_ char *j = journal_path(ctx, k->kver);
 	_cleanup_kv_ struct dkm_kv plan = { 0 };
-	const char *op, *phase;
+	const char *op;
 	int r;
 
 	r = dkm_kv_read(j, &plan);
@@ -1313,30 +1316,35 @@ static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read journal '%s': %s", j, strerror(-r));
 	op = strempty(dkm_kv_get(&plan, "op"));
-	phase = strempty(dkm_kv_get(&plan, "phase"));
-	if (streq(op, "install") && streq(phase, "stage")) {
+	switch (dkm_install_recovery_decide(&plan)) {
+	case DKM_RECOVERY_ROLL_BACK:
 		dkm_notice(ctx, "%s: rolling back an interrupted install of %s/%s", k->kver,
 			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
 		install_unstage(&plan);
 		r = 0;
-	} else if (streq(op, "install")) {
+		break;
+	case DKM_RECOVERY_FINISH_INSTALL:
 		dkm_notice(ctx, "%s: finishing an interrupted install of %s/%s", k->kver,
 			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
 		r = install_commit(ctx, k, &plan);
-	} else if (streq(op, "uninstall")) {
+		break;
+	case DKM_RECOVERY_FINISH_UNINSTALL: {
 		struct dkm_pkg p = { .name = (char *)dkm_kv_get(&plan, "package"),
 				     .version = (char *)dkm_kv_get(&plan, "version") };
 
-		if (!p.name || !p.version)
-			return dkm_err(ctx, -EINVAL, "corrupt journal '%s'", j);
 		dkm_notice(ctx, "%s: finishing an interrupted uninstall of %s/%s", k->kver, p.name,
 			   p.version);
 		r = uninstall_apply(ctx, &p, k);
 		/* killed after the manifest went, before the state was written */
 		if (r == 0)
 			r = uninstall_mark_built(ctx, &p, k);
-	} else
+		break;
+	}
+	default:
+		if (streq(op, "uninstall"))
+			return dkm_err(ctx, -EINVAL, "corrupt journal '%s'", j);
 		return dkm_err(ctx, -EINVAL, "corrupt journal '%s': op='%s'", j, op);
+	}
 	if (r < 0)
 		return r;
 	journal_remove(ctx, k->kver);
@@ -1405,12 +1413,14 @@ static int check_index(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 			continue;
 		mods = strv_split(strempty(dkm_kv_get(&man, "modules")), " ");
 		for (size_t j = 0; mods[j] && r >= 0; j++) {
-			_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[j]);
-			_cleanup_free_ char *want = dkm_ctx_path(ctx, dkm_kv_get(&man, kp) ?: "/");
+			struct dkm_modrec rec;
+			_cleanup_free_ char *want = NULL;
 			_cleanup_free_ char *norm = normalize(mods[j]);
 			struct kmod_module *mod = NULL;
 			const char *got;
 
+			dkm_modrec_get(&man, mods[j], &rec);
+			want = dkm_ctx_path(ctx, rec.path ?: "/");
 			if (kmod_module_new_from_name(kctx, norm, &mod) < 0)
 				continue;
 			got = kmod_module_get_path(mod);

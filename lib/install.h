@@ -6,6 +6,7 @@
 struct dkm_ctx;
 struct dkm_pkg;
 struct dkm_kernel;
+struct dkm_kv;
 
 /* Place a built package's modules into the kernel's module dir: each file staged next to its
  * target and renamed into place; a module of the same name shipped elsewhere in the tree
@@ -39,6 +40,15 @@ int dkm_depmod(struct dkm_ctx *ctx, const struct dkm_kernel *k);
  * Returns 1 if something was done, 0 if there was nothing, -errno on failure. Call with the
  * lock held. */
 int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod);
+
+/* What recovery does with a kernel's journal (docs/reliability.md), from what it records. */
+enum dkm_recovery {
+	DKM_RECOVERY_ROLL_BACK,        /* op=install, phase=stage: the staged files go */
+	DKM_RECOVERY_FINISH_INSTALL,   /* op=install past staging: the commit is done again */
+	DKM_RECOVERY_FINISH_UNINSTALL, /* op=uninstall: the removal is done again */
+	DKM_RECOVERY_CORRUPT,          /* another op, or an uninstall naming no package */
+};
+enum dkm_recovery dkm_install_recovery_decide(const struct dkm_kv *journal);
 
 /* Does the kernel's module tree still owe a depmod (a change not yet indexed)? */
 bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver);

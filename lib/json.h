@@ -7,6 +7,3 @@
  * byte that is not part of valid UTF-8 (a file name can hold anything) as U+FFFD, so the
  * output is always valid JSON in UTF-8. NULL is written as null. */
 void dkm_json_str(FILE *f, const char *s);
-
-/* The length of the valid UTF-8 sequence at s (1-4), 0 if s does not start one. */
-size_t dkm_utf8_seq_len(const unsigned char *s);

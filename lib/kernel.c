@@ -219,11 +219,6 @@ struct dkm_kernel *dkm_kernel_free(struct dkm_kernel *k)
 	return NULL;
 }
 
-static int cmp_version(const void *a, const void *b)
-{
-	return version_compare(*(char *const *)a, *(char *const *)b);
-}
-
 char **dkm_kernel_list(struct dkm_ctx *ctx)
 {
 	_cleanup_free_ char *dir = dkm_ctx_path(ctx, ctx->module_dir);
@@ -243,7 +238,7 @@ char **dkm_kernel_list(struct dkm_ctx *ctx)
 			strv_extend(&l, de->d_name);
 	}
 	closedir(d);
-	qsort(l, strv_length(l), sizeof(char *), cmp_version);
+	qsort(l, strv_length(l), sizeof(char *), version_compare_ptr);
 	return l;
 }
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The appended signature (DESIGN §4 "Module signatures")
+/* The appended signature (docs/signing.md)
  *
  *   [ ELF module ][ DER PKCS#7 (sig_len bytes) ][ 12-byte info ][ "~Module signature appended~\n" ]
  *

@@ -79,8 +79,10 @@ void dkm_kv_set(struct dkm_kv *kv, const char *key, const char *value)
 {
 	for (size_t i = 0; i < kv->n; i++)
 		if (streq(kv->keys[i], key)) {
+			char *v = xstrdup(strempty(value)); /* value may be the old one */
+
 			free(kv->values[i]);
-			kv->values[i] = xstrdup(strempty(value));
+			kv->values[i] = v;
 			return;
 		}
 	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof(char *));
@@ -99,6 +101,34 @@ void dkm_kv_done(struct dkm_kv *kv)
 	free(kv->keys);
 	free(kv->values);
 	*kv = (struct dkm_kv){ 0 };
+}
+
+#define MODREC_FIELDS(X)                                                                   \
+	X(file) X(location) X(src) X(path) X(sha256) X(stage) X(old) X(oldsha) X(displace) X(ours)
+
+void dkm_modrec_get(const struct dkm_kv *kv, const char *module, struct dkm_modrec *ret)
+{
+	struct dkm_modrec rec = { 0 };
+
+#define GET(f)                                                                                     \
+	{                                                                                          \
+		_cleanup_free_ char *k = xasprintf("module.%s." #f, module);                       \
+		rec.f = dkm_kv_get(kv, k);                                                         \
+	}
+	MODREC_FIELDS(GET)
+#undef GET
+	*ret = rec;
+}
+
+void dkm_modrec_set(struct dkm_kv *kv, const char *module, const struct dkm_modrec *rec)
+{
+#define SET(f)                                                                                     \
+	if (rec->f) {                                                                              \
+		_cleanup_free_ char *k = xasprintf("module.%s." #f, module);                       \
+		dkm_kv_set(kv, k, rec->f);                                                         \
+	}
+	MODREC_FIELDS(SET)
+#undef SET
 }
 
 char *dkm_pkg_dir(struct dkm_ctx *ctx, const char *name, const char *version)
@@ -256,16 +286,6 @@ struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg)
 	return NULL;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int cmp_ver(const void *a, const void *b)
-{
-	return version_compare(*(char *const *)a, *(char *const *)b);
-}
-
 /* The valid names in dir: with prefix, those that start with it (without it); without, the
  * subdirectories (dot files skipped). */
 static char **dir_names(const char *dir, const char *prefix)
@@ -303,7 +323,7 @@ char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name)
 	if (!name_is_valid(name))
 		return xcalloc(1, sizeof(char *));
 	l = subdirs(dir);
-	qsort(l, strv_length(l), sizeof(char *), cmp_ver);
+	qsort(l, strv_length(l), sizeof(char *), version_compare_ptr);
 	return l;
 }
 
@@ -314,7 +334,7 @@ int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n)
 	struct dkm_pkg **l = NULL;
 	size_t n = 0;
 
-	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; names[i]; i++) {
 		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, names[i]);
 
@@ -338,7 +358,7 @@ char **dkm_pkg_damaged(struct dkm_ctx *ctx)
 	_cleanup_strv_free_ char **names = subdirs(dir);
 	char **l = xcalloc(1, sizeof(char *));
 
-	qsort(names, strv_length(names), sizeof(char *), cmp_str);
+	qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; names[i]; i++) {
 		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, names[i]);
 
@@ -417,7 +437,7 @@ int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, co
 	if (r < 0)
 		return r;
 	if (dkm_kv_get(&inst.kv, "state"))
-		inst.state = xstrdup(dkm_kv_get(&inst.kv, "state"));
+		inst.state = dkm_state_from_string(dkm_kv_get(&inst.kv, "state"));
 	*ret = inst;
 	return 1;
 }
@@ -427,15 +447,43 @@ int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, co
 {
 	_cleanup_free_ char *dir = dkm_inst_dir(ctx, name, version, kver, arch);
 	_cleanup_free_ char *path = path_join(dir, "state");
-	dkm_kv_set(&inst->kv, "state", inst->state);
+	/* a damaged state= line is written back as it was read */
+	if (inst->state != DKM_STATE_INVALID)
+		dkm_kv_set(&inst->kv, "state", dkm_state_to_string(inst->state));
 	return dkm_kv_write(path, &inst->kv);
 }
 
 void dkm_inst_done(struct dkm_inst *inst)
 {
-	free(inst->state);
 	dkm_kv_done(&inst->kv);
-	inst->state = NULL;
+	inst->state = DKM_STATE_NONE;
+}
+
+static const char *const state_table[_DKM_STATE_MAX] = {
+	[DKM_STATE_BUILT] = "built",
+	[DKM_STATE_INSTALLED] = "installed",
+	[DKM_STATE_FAILED] = "failed",
+	[DKM_STATE_EXCLUDED] = "excluded",
+};
+
+const char *dkm_state_to_string(enum dkm_state s)
+{
+	return s >= 0 && s < _DKM_STATE_MAX ? state_table[s] : NULL;
+}
+
+enum dkm_state dkm_state_from_string(const char *s)
+{
+	for (size_t i = 0; s && i < ELEMENTSOF(state_table); i++)
+		if (state_table[i] && streq(state_table[i], s))
+			return (enum dkm_state)i;
+	return DKM_STATE_INVALID;
+}
+
+const char *dkm_inst_state_name(const struct dkm_inst *inst)
+{
+	if (inst->state == DKM_STATE_INVALID)
+		return dkm_kv_get(&inst->kv, "state");
+	return dkm_state_to_string(inst->state);
 }
 
 char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
@@ -445,12 +493,12 @@ char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
 	_cleanup_strv_free_ char **kvers = subdirs(dir);
 	char **l = xcalloc(1, sizeof(char *));
 
-	qsort(kvers, strv_length(kvers), sizeof(char *), cmp_ver);
+	qsort(kvers, strv_length(kvers), sizeof(char *), version_compare_ptr);
 	for (size_t i = 0; kvers[i]; i++) {
 		_cleanup_free_ char *kd = path_join(dir, kvers[i]);
 		_cleanup_strv_free_ char **arches = subdirs(kd);
 
-		qsort(arches, strv_length(arches), sizeof(char *), cmp_str);
+		qsort(arches, strv_length(arches), sizeof(char *), strcmp_ptr);
 		for (size_t j = 0; arches[j]; j++) {
 			_cleanup_free_ char *st = xasprintf("%s/%s/state", kd, arches[j]);
 

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 struct dkm_ctx;
 
-/* The state tree (DESIGN §5), under <root><state_dir>:
+/* The state tree (docs/reliability.md), under <root><state_dir>:
  *
  *   packages/<pkg>/<ver>/package                      the registration (key=value)
  *   packages/<pkg>/<ver>/kernels/<kver>/<arch>/state  built|installed|failed|excluded (key=value)
@@ -71,11 +72,59 @@ char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name);
 /* Which registered packages build a module with this name? "pkg/ver" strings. */
 char **dkm_pkg_owners_of_module(struct dkm_ctx *ctx, const char *module);
 
+/* What is recorded for one module of a (package, version, kernel, arch), in the key=value
+ * documents of the registry as "module.<name>.<field>=" lines:
+ *   state file:      file, location, sha256        (the artefact under modules/)
+ *   manifest:        path, sha256                  (what install placed)
+ *   install journal: src, path, sha256, stage, old, oldsha, displace, ours
+ * dkm_modrec_get/_set are the only readers and writers of those keys. */
+struct dkm_modrec {
+	const char *file;     /* artefact file name under modules/ ("m.ko.xz") */
+	const char *location; /* DEST_MODULE_LOCATION after the distribution's rule */
+	const char *src;      /* journal: the artefact install copies */
+	const char *path;     /* logical path of the installed file */
+	const char *sha256;   /* of the artefact, = of the installed file */
+	const char *stage;    /* journal: the staged copy next to path */
+	const char *old;      /* journal: the previous install's path */
+	const char *oldsha;   /* journal: its sha256 */
+	const char *displace; /* journal: the kernel's files it displaces (space-separated) */
+	const char *ours;     /* journal: stray files of this package ("<sha256>:<rel>" list) */
+};
+/* The fields recorded for module in kv (pointers into kv, valid until kv changes; NULL where
+ * there is no line). */
+void dkm_modrec_get(const struct dkm_kv *kv, const char *module, struct dkm_modrec *ret);
+/* Records the non-NULL fields of rec for module in kv, in the order of the struct. */
+void dkm_modrec_set(struct dkm_kv *kv, const char *module, const struct dkm_modrec *rec);
+
+/* The state of one (package, version, kernel, arch), the state= line of its state file. The
+ * names in the file are the table's (dkm_state_to_string), as every version wrote them. */
+enum dkm_state {
+	DKM_STATE_NONE,      /* no state file, or one without a state= line */
+	DKM_STATE_BUILT,     /* "built": artefacts under modules/, not installed */
+	DKM_STATE_INSTALLED, /* "installed": artefacts placed, the manifest says where */
+	DKM_STATE_FAILED,    /* "failed": the build failed, its log is kept */
+	DKM_STATE_EXCLUDED,  /* "excluded": BUILD_EXCLUSIVE_* rules this kernel out */
+	_DKM_STATE_MAX,
+	DKM_STATE_INVALID = -EINVAL, /* a state= line naming none of these: damaged */
+};
+
+/* "built", "installed", "failed", "excluded"; NULL for NONE and INVALID */
+const char *dkm_state_to_string(enum dkm_state s);
+/* The inverse; DKM_STATE_INVALID for anything else (NULL included). */
+enum dkm_state dkm_state_from_string(const char *s);
+static inline bool dkm_state_has_build(enum dkm_state s)
+{
+	return s == DKM_STATE_BUILT || s == DKM_STATE_INSTALLED;
+}
+
 /* One (package, version, kernel, arch) */
 struct dkm_inst {
-	char *state;       /* built|installed|failed|excluded, NULL = none */
+	enum dkm_state state;
 	struct dkm_kv kv;  /* everything else: reason, log, modules, compression, signer... */
 };
+/* The state= line as recorded: the state's name, the damaged line's text for INVALID, NULL
+ * for NONE (for messages that show what is there). */
+const char *dkm_inst_state_name(const struct dkm_inst *inst);
 
 char *dkm_pkg_dir(struct dkm_ctx *ctx, const char *name, const char *version);
 char *dkm_inst_dir(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
@@ -84,7 +133,7 @@ char *dkm_inst_dir(struct dkm_ctx *ctx, const char *name, const char *version, c
 char *dkm_inst_tomb(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
 		    const char *arch);
 int dkm_inst_load(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
-		  const char *arch, struct dkm_inst *ret); /* ret->state NULL if none */
+		  const char *arch, struct dkm_inst *ret); /* ret->state NONE if none */
 int dkm_inst_save(struct dkm_ctx *ctx, const char *name, const char *version, const char *kver,
 		  const char *arch, struct dkm_inst *inst);
 void dkm_inst_done(struct dkm_inst *inst);

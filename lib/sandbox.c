@@ -412,7 +412,7 @@ static int probe(struct dkm_ctx *ctx, struct dkm_sandbox_error *ret)
 
 int dkm_sandbox_wanted(struct dkm_ctx *ctx)
 {
-	int policy = dkm_sandbox_policy_from_name(ctx->sandbox);
+	int policy = ctx->sandbox;
 	_cleanup_free_ char *conf = dkm_ctx_pathf(ctx, "%s/dkm-hook.conf", ctx->conf_dir);
 	_cleanup_free_ char *what = NULL;
 	struct dkm_sandbox_error e = { 0 };

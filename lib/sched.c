@@ -20,15 +20,12 @@
 #include "sched.h"
 #include "util.h"
 
-struct jobserver {
-	int fds[2];  /* the pipe the makes share (inherited by builds) */
-	int my_read; /* our own non-blocking open file description of the read end */
-};
-
-static int jobserver_open(struct jobserver *js, unsigned jobs)
+int dkm_job_slots_open(struct dkm_job_slots *js, unsigned jobs)
 {
 	char path[64];
 
+	js->fds[0] = js->fds[1] = js->my_read = -1;
+	js->slot_free = true;
 	if (pipe(js->fds) < 0)
 		return -errno;
 	/* the pipe must hold jobs-1 tokens: each build's first make runs on the slot we
@@ -46,32 +43,43 @@ static int jobserver_open(struct jobserver *js, unsigned jobs)
 	return 0;
 }
 
-static void jobserver_close(struct jobserver *js)
+void dkm_job_slots_close(struct dkm_job_slots *js)
 {
-	close(js->fds[0]);
-	close(js->fds[1]);
-	close(js->my_read);
+	int *fds[] = { &js->fds[0], &js->fds[1], &js->my_read };
+
+	for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	js->fds[0] = js->fds[1] = js->my_read = -1;
 }
 
-static bool jobserver_take(struct jobserver *js)
+bool dkm_job_slots_take(struct dkm_job_slots *js, bool *ret_token)
 {
 	char c;
 
-	return read(js->my_read, &c, 1) == 1;
+	if (js->slot_free) {
+		js->slot_free = false;
+		*ret_token = false;
+		return true;
+	}
+	if (read(js->my_read, &c, 1) == 1) {
+		*ret_token = true;
+		return true;
+	}
+	return false;
 }
 
-static void jobserver_give(struct jobserver *js)
+void dkm_job_slots_give(struct dkm_job_slots *js, bool token)
 {
-	(void)!write(js->fds[1], "+", 1);
-}
-
-/* a build ended (or never started): its slot goes back where it came from */
-static void release_slot(struct jobserver *js, struct dkm_job *j, bool *slot_free)
-{
-	if (j->has_token)
-		jobserver_give(js);
+	if (token)
+		(void)!write(js->fds[1], "+", 1);
 	else
-		*slot_free = true;
+		js->slot_free = true;
+}
+
+static void release_slot(struct dkm_job_slots *js, struct dkm_job *j)
+{
+	dkm_job_slots_give(js, j->has_token);
 	j->has_token = false;
 }
 
@@ -180,7 +188,7 @@ static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, int worker)
 	j->result = DKM_JOB_DONE;
 }
 
-static int start_job(struct dkm_ctx *ctx, struct dkm_job *j, struct jobserver *js)
+static int start_job(struct dkm_ctx *ctx, struct dkm_job *j, struct dkm_job_slots *js)
 {
 	pid_t pid;
 	int pfd;
@@ -257,11 +265,10 @@ static void progress_clear(struct dkm_ctx *ctx)
 
 int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 {
-	struct jobserver js;
+	struct dkm_job_slots js;
 	_cleanup_free_ struct pollfd *pfds = NULL;
 	unsigned long long t0 = now_usec();
 	size_t running = 0, failed = 0;
-	bool slot_free = true; /* our implicit job slot: the pipe holds the other jobs-1 */
 	int r;
 
 	if (n == 0)
@@ -269,9 +276,11 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 	r = check_cycles(ctx, jobs, n);
 	if (r < 0)
 		return r;
-	r = jobserver_open(&js, ctx->jobs);
-	if (r < 0)
+	r = dkm_job_slots_open(&js, ctx->jobs);
+	if (r < 0) {
+		dkm_job_slots_close(&js);
 		return dkm_err(ctx, r, "cannot create the make jobserver: %s", strerror(-r));
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* computed once here, inherited by the workers (the fingerprint of each build) */
 		(void)dkm_kernel_fingerprint(jobs[i].k);
@@ -306,12 +315,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 			}
 			/* a build's top-level make runs on a slot we hold for it: our own
 			 * implicit one if free, else a token from the pipe */
-			if (slot_free) {
-				slot_free = false;
-				j->has_token = false;
-			} else if (jobserver_take(&js)) {
-				j->has_token = true;
-			} else {
+			if (!dkm_job_slots_take(&js, &j->has_token)) {
 				want_token = true;
 				pending++;
 				continue;
@@ -320,7 +324,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 			if (r < 0) {
 				dkm_err(ctx, r, "cannot start build of %s/%s: %s", j->pkg->name,
 					j->pkg->version, strerror(-r));
-				release_slot(&js, j, &slot_free);
+				release_slot(&js, j);
 				finish_job(ctx, j, WORKER_BUILD_FAILED);
 				continue;
 			}
@@ -363,7 +367,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 			j->pid = 0;
 			j->pidfd = -1;
 			running--;
-			release_slot(&js, j, &slot_free);
+			release_slot(&js, j);
 			progress_clear(ctx);
 			finish_job(ctx, j,
 				   !WIFEXITED(status) ? WORKER_BUILD_FAILED : WEXITSTATUS(status));
@@ -375,7 +379,7 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].result == DKM_JOB_SKIPPED)
 			failed++;
-	jobserver_close(&js);
+	dkm_job_slots_close(&js);
 	if (r < 0)
 		return r;
 	return (int)failed;

@@ -32,6 +32,22 @@ struct dkm_job {
 	unsigned long long started;
 };
 
+/* The job budget of a run (ctx->jobs): the implicit slot of this process plus jobs-1 tokens in
+ * the GNU make jobserver pipe every build's make shares. A build starts only on a slot taken
+ * here, and gives it back when it ends, so never more than `jobs` builds run at once. */
+struct dkm_job_slots {
+	int fds[2];     /* the pipe the makes share (inherited by builds) */
+	int my_read;    /* our own non-blocking open file description of the read end */
+	bool slot_free; /* our implicit slot */
+};
+int dkm_job_slots_open(struct dkm_job_slots *s, unsigned jobs);
+/* A slot for one build: true, *ret_token saying whether it is a token from the pipe (else
+ * the implicit slot); false if none is free now (poll my_read for one). */
+bool dkm_job_slots_take(struct dkm_job_slots *s, bool *ret_token);
+/* A build ended (or never started): its slot goes back where it came from. */
+void dkm_job_slots_give(struct dkm_job_slots *s, bool token);
+void dkm_job_slots_close(struct dkm_job_slots *s);
+
 /* Run every job: builds concurrently under one job budget (ctx->jobs) shared with every make
  * through a GNU make jobserver; a job whose BUILD_DEPENDS names another job's package for the
  * same kernel starts when that one is installed; a dependency cycle is reported up front.

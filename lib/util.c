@@ -107,19 +107,28 @@ char **strv_free(char **l)
 	return NULL;
 }
 
-int strv_push(char ***l, char *value)
+void strv_push(char ***l, char *value)
 {
 	size_t n = strv_length(*l);
 
 	*l = xrealloc(*l, (n + 2) * sizeof(char *));
 	(*l)[n] = value;
 	(*l)[n + 1] = NULL;
-	return 0;
 }
 
-int strv_extend(char ***l, const char *value)
+void strv_extend(char ***l, const char *value)
 {
-	return strv_push(l, xstrdup(value));
+	strv_push(l, xstrdup(value));
+}
+
+int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int version_compare_ptr(const void *a, const void *b)
+{
+	return version_compare(*(char *const *)a, *(char *const *)b);
 }
 
 bool strv_contains(char *const *l, const char *s)
@@ -1003,4 +1012,95 @@ uint64_t now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+size_t dkm_utf8_seq_len(const unsigned char *s)
+{
+	size_t n;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0; /* a continuation byte, an overlong lead (c0, c1) or past U+10FFFF */
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates and code points past Unicode are not UTF-8 */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+size_t dkm_utf8_invalid_at(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		unsigned char tail[5] = { 0 };
+		size_t n;
+
+		/* the last bytes from a NUL-padded copy: a sequence cut by len ends at the NUL */
+		if (len - i < 4) {
+			memcpy(tail, p, len - i);
+			p = tail;
+		}
+		n = dkm_utf8_seq_len(p);
+		if (n == 0)
+			return i;
+		i += n;
+	}
+	return (size_t)-1;
+}
+
+/* nftw() has no user pointer: this walk passes one, instead of the callers keeping their
+ * state in globals. One open directory per level (module and state trees are shallow). */
+static int walk_at(int dfd, const char *path, walk_files_fn cb, void *userdata)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		struct stat st;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		p = path_join(path, de->d_name);
+		if (S_ISREG(st.st_mode))
+			r = cb(p, de->d_name, userdata);
+		else if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd(d), de->d_name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (fd >= 0)
+				r = walk_at(fd, p, cb, userdata);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int walk_files(const char *dir, walk_files_fn cb, void *userdata)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	return walk_at(fd, dir, cb, userdata);
 }

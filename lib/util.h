@@ -22,8 +22,8 @@ char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 /* NULL-terminated string vectors */
 size_t strv_length(char *const *l);
 char **strv_free(char **l);
-int strv_push(char ***l, char *value); /* takes ownership */
-int strv_extend(char ***l, const char *value);
+void strv_push(char ***l, char *value); /* takes ownership */
+void strv_extend(char ***l, const char *value);
 bool strv_contains(char *const *l, const char *s);
 char **strv_split(const char *s, const char *sep); /* skips empty fields */
 char *strv_join(char *const *l, const char *sep);
@@ -81,6 +81,12 @@ int mkdir_owned_at(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gi
 int copy_file(const char *src, const char *dst, mode_t mode);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
+/* Calls cb for every regular file below dir (path: dir/.../name; name: its last component),
+ * depth first in directory order, without following a symbolic link (what nftw(FTW_PHYS)
+ * reports as FTW_F), unreadable directories skipped; userdata is cb's. A callback that
+ * returns non-zero stops the walk, and walk_files returns that value; 0 otherwise. */
+typedef int (*walk_files_fn)(const char *path, const char *name, void *userdata);
+int walk_files(const char *dir, walk_files_fn cb, void *userdata);
 char *path_join(const char *a, const char *b);
 const char *path_basename(const char *p);
 char *path_dirname(const char *p);
@@ -90,6 +96,17 @@ bool name_is_valid(const char *s);
 
 /* Version comparison as `sort -V` / dpkg-like for kernel versions. */
 int version_compare(const char *a, const char *b);
+/* The one UTF-8 validator. The length of the valid UTF-8 sequence at s (1-4), 0 if s does not
+ * start one (reads up to its end or the first byte that ends it, a NUL included): overlong
+ * forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+size_t dkm_utf8_seq_len(const unsigned char *s);
+/* The offset of the first byte of s[0..len) that is not part of valid UTF-8, (size_t)-1 if
+ * there is none. */
+size_t dkm_utf8_invalid_at(const char *s, size_t len);
+
+/* qsort() comparators for arrays of char *: strcmp() order, version_compare() order */
+int strcmp_ptr(const void *a, const void *b);
+int version_compare_ptr(const void *a, const void *b);
 
 /* hex sha256 of a file / buffer (64 chars + NUL) */
 int sha256_file(const char *path, char ret[static 65]);

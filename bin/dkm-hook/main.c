@@ -20,18 +20,7 @@
 
 const char *prog = "dkm-hook";
 
-static void log_to_stdio(void *userdata, int level, const char *msg)
-{
-	if (level <= DKM_LOG_ERR)
-		fprintf(stderr, "%s: error: %s\n", prog, msg);
-	else if (level == DKM_LOG_WARNING)
-		fprintf(stderr, "%s: warning: %s\n", prog, msg);
-	else {
-		fflush(stderr);
-		printf("%s\n", msg);
-		fflush(stdout);
-	}
-}
+static const struct dkm_log_sink log_sink = { "dkm-hook: error: ", "dkm-hook: warning: ", "" };
 
 /* The verbs, in --help's order: name, synopsis of the arguments, how many positional arguments,
  * flags, the function, the one-line help. */
@@ -324,7 +313,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: error: cannot set up: %s\n", prog, strerror(-r));
 		return DKM_EXIT_FAILURE;
 	}
-	ctx->log_fn = log_to_stdio;
+	ctx->log_fn = dkm_log_to_stdio;
+	ctx->log_userdata = (void *)&log_sink;
 	if (verbose)
 		ctx->log_level = verbose > 1 ? DKM_LOG_DEBUG : DKM_LOG_INFO;
 	r = dkm_ctx_load_config(ctx);

@@ -11,9 +11,16 @@
 #include "json-writer.h"
 #include "kernel.h"
 #include "log.h"
+#include "registry.h"
 #include "util.h"
 
 /* docs/json.md, docs/schema/initrd-modules.schema.json: one object, a module per line */
+/* what the list shows for a state: its name, "none" without a build */
+static const char *state_word(enum dkm_state s)
+{
+	return dkm_state_to_string(s) ?: "none";
+}
+
 static void print_json(const char *kver, const struct dkm_initrd_list *l)
 {
 	struct json_writer w = JSON_WRITER_INIT(stdout);
@@ -32,7 +39,7 @@ static void print_json(const char *kver, const struct dkm_initrd_list *l)
 		jw_str(&w, "module", strempty(e->module));
 		jw_str(&w, "package", strempty(e->package));
 		jw_str(&w, "version", strempty(e->version));
-		jw_str(&w, "state", strempty(e->state));
+		jw_str(&w, "state", state_word(e->state));
 		jw_str(&w, "file", e->file);
 		jw_str(&w, "log", e->log);
 		jw_array_begin(&w, "reasons");
@@ -54,7 +61,7 @@ static int initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arc
 {
 	_cleanup_kernel_ struct dkm_kernel *k = NULL;
 	struct dkm_initrd_list l = { 0 };
-	bool never = streq(ctx->fail_policy, "never");
+	bool never = ctx->fail_policy == DKM_FAIL_NEVER;
 	int r, missing = 0;
 
 	r = dkm_kernel_probe(ctx, kver, arch, NULL, &k);
@@ -69,7 +76,8 @@ static int initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arc
 		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *why = strv_join(e->reasons, "; ");
 
-		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version, e->state, why);
+		printf("%s\t%s/%s\t%s\t%s\n", e->module, e->package, e->version,
+		       state_word(e->state), why);
 	}
 	/* the list first, then what is wrong with it */
 	fflush(stdout);
@@ -77,13 +85,13 @@ static int initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arc
 		const struct dkm_initrd_entry *e = &l.entries[i];
 		_cleanup_free_ char *what = NULL;
 
-		if (streq(e->state, "installed"))
+		if (e->state == DKM_STATE_INSTALLED)
 			continue;
-		if (streq(e->state, "failed"))
+		if (e->state == DKM_STATE_FAILED)
 			what = e->log ? xasprintf("failed to build (log: '%s')", e->log)
 				      : xstrdup("failed to build");
 		else
-			what = xasprintf("is not installed for it (state %s)", e->state);
+			what = xasprintf("is not installed for it (state %s)", state_word(e->state));
 		if (!dkm_initrd_entry_missing(e, k->has_headers))
 			dkm_warn(ctx,
 				 "%s (%s/%s) belongs in the initramfs of %s but is not built yet (no kernel headers): the initramfs is made without it; install linux-headers-%s, its hook will rebuild it",

@@ -29,16 +29,11 @@ static void json_strv(FILE *f, char *const *l)
 	fputc(']', f);
 }
 
-/* A state file dkm-hook wrote names one of these; anything else (truncated, garbage, edited)
- * is reported as damaged, with the file, instead of being shown as a state. */
-static bool state_is_known(const char *st)
+/* A state file dkm-hook wrote names a state; anything else (truncated, garbage, edited) is
+ * reported as damaged, with the file, instead of being shown as a state. */
+static bool state_is_known(enum dkm_state st)
 {
-	static const char *const known[] = { "built", "installed", "failed", "excluded" };
-
-	for (size_t i = 0; st && i < ELEMENTSOF(known); i++)
-		if (streq(st, known[i]))
-			return true;
-	return false;
+	return st > DKM_STATE_NONE;
 }
 
 static char *state_file(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
@@ -98,16 +93,16 @@ static void print_damaged_text(struct dkm_ctx *ctx, const struct dkm_pkg *p, con
 static void print_inst_text(const struct dkm_pkg *p, const char *kver, const char *arch,
 			    const struct dkm_inst *inst)
 {
-	const char *st = strempty(inst->state);
+	enum dkm_state st = inst->state;
 	const char *mods = dkm_kv_get(&inst->kv, "modules");
 	const char *log = dkm_kv_get(&inst->kv, "log");
 	const char *reason = dkm_kv_get(&inst->kv, "reason");
 	const char *lastf = dkm_kv_get(&inst->kv, "last_failure");
 
-	printf("%s/%s, %s, %s: %s", p->name, p->version, kver, arch, st);
-	if (streq(st, "failed"))
+	printf("%s/%s, %s, %s: %s", p->name, p->version, kver, arch, dkm_state_to_string(st));
+	if (st == DKM_STATE_FAILED)
 		printf(" (%s%s%s)", strempty(reason), isempty(log) ? "" : "; log: ", strempty(log));
-	else if (streq(st, "excluded"))
+	else if (st == DKM_STATE_EXCLUDED)
 		printf(" (%s)", strempty(reason));
 	else {
 		const char *comp = dkm_kv_get(&inst->kv, "compression");
@@ -185,7 +180,7 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 			}
 		}
 		printf(",\"state\":");
-		json_str(stdout, inst.state);
+		json_str(stdout, dkm_state_to_string(inst.state));
 		mods = strv_split(strempty(dkm_kv_get(&inst.kv, "modules")), " ");
 		printf(",\"modules\":");
 		json_strv(stdout, mods);

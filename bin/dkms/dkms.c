@@ -44,18 +44,7 @@ struct dkms {
 	struct dkm_dkms_framework fw;
 };
 
-static void log_dkms(void *userdata, int level, const char *msg)
-{
-	if (level <= DKM_LOG_ERR)
-		fprintf(stderr, "Error! %s\n", msg);
-	else if (level == DKM_LOG_WARNING)
-		fprintf(stderr, "Warning: %s\n", msg);
-	else {
-		fflush(stderr);
-		printf("%s\n", msg);
-		fflush(stdout);
-	}
-}
+static const struct dkm_log_sink log_dkms = { "Error! ", "Warning: ", "" };
 
 static void usage(FILE *f)
 {
@@ -292,7 +281,7 @@ static int build_exit(struct dkms *d, const char *kver, const char *arch, int r,
 
 	if (r == DKM_EXIT_BUILD &&
 	    dkm_inst_load(d->ctx, d->c->module, d->c->version, kver, arch, &inst) > 0 &&
-	    inst.state && streq(inst.state, "failed") &&
+	    inst.state == DKM_STATE_FAILED &&
 	    streq(strempty(dkm_kv_get(&inst.kv, "reason")), DKM_BUILD_REASON_NO_MODULE))
 		return DKM_DKMS_EXIT_NO_MODULE;
 	return map_exit(r, install);
@@ -341,19 +330,14 @@ static void base_opts(struct dkms *d, struct dkm_opts *o)
 	};
 }
 
-/* the state of (module, version, kver, arch): NULL if none */
-static char *state_of(struct dkms *d, const char *kver, const char *arch)
+/* the state of (module, version, kver, arch): NONE if none */
+static enum dkm_state state_of(struct dkms *d, const char *kver, const char *arch)
 {
 	_cleanup_inst_ struct dkm_inst inst = { 0 };
 
 	if (dkm_inst_load(d->ctx, d->c->module, d->c->version, kver, arch, &inst) <= 0)
-		return NULL;
-	return TAKE_PTR(inst.state);
-}
-
-static bool state_in(const char *st, const char *a, const char *b)
-{
-	return st && (streq(st, a) || (b && streq(st, b)));
+		return DKM_STATE_NONE;
+	return inst.state;
 }
 
 /* PACKAGE_NAME/PACKAGE_VERSION of a source dir's dkms.conf (for the DKMS tree mark) */
@@ -565,7 +549,7 @@ static int patches_missing(struct dkms *d, const char *kver, const char *arch)
 	/* a dkms.conf the build refuses is the build's to report */
 	ctx->log_fn = log_none;
 	r = dkm_pkg_read_conf(ctx, pkg, k, &conf);
-	ctx->log_fn = log_dkms;
+	ctx->log_fn = dkm_log_to_stdio;
 	if (r < 0 || dkm_conf_excluded(conf, kver, arch, k->config_path, &reason) != 0)
 		return 0;
 	src = dkm_ctx_path(ctx, pkg->source);
@@ -596,7 +580,7 @@ static bool older_than_installed(struct dkms *d, const char *kver, const char *a
 		if (streq(vers[i], d->c->version) || version_compare(vers[i], d->c->version) <= 0)
 			continue;
 		if (dkm_inst_load(d->ctx, d->c->module, vers[i], kver, arch, &inst) <= 0 ||
-		    !state_in(inst.state, "installed", NULL))
+		    inst.state != DKM_STATE_INSTALLED)
 			continue;
 		(void)dkm_pkg_load(d->ctx, d->c->module, d->c->version, &pkg);
 		mod = pkg && pkg->modules && pkg->modules[0] ? pkg->modules[0] : d->c->module;
@@ -620,17 +604,17 @@ static int build_or_install(struct dkms *d, bool install)
 	pv = pkgver(c);
 	for (size_t i = 0; c->kernels[i]; i++) {
 		const char *k = c->kernels[i], *a = arch_at(d, i);
-		_cleanup_free_ char *st = state_of(d, k, a);
+		enum dkm_state st = state_of(d, k, a);
 		char *kl[] = { (char *)k, NULL };
 		struct dkm_opts o;
 		struct dkm_result res;
 
-		if (!install && state_in(st, "built", "installed") && !c->force) {
+		if (!install && dkm_state_has_build(st) && !c->force) {
 			printf("Module %s/%s already built for kernel %s (%s), skip. You may override by specifying --force.\n",
 			       c->module, c->version, k, a);
 			continue;
 		}
-		if (install && state_in(st, "installed", NULL) && !c->force) {
+		if (install && st == DKM_STATE_INSTALLED && !c->force) {
 			printf("Module %s/%s already installed on kernel %s (%s), skip. You may override by specifying --force.\n",
 			       c->module, c->version, k, a);
 			continue;
@@ -638,11 +622,11 @@ static int build_or_install(struct dkms *d, bool install)
 		base_opts(d, &o);
 		o.kernels = kl;
 		o.arch = a;
-		if (!state_in(st, "built", "installed") || c->force) {
+		if (!dkm_state_has_build(st) || c->force) {
 			if (patches_missing(d, k, a))
 				return DKM_DKMS_EXIT_PATCH;
 		}
-		if (install && !state_in(st, "built", "installed")) {
+		if (install && !dkm_state_has_build(st)) {
 			/* DKMS's do_install builds first: its failures (headers: 1) come first */
 			r = exit_code_from_result(dkm_action_build(d->ctx, pv, &o, &res), &res, true);
 			if (r != 0)
@@ -697,7 +681,7 @@ static int do_uninstall_like(struct dkms *d, bool unbuild)
 	for (size_t i = 0; c->all ? all_k[i] != NULL : c->kernels[i] != NULL; i++) {
 		const char *k = c->all ? all_k[i] : c->kernels[i];
 		const char *a = c->all ? all_a[i] : arch_at(d, i);
-		_cleanup_free_ char *st = state_of(d, k, a);
+		enum dkm_state st = state_of(d, k, a);
 		char *kl[] = { (char *)k, NULL };
 		struct dkm_opts o;
 		int r;
@@ -705,7 +689,7 @@ static int do_uninstall_like(struct dkms *d, bool unbuild)
 		base_opts(d, &o);
 		o.kernels = kl;
 		o.arch = a;
-		if (!state_in(st, "installed", NULL))
+		if (st != DKM_STATE_INSTALLED)
 			printf("Module %s %s is not installed for kernel %s (%s). Skipping...\n",
 			       c->module, c->version, k, a);
 		else if (!unbuild) {
@@ -714,10 +698,10 @@ static int do_uninstall_like(struct dkms *d, bool unbuild)
 				return DKM_DKMS_EXIT_FAILURE;
 		}
 		if (unbuild) {
-			if (!state_in(st, "built", "installed")) {
+			if (!dkm_state_has_build(st)) {
 				printf("Module %s %s is not built for kernel %s (%s). Skipping...\n",
 				       c->module, c->version, k, a);
-				if (!st)
+				if (st == DKM_STATE_NONE)
 					continue;
 			}
 			r = dkm_action_unbuild(d->ctx, pv, &o, NULL);
@@ -755,9 +739,9 @@ static int do_remove(struct dkms *d)
 		left = dkm_inst_list(ctx, c->module, c->version);
 		for (size_t i = 0; left[i]; i++) {
 			_cleanup_free_ char *k = xstrndup(left[i], strcspn(left[i], "\t"));
-			_cleanup_free_ char *st = state_of(d, k, strchr(left[i], '\t') + 1);
+			enum dkm_state st = state_of(d, k, strchr(left[i], '\t') + 1);
 
-			built_left = built_left || state_in(st, "built", "installed");
+			built_left = built_left || dkm_state_has_build(st);
 		}
 		if (built_left)
 			return 0;
@@ -901,7 +885,7 @@ static int do_match(struct dkms *d)
 			continue;
 		if (dkm_inst_load(d->ctx, l[i]->name, l[i]->version, c->template_kernel, a,
 				  &inst) <= 0 ||
-		    !state_in(inst.state, "installed", NULL))
+		    inst.state != DKM_STATE_INSTALLED)
 			continue;
 		printf("Module:  %s\nVersion: %s\n", l[i]->name, l[i]->version);
 		base_opts(d, &o);
@@ -1074,7 +1058,8 @@ int dkm_dkms_main(int argc, char **argv)
 		r = DKM_DKMS_EXIT_FAILURE;
 		goto out;
 	}
-	ctx->log_fn = log_dkms;
+	ctx->log_fn = dkm_log_to_stdio;
+	ctx->log_userdata = (void *)&log_dkms;
 	d.ctx = ctx;
 	if (dkm_ctx_load_config(ctx) < 0 || dkm_dkms_framework_load(ctx, &d.fw) < 0) {
 		r = DKM_DKMS_EXIT_FAILURE;

@@ -26,11 +26,6 @@ static int cmp_pkg(const void *a, const void *b)
 	return c ? c : strcmp(pa->version, pb->version);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Did we archive a module that this package version displaced on this kernel? */
 static bool original_exists(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char *kver,
 			    char *const *mods)
@@ -62,26 +57,27 @@ static void print_extra(struct dkm_ctx *ctx, const struct dkm_pkg *p, const char
 	_cleanup_strv_free_ char **mods =
 		strv_split(strempty(dkm_kv_get(&inst->kv, "modules")), " ");
 	_cleanup_kv_ struct dkm_kv man = { 0 };
-	bool installed = streq(inst->state, "installed");
+	bool installed = inst->state == DKM_STATE_INSTALLED;
 
 	if (original_exists(ctx, p, kver, mods))
 		fputs(" (original_module exists)", stdout);
 	if (installed)
 		(void)dkm_kv_read(mp, &man);
 	for (size_t i = 0; mods[i]; i++) {
-		_cleanup_free_ char *kf = xasprintf("module.%s.file", mods[i]);
-		_cleanup_free_ char *ks = xasprintf("module.%s.sha256", mods[i]);
-		_cleanup_free_ char *kp = xasprintf("module.%s.path", mods[i]);
-		const char *file = dkm_kv_get(&inst->kv, kf);
-		_cleanup_free_ char *art = file ? xasprintf("%s/modules/%s", dir, file) : NULL;
+		struct dkm_modrec rec, man_rec;
+		_cleanup_free_ char *art = NULL;
 		char built[65], placed[65];
+
+		dkm_modrec_get(&inst->kv, mods[i], &rec);
+		dkm_modrec_get(&man, mods[i], &man_rec);
+		art = rec.file ? xasprintf("%s/modules/%s", dir, rec.file) : NULL;
 
 		if (!art || sha256_file(art, built) < 0) {
 			fputs(" (WARNING! Missing some built modules!)", stdout);
 			continue;
 		}
 		if (installed) {
-			const char *lp = dkm_kv_get(&man, kp);
+			const char *lp = man_rec.path;
 			_cleanup_free_ char *full = lp ? dkm_ctx_path(ctx, lp) : NULL;
 
 			if (!full || sha256_file(full, placed) < 0 || !streq(built, placed))
@@ -126,7 +122,7 @@ static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, 
 		}
 		insts = dkm_inst_list(ctx, p->name, p->version);
 		if (strv_length(insts) > 1)
-			qsort(insts, strv_length(insts), sizeof(char *), cmp_str);
+			qsort(insts, strv_length(insts), sizeof(char *), strcmp_ptr);
 		for (size_t j = 0; insts[j]; j++) {
 			_cleanup_free_ char *k = xstrndup(insts[j], strcspn(insts[j], "\t"));
 			const char *a = strchr(insts[j], '\t') + 1;
@@ -135,10 +131,10 @@ static int status_one_kernel(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, 
 			if ((kver && !streq(kver, k)) || (arch && !streq(arch, a)))
 				continue;
 			if (dkm_inst_load(ctx, p->name, p->version, k, a, &inst) <= 0 ||
-			    !inst.state ||
-			    (!streq(inst.state, "built") && !streq(inst.state, "installed")))
+			    !dkm_state_has_build(inst.state))
 				continue;
-			printf("%s/%s, %s, %s: %s", p->name, p->version, k, a, inst.state);
+			printf("%s/%s, %s, %s: %s", p->name, p->version, k, a,
+			       dkm_state_to_string(inst.state));
 			print_extra(ctx, p, k, a, &inst);
 			putchar('\n');
 			any = true;
