@@ -3,7 +3,8 @@
 # The `dkms` command on the cases of DKMS's own test suite (run_test.sh and its test/ packages):
 # packages of the same shapes (written here), the expectations of DKMS 3.0.10 — checked side by
 # side with Debian's dkms where it runs in a scratch root — and of later DKMS where 3.0.10 is
-# the one at fault (docs/dkms-compat.md says which).
+# the one at fault (docs/dkms-compat.md says which). tests/dkms-run-test.bats runs DKMS's own
+# packages through its run_test.sh steps.
 
 load lib/dkms-both
 
