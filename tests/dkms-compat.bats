@@ -4,16 +4,10 @@
 # extracted from their .deb (never installed), run in a private mount namespace over a scratch
 # root, side by side with ours on the same scenarios and real *-dkms packages.
 
-load lib/common
-load lib/kmod-build
-load lib/dkms-ns
 load lib/dkms-both
 
-ARCH=$(uname -m)
-K2=6.1.0-999-amd64 # a second kernel: a copy of the real headers under another release name
-
 setup_file() {
-	export DKM_TEST_DEB_CACHE=${DKM_TEST_DEB_CACHE:-$BATS_FILE_TMPDIR/debs}
+	dkms_both_setup_file
 	# snapshot of the host paths that nothing here may change
 	host_snapshot > "$BATS_FILE_TMPDIR/host.before"
 }
@@ -26,14 +20,6 @@ host_snapshot() {
 	done
 	ls -la --time-style=full-iso /usr/src 2>&1 | grep -v ' \.\.$'
 	find /var/lib/dkms /etc/dkms -printf '%p %y %s %T@\n' 2>&1 | sort
-}
-
-setup() {
-	require_headers
-	debian_dkms_fetch
-	OURBIN=$BATS_FILE_TMPDIR/bin
-	mkdir -p "$OURBIN"
-	ln -sfn "$DKM" "$OURBIN/dkms"
 }
 
 @test "common.postinst of Debian's dkms installs acpi-call-dkms with our dkms; its prerm removes it" {

@@ -3,27 +3,10 @@
 # The `dkms` command on the cases of DKMS's own test suite (run_test.sh and its test/ packages):
 # packages of the same shapes (written here), the expectations of DKMS 3.0.10 — checked side by
 # side with Debian's dkms where it runs in a scratch root — and of later DKMS where 3.0.10 is
-# the one at fault (docs/dkms-compat.md says which).
+# the one at fault (docs/dkms-compat.md says which). tests/dkms-run-test.bats runs DKMS's own
+# packages through its run_test.sh steps.
 
-load lib/common
-load lib/kmod-build
-load lib/dkms-ns
 load lib/dkms-both
-
-ARCH=$(uname -m)
-K2=6.1.0-999-amd64 # a second kernel: a copy of the real headers under another release name
-
-setup_file() {
-	export DKM_TEST_DEB_CACHE=${DKM_TEST_DEB_CACHE:-$BATS_FILE_TMPDIR/debs}
-}
-
-setup() {
-	require_headers
-	debian_dkms_fetch
-	OURBIN=$BATS_FILE_TMPDIR/bin
-	mkdir -p "$OURBIN"
-	ln -sfn "$DKM" "$OURBIN/dkms"
-}
 
 # upkg DIR NAME VERSION: a package of the shape of DKMS's test/dkms_test-1.0 in DIR (one module,
 # dkms_test, no MAKE: DKMS's default make); more dkms.conf lines on stdin

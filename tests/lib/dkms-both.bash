@@ -1,6 +1,32 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Side by side with Debian's dkms: scratch roots for both tools, the same command run by each
-# (shared by tests/dkms-compat.bats and tests/dkms-upstream.bats; needs lib/common, lib/dkms-ns).
+# (shared by tests/dkms-*.bats). `load lib/dkms-both` is the whole header of such a file: it
+# loads lib/common, lib/kmod-build and lib/dkms-ns and defines setup_file and setup (a file that
+# needs more redefines them and calls dkms_both_setup_file / dkms_both_setup).
+
+load lib/common
+load lib/kmod-build
+load lib/dkms-ns
+
+ARCH=$(uname -m)
+K2=6.1.0-999-amd64 # a second kernel: a copy of the real headers under another release name
+
+# the .debs (Debian's dkms, real *-dkms packages) are downloaded once per file run
+dkms_both_setup_file() {
+	export DKM_TEST_DEB_CACHE=${DKM_TEST_DEB_CACHE:-$BATS_FILE_TMPDIR/debs}
+}
+
+# headers needed; Debian's dkms extracted (DEBIAN_DKMS); ours reachable as `dkms` in $OURBIN
+dkms_both_setup() {
+	require_headers
+	debian_dkms_fetch
+	OURBIN=$BATS_FILE_TMPDIR/bin
+	mkdir -p "$OURBIN"
+	ln -sfn "$DKM" "$OURBIN/dkms"
+}
+
+setup_file() { dkms_both_setup_file; }
+setup() { dkms_both_setup; }
 
 # builds run as an unprivileged user (build_user): it must reach the root and the headers
 # through the test's private dirs (bats makes them 0700)
