@@ -4,6 +4,7 @@
  * mapped onto our actions, with DKMS's messages for the cases scripts see and its exit codes.
  * What we do not do is refused with "not supported: <why>", never silently ignored. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,7 +535,25 @@ static bool regular_beneath(const char *dir, const char *rel)
  * (after BUILD_EXCLUSIVE and the headers, which keep their own codes) is its `die 5`. A
  * regular file below <source>/patches, reached without following a symlink: > 0 when one is
  * missing (said as DKMS says it), 0 when they are there or the build decides itself. */
-static int patches_missing(struct dkms *d, const char *kver, const char *arch)
+/* Does dir hold fewer than n entries (besides . and ..)? An unreadable dir counts as not. */
+static bool dir_entries_fewer_than(const char *dir, unsigned n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned count = 0;
+
+	if (!d)
+		return false;
+	while (count < n && (de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			count++;
+	closedir(d);
+	return count < n;
+}
+
+/* What DKMS checks before it builds: a source with module files in it (exit 8) and every
+ * PATCH file present (exit 5). Returns that exit code, 0 if the build may go on. */
+static int prebuild_problem(struct dkms *d, const char *kver, const char *arch)
 {
 	struct dkm_ctx *ctx = d->ctx;
 	_cleanup_pkg_ struct dkm_pkg *pkg = NULL;
@@ -553,6 +572,13 @@ static int patches_missing(struct dkms *d, const char *kver, const char *arch)
 	if (r < 0 || dkm_conf_excluded(conf, kver, arch, k->config_path, &reason) != 0)
 		return 0;
 	src = dkm_ctx_path(ctx, pkg->source);
+	/* DKMS's build halts on a source of fewer than two entries (only a dkms.conf): exit 8 */
+	if (dir_entries_fewer_than(src, 2)) {
+		fprintf(stderr,
+			"Error! The directory %s does not appear to have module source located within it.\nBuild halted.\n",
+			src);
+		return DKM_DKMS_EXIT_BAD_CONF;
+	}
 	for (size_t i = 0; conf->patches && conf->patches[i]; i++) {
 		_cleanup_free_ char *rel = path_join("patches", conf->patches[i]);
 
@@ -561,7 +587,7 @@ static int patches_missing(struct dkms *d, const char *kver, const char *arch)
 		fprintf(stderr,
 			"Error! Patch %s as specified in dkms.conf cannot be\nfound in %s/patches/.\n",
 			conf->patches[i], src);
-		return 1;
+		return DKM_DKMS_EXIT_PATCH;
 	}
 	return 0;
 }
@@ -623,8 +649,9 @@ static int build_or_install(struct dkms *d, bool install)
 		o.kernels = kl;
 		o.arch = a;
 		if (!dkm_state_has_build(st) || c->force) {
-			if (patches_missing(d, k, a))
-				return DKM_DKMS_EXIT_PATCH;
+			r = prebuild_problem(d, k, a);
+			if (r != 0)
+				return r;
 		}
 		if (install && !dkm_state_has_build(st)) {
 			/* DKMS's do_install builds first: its failures (headers: 1) come first */
