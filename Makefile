@@ -24,7 +24,7 @@ WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat
 	-Wwrite-strings -Wpointer-arith -fno-common -Wno-unused-parameter
 HARDEN := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -iquote lib -DDKM_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(DEP_CFLAGS) -iquote lib -iquote bin/common -DDKM_VERSION='"$(VERSION)"' \
 	-DDKM_LIBEXECDIR='"$(PREFIX)/lib/dkm-hook"' -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 ifeq ($(WERROR),1)
@@ -42,6 +42,9 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # name `dkms`, the same binary runs bin/dkms/ (DKMS's command line)
 BIN_SRC := $(sort $(wildcard bin/dkm-hook/*.c bin/dkms/*.c))
 BIN_OBJ := $(BIN_SRC:%.c=$(B)/%.o)
+# what every front end shares (the stdio log sink, the JSON string writer): lib never prints
+COMMON_SRC := $(sort $(wildcard bin/common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -86,26 +89,30 @@ $(B)/libdkm.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/dkm-hook: $(BIN_OBJ) $(B)/libdkm.a
+$(B)/libdkm-front.a: $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/dkm-hook: $(BIN_OBJ) $(B)/libdkm-front.a $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # the kernel-install plugin: its own small main() over the same library
-$(PLUGIN): $(B)/hooks/kernel-install.o $(B)/libdkm.a
+$(PLUGIN): $(B)/hooks/kernel-install.o $(B)/libdkm-front.a $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm.a
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/unit/tap.o $(B)/libdkm-front.a $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # the front end's exit codes and JSON writer, tested on their own
 $(B)/tests/test-exit-code: $(B)/tests/unit/test-exit-code.o $(B)/tests/unit/tap.o \
-		$(B)/bin/dkm-hook/exit-code.o $(B)/bin/dkm-hook/json-writer.o $(B)/libdkm.a
+		$(B)/bin/dkm-hook/exit-code.o $(B)/bin/dkm-hook/json-writer.o $(B)/libdkm-front.a $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # sign-module drives the verify verb's report too
-$(B)/tests/sign-module: $(B)/tests/tools/sign-module.o $(B)/bin/dkm-hook/verb-sign.o $(B)/libdkm.a
+$(B)/tests/sign-module: $(B)/tests/tools/sign-module.o $(B)/bin/dkm-hook/verb-sign.o $(B)/libdkm-front.a $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-$(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm.a
+$(B)/tests/%: $(B)/tests/tools/%.o $(B)/libdkm-front.a $(B)/libdkm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
 # The README's two commands, the first ones on a fresh machine: the packages first (tests/deps
@@ -179,6 +186,6 @@ clean:
 
 .SECONDARY:
 .PHONY: all man check check-boot check-unit demo bench install clean deps-found lint lint-c lint-sh list-installed-scripts
--include $(LIB_OBJ:.o=.d) $(BIN_OBJ:.o=.d) $(B)/hooks/kernel-install.d
+-include $(LIB_OBJ:.o=.d) $(BIN_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(B)/hooks/kernel-install.d
 # the test programs too: tests/tools/fuzz-replay is all in a header (tests/fuzz/targets.h)
 -include $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%.d)

@@ -18,6 +18,7 @@
 
 #include "actions.h"
 #include "ctx.h"
+#include "log-stdio.h"
 #include "hook.h"
 #include "util.h"
 

@@ -34,21 +34,6 @@ static char *escape_controls(char *msg)
 	return s;
 }
 
-void dkm_log_to_stdio(void *userdata, int level, const char *msg)
-{
-	const struct dkm_log_sink *s = userdata;
-
-	if (level <= DKM_LOG_ERR)
-		fprintf(stderr, "%s%s\n", s->error, msg);
-	else if (level == DKM_LOG_WARNING)
-		fprintf(stderr, "%s%s\n", s->warning, msg);
-	else {
-		fflush(stderr);
-		printf("%s%s\n", s->notice, msg);
-		fflush(stdout);
-	}
-}
-
 int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
@@ -63,7 +48,7 @@ int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...)
 	va_end(ap);
 	if (ctx && ctx->log_fn)
 		ctx->log_fn(ctx->log_userdata, level, msg);
-	else
+	else /* a program that set no log function: stderr, as libkmod's default */
 		fprintf(stderr, "dkm-hook: %s%s\n",
 			level <= DKM_LOG_ERR ? "error: " : level == DKM_LOG_WARNING ? "warning: " : "",
 			msg);

@@ -21,15 +21,6 @@ typedef void (*dkm_log_fn)(void *userdata, int level, const char *msg);
  * errno, or 0) so callers can write `return dkm_err(ctx, r, ...)`. */
 int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...) _printf_(4, 5);
 
-/* The log function of the front ends (ctx->log_fn, with a struct dkm_log_sink as
- * ctx->log_userdata): errors and warnings to stderr after their prefix, the rest to stdout
- * after the notice prefix, stderr flushed first so that the two stay in order. */
-struct dkm_log_sink {
-	const char *error;   /* "dkm-hook: error: " */
-	const char *warning; /* "dkm-hook: warning: " */
-	const char *notice;  /* "" */
-};
-void dkm_log_to_stdio(void *userdata, int level, const char *msg);
 
 #define dkm_err(ctx, r, ...) dkm_log_full((ctx), DKM_LOG_ERR, (r), __VA_ARGS__)
 #define dkm_warn(ctx, ...) dkm_log_full((ctx), DKM_LOG_WARNING, 0, __VA_ARGS__)

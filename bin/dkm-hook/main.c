@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "ctx.h"
+#include "log-stdio.h"
 #include "dkm-hook.h"
 #include "../dkms/dkms.h"
 #include "kernel.h"

@@ -19,6 +19,7 @@
 #include "build.h"
 #include "conf.h"
 #include "ctx.h"
+#include "log-stdio.h"
 #include "dkms-framework.h"
 #include "dkms.h"
 #include "kernel.h"
