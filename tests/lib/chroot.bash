@@ -86,7 +86,7 @@ chroot_mirror() {
 # chroot_run CMD... — CMD in the chroot $CHROOT, as CHROOT_MODE says (above); the exit status
 # is CMD's.
 chroot_run() {
-	local archives=$CHROOT_CACHE/apt-archives
+	local archives=${CHROOT_ARCHIVES:-$CHROOT_CACHE/apt-archives}
 	mkdir -p "$archives/partial"
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	unshare -m --propagation private -- bash -euc '
@@ -138,7 +138,28 @@ chroot_log() {
 
 # apt-get in the chroot, quietly, answering yes
 chroot_apt() {
-	chroot_log apt-get -y -q -o Dpkg::Use-Pty=0 "$@"
+	local rc=0
+	chroot_log apt-get -y -q -o Dpkg::Use-Pty=0 "$@" || rc=$?
+	chroot_archives_back
+	return "$rc"
+}
+
+# Every chroot of chroot_new has its own apt archive dir, filled with hard links to the shared
+# cache's .debs: apt locks the dir it downloads into for the whole of an install (module builds
+# included), so one shared dir makes an apt in a parallel test file (or bench/apt-upgrade)
+# fail with "Could not get lock /var/cache/apt/archives/lock". What a chroot downloaded goes
+# back into the shared cache afterwards.
+chroot_archives_new() {
+	CHROOT_ARCHIVES=$CHROOT.archives
+	mkdir -p "$CHROOT_ARCHIVES/partial" "$CHROOT_CACHE/apt-archives"
+	find "$CHROOT_CACHE/apt-archives" -maxdepth 1 -name '*.deb' -exec cp -l -t "$CHROOT_ARCHIVES" {} + 2>/dev/null ||
+		find "$CHROOT_CACHE/apt-archives" -maxdepth 1 -name '*.deb' -exec cp -t "$CHROOT_ARCHIVES" {} +
+}
+
+chroot_archives_back() {
+	[ -n "${CHROOT_ARCHIVES:-}" ] && [ -d "$CHROOT_ARCHIVES" ] || return 0
+	find "$CHROOT_ARCHIVES" -maxdepth 1 -name '*.deb' -exec cp -n -l -t "$CHROOT_CACHE/apt-archives" {} + 2>/dev/null ||
+		find "$CHROOT_ARCHIVES" -maxdepth 1 -name '*.deb' -exec cp -n -t "$CHROOT_CACHE/apt-archives" {} + 2>/dev/null || true
 }
 
 # a tarball is fresh when its recipe is the one given and it is younger than the maximum age
@@ -249,6 +270,7 @@ chroot_new() {
 	CHROOT=$BATS_TEST_TMPDIR/chroot-$name-$RANDOM
 	CHROOT_LOG=$CHROOT.log
 	chroot_unpack "bookworm-$name" "$CHROOT"
+	chroot_archives_new
 	cp -L /etc/resolv.conf "$CHROOT/etc/resolv.conf" 2>/dev/null || true
 	if [ -d "$BATS_FILE_TMPDIR/apt-lists" ]; then
 		rm -rf "$CHROOT/var/lib/apt/lists"
@@ -261,7 +283,8 @@ chroot_new() {
 # every chroot_new starts from those lists. Also drops .debs nothing asked for in 30 days
 # from the shared apt cache.
 chroot_fresh_lists() {
-	local CHROOT CHROOT_MODE CHROOT_LOG
+	local CHROOT CHROOT_MODE CHROOT_LOG CHROOT_ARCHIVES=$BATS_FILE_TMPDIR/lists-archives
+	mkdir -p "$CHROOT_ARCHIVES/partial"
 	find "$CHROOT_CACHE/apt-archives" -maxdepth 1 -name '*.deb' -ctime +30 -delete 2>/dev/null || true
 	rm -rf "$BATS_FILE_TMPDIR/apt-lists"
 	CHROOT_MODE=bind
@@ -271,7 +294,7 @@ chroot_fresh_lists() {
 	cp -L /etc/resolv.conf "$CHROOT/etc/resolv.conf" 2>/dev/null || true
 	chroot_apt update
 	mv "$CHROOT/var/lib/apt/lists" "$BATS_FILE_TMPDIR/apt-lists"
-	rm -rf "$CHROOT"
+	rm -rf "$CHROOT" "$CHROOT_ARCHIVES"
 }
 
 # The newest kernel in the chroot's /lib/modules (the one linux-image-amd64 or
