@@ -8,7 +8,12 @@
 # dkms ever being installed, and purging the package takes it all out again. And the other way
 # in: Debian's dkms built the module first, then apt replaces it with dkm-hook-dkms, whose
 # postinst adopts that build and DKMS's signing key; a kernel's hooks then rebuild once, not
-# twice, signing with that key.
+# twice, signing with that key. And three more real packages in one chroot, each a shape of
+# dkms.conf a package in the wild has (REAL_PKGS below: a shell-evaluated file with several
+# modules, a PRE_BUILD script, no MAKE at all), installed for kernel A, rebuilt by the kernel
+# packages' hooks when kernel B's image and headers come, and purged without a trace. No
+# Debian 12 *-dkms package in main has a PRE_INSTALL, POST_INSTALL or POST_REMOVE script:
+# tests/dkms-upstream.bats covers those with DKMS's own test packages.
 # Needs root, debootstrap and the Debian mirror of this machine's apt sources.
 
 load lib/common
