@@ -526,12 +526,14 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		(void)rm_rf(staging);
 		/* root's copy, whatever src's owner does meanwhile: see copy_tree() */
 		r = copy_tree(src, staging, (uid_t)-1, (gid_t)-1, &bad);
+		if (r > 0) {
+			dkm_warn(ctx,
+				 "adding '%s': left out '%s'%s: a symlink that points outside the source (put a copy of what it points to in the source if the build needs it)",
+				 src, bad, r > 1 ? " and others" : "");
+			r = 0;
+		}
 		if (r < 0) {
-			if (r == -ELOOP && bad)
-				dkm_err(ctx, r,
-					"cannot add '%s': '%s' is a symlink that points outside the source: put a copy of what it points to in the source, or remove it",
-					src, bad);
-			else if (r == -ESTALE && bad)
+			if (r == -ESTALE && bad)
 				dkm_err(ctx, r,
 					"cannot add '%s': '%s' changed while it was being copied (replaced or moved): make sure nothing changes the source during 'dkm-hook add', then add it again",
 					src, bad);

@@ -581,6 +581,32 @@ static bool symlink_resolves_inside(int top_fd, const char *link_dir, const char
 	}
 }
 
+/* Remove the symlink rel (a path of real directories the copy made, all root's and 0700 until
+ * it is finished) below top_fd, reaching its directory without following any symlink. */
+static int unlink_beneath(int top_fd, const char *rel)
+{
+	_cleanup_free_ char *copy = xstrdup(rel);
+	_cleanup_close_ int fd = fcntl(top_fd, F_DUPFD_CLOEXEC, 3);
+	char *name = copy, *slash;
+
+	if (fd < 0)
+		return -errno;
+	while ((slash = strchr(name, '/'))) {
+		int next;
+
+		*slash = '\0';
+		next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return -errno;
+		close(fd);
+		fd = next;
+		name = slash + 1;
+	}
+	if (unlinkat(fd, name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 /* The copy: every object is opened relative to its parent's fd, never by a path (a component
  * swapped for a symlink after the listing would be followed), and must be the inode that was
  * listed. The destination is built the same way, in directories only root can write until the
@@ -597,7 +623,15 @@ struct copy_walk {
 	struct copy_link *links; /* checked once the whole tree is there */
 	size_t n_links;
 	char *bad; /* the entry an error is about */
+	size_t n_left_out; /* symlinks leading out of the tree, not copied */
+	char *left_out;    /* the first of them, "<entry> -> <target>" */
 };
+
+static void left_out(struct copy_walk *w, const char *entry, const char *target)
+{
+	if (w->n_left_out++ == 0)
+		w->left_out = xasprintf("%s -> %s", entry, target);
+}
 
 /* an entry that was listed is gone, or is something else now */
 static int listed_entry_error(int err)
@@ -677,8 +711,8 @@ static int copy_symlink_at(struct copy_walk *w, int sdir, int ddir, const char *
 		return -ENAMETOOLONG;
 	target[k] = 0;
 	if (!symlink_stays_inside(rel[0] ? rel : ".", target)) {
-		w->bad = xasprintf("%s -> %s", crel, target);
-		return -ELOOP;
+		left_out(w, crel, target);
+		return 0;
 	}
 	if (symlinkat(target, ddir, name) < 0)
 		return -errno;
@@ -842,8 +876,11 @@ int copy_tree_at(int src_fd, int dst_dirfd, const char *dst_name, uid_t owner_ui
 		struct copy_link *l = &w.links[i];
 
 		if (!symlink_resolves_inside(dfd, l->dir, l->target)) {
-			w.bad = xasprintf("%s -> %s", l->entry, l->target);
-			r = -ELOOP;
+			r = unlink_beneath(dfd, l->entry);
+			if (r < 0)
+				w.bad = xasprintf("%s -> %s", l->entry, l->target);
+			else
+				left_out(&w, l->entry, l->target);
 		}
 	}
 	if (r >= 0)
@@ -860,10 +897,16 @@ int copy_tree_at(int src_fd, int dst_dirfd, const char *dst_name, uid_t owner_ui
 		if (ret_bad && w.bad)
 			*ret_bad = TAKE_PTR(w.bad);
 		free(w.bad);
+		free(w.left_out);
 		return r;
 	}
 	free(w.bad);
-	return 0;
+	if (w.n_left_out == 0)
+		return 0;
+	if (ret_bad)
+		*ret_bad = TAKE_PTR(w.left_out);
+	free(w.left_out);
+	return w.n_left_out > INT_MAX ? INT_MAX : (int)w.n_left_out;
 }
 
 int copy_tree(const char *src, const char *dst, uid_t owner_uid, gid_t owner_gid, char **ret_bad)

@@ -58,14 +58,17 @@ int fsync_parent(const char *path);
  *    the source is executable; directories 0755; never a setuid/setgid/sticky bit, never
  *    group- or world-writable;
  *  - a symlink whose text is absolute or climbs out, or that resolves outside the finished
- *    copy (`d -> .` then `d/d/../../etc`), is -ELOOP.
+ *    copy (`d -> .` then `d/d/../../etc`), is left out of the copy: the copy never has a way
+ *    out of itself, and a package that ships such a link (Debian's iptables-netflow-dkms has
+ *    `README.gz -> ../../share/doc/…`) still builds; what needs it fails at its own step.
  * owner_uid/owner_gid: who owns the copy, or (uid_t)-1 for root. Each file is fchown'ed
  * through its fd once written, each symlink while its directory is still root's, each
  * directory only once everything below it is finished, so the copy never works in a
  * directory that the owner could change. dst is created 0700 and gets its owner and mode
  * last. dst's parent is reached by its path: it must be a directory only root can change.
- * On failure nothing is left at dst, and *ret_bad (if given) names the entry, relative to src
- * (for -ELOOP "<entry> -> <target>"), when the error is about one. */
+ * Returns 0, or the number of symlinks left out (>0) with *ret_bad (if given) naming the first
+ * as "<entry> -> <target>", relative to src. On failure nothing is left at dst, and *ret_bad
+ * (if given) names the entry when the error is about one. */
 int copy_tree(const char *src, const char *dst, uid_t owner_uid, gid_t owner_gid, char **ret_bad);
 /* The same from an open source directory into dst_name below the directory dst_dirfd. */
 int copy_tree_at(int src_fd, int dst_dirfd, const char *dst_name, uid_t owner_uid, gid_t owner_gid,

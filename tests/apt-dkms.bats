@@ -8,7 +8,12 @@
 # dkms ever being installed, and purging the package takes it all out again. And the other way
 # in: Debian's dkms built the module first, then apt replaces it with dkm-hook-dkms, whose
 # postinst adopts that build and DKMS's signing key; a kernel's hooks then rebuild once, not
-# twice, signing with that key.
+# twice, signing with that key. And three more real packages in one chroot, each a shape of
+# dkms.conf a package in the wild has (REAL_PKGS below: a shell-evaluated file with several
+# modules, a PRE_BUILD script, no MAKE at all), installed for kernel A, rebuilt by the kernel
+# packages' hooks when kernel B's image and headers come, and purged without a trace. No
+# Debian 12 *-dkms package in main has a PRE_INSTALL, POST_INSTALL or POST_REMOVE script:
+# tests/dkms-upstream.bats covers those with DKMS's own test packages.
 # Needs root, debootstrap and the Debian mirror of this machine's apt sources.
 
 load lib/common
@@ -121,4 +126,87 @@ our_debs() {
 	[ -z "$(find "$CHROOT/lib/modules/$K" -name 'v4l2loopback.ko*')" ]
 	[ -z "$(chroot_run dkms status)" ]
 	[ ! -e "$CHROOT/var/lib/dkms/v4l2loopback" ]
+}
+
+# The real packages of the third test, each a different shape of dkms.conf (docs/dkms-compat.md):
+#   ddcci-dkms            dkms.conf with `if ! grep … "$kernel_source_dir/.config"`: only the
+#                         shell reading of it (docs/dkms-conf-evaluation.md) gets its values;
+#                         two modules, each in its own BUILT_MODULE_LOCATION
+#   iptables-netflow-dkms `pushd \`dirname $BASH_SOURCE\``, and a PRE_BUILD script (./configure)
+#                         without which there is no Makefile: its options show in the module's
+#                         parameters (snmp_rules, sampler)
+#   nat-rtsp-dkms         no MAKE at all (DKMS's default make command), two modules
+# "dkms name:modules" of each
+REAL_PKGS="ddcci-dkms iptables-netflow-dkms nat-rtsp-dkms"
+REAL_MODS="ddcci:ddcci,ddcci-backlight ipt-netflow:ipt_NETFLOW nat-rtsp:nf_nat_rtsp,nf_conntrack_rtsp"
+
+# real_assert_installed K — every package of REAL_MODS is installed for K: dkms status says so,
+# each module is one signed file in updates/dkms that depmod indexed
+real_assert_installed() {
+	local k=$1 e name mods ver m ko st
+	st=$(chroot_run dkms status -k "$k")
+	echo "$st"
+	for e in $REAL_MODS; do
+		name=${e%%:*} mods=${e#*:}
+		ver=$(cd "$CHROOT/usr/src" && ls -d "$name"-*)
+		ver=${ver#"$name"-}
+		grep -qxF "$name/$ver, $k, $(uname -m): installed" <<<"$st"
+		for m in ${mods//,/ }; do
+			ko=$(cd "$CHROOT/lib/modules/$k" && find . -name "$m.ko*")
+			[[ "$ko" =~ ^\./updates/dkms/$m\.ko(\.xz|\.zst|\.gz)?$ ]] || {
+				echo "$m for $k: '$ko'" >&2
+				return 1
+			}
+			grep -q "^updates/dkms/$m.ko[.a-z]*:" "$CHROOT/lib/modules/$k/modules.dep"
+			[ -n "$(chroot_run modinfo -k "$k" -F signer "$m")" ]
+		done
+	done
+}
+
+@test "apt: three real *-dkms packages of different shapes with dkm-hook-dkms; a new kernel rebuilds them all; purge removes everything" {
+	chroot_new build bind
+	# two kernel ABIs the mirror has: A now, B the upgrade (as bench/apt-upgrade)
+	abis=$(chroot_run apt-cache pkgnames linux-image-6 |
+		sed -n 's/^linux-image-\([0-9.]*-[0-9]*\)-amd64$/\1/p' | sort -V | uniq | tail -n 2)
+	KA=$(sed -n 1p <<<"$abis")-amd64 KB=$(sed -n 2p <<<"$abis")-amd64
+	echo "kernels: $KA, then $KB"
+	[ "$KA" != -amd64 ] && [ "$KB" != -amd64 ] && [ "$KA" != "$KB" ]
+
+	mapfile -t debs < <(our_debs)
+	chroot_apt install "${debs[@]}"
+	chroot_apt install "linux-headers-$KA"
+	# shellcheck disable=SC2086
+	chroot_apt install $REAL_PKGS
+	run chroot_run dpkg-query -W -f='${Status}' dkms
+	[[ "$output" != *"ok installed"* ]]
+	real_assert_installed "$KA"
+	# the PRE_BUILD script ran, with its options: the parameters they enable are there
+	parms=$(chroot_run modinfo -k "$KA" -F parm ipt_NETFLOW)
+	[[ "$parms" == *snmp_rules:* ]]
+	[[ "$parms" == *sampler:* ]]
+
+	# a new kernel: its packages' postinst hooks build and install everything for it
+	: >"$CHROOT_LOG.upgrade"
+	CHROOT_LOG=$CHROOT_LOG.upgrade chroot_apt install "linux-image-$KB" "linux-headers-$KB"
+	real_assert_installed "$KB"
+	real_assert_installed "$KA"
+
+	# shellcheck disable=SC2086
+	chroot_apt purge $REAL_PKGS
+	[ -z "$(chroot_run dkms status)" ]
+	for k in "$KA" "$KB"; do
+		for e in $REAL_MODS; do
+			mods=${e#*:}
+			for m in ${mods//,/ }; do
+				[ -z "$(find "$CHROOT/lib/modules/$k" -name "$m.ko*")" ]
+				if grep -q "/$m.ko" "$CHROOT/lib/modules/$k/modules.dep"; then false; fi
+			done
+		done
+	done
+	for e in $REAL_MODS; do
+		name=${e%%:*}
+		[ ! -e "$CHROOT/var/lib/dkms/$name" ]
+		[ ! -e "$CHROOT/var/lib/dkm-hook/packages/$name" ]
+		[ -z "$(ls -d "$CHROOT/usr/src/$name"-* 2>/dev/null)" ]
+	done
 }
