@@ -139,7 +139,7 @@ demo:
 
 # The habits the tests hold the tree to (tests/style.bats): Debian 12's clang-format over every
 # C file, shellcheck over every shell script we install.
-C_FILES = $(sort $(wildcard lib/*.[ch] bin/*.[ch] bin/*/*.[ch] hooks/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]))
+C_FILES = $(sort $(wildcard lib/*.[ch] bin/*.[ch] bin/*/*.[ch] hooks/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] tests/tools/*.[ch]))
 INSTALLED_SCRIPTS = hooks/debian/postinst.d/dkm-hook hooks/debian/prerm.d/dkm-hook \
 	hooks/debian/header_postinst.d/dkm-hook dracut-module/50dkm-hook/module-setup.sh \
 	hooks/initramfs-tools/dkm-hook hooks/dkms/common.postinst completion/dkm-hook.bash \

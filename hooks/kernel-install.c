@@ -35,8 +35,9 @@ int main(int argc, char **argv)
 
 	umask(022); /* modes as given, whatever umask kernel-install was started with */
 	if (argc < 3) {
-		fprintf(stderr, "Usage: %s add KERNEL-VERSION ENTRY-DIR KERNEL-IMAGE [INITRD...]\n"
-				"       %s remove KERNEL-VERSION ENTRY-DIR\n",
+		fprintf(stderr,
+			"Usage: %s add KERNEL-VERSION ENTRY-DIR KERNEL-IMAGE [INITRD...]\n"
+			"       %s remove KERNEL-VERSION ENTRY-DIR\n",
 			argv[0], argv[0]);
 		return 1;
 	}
@@ -56,7 +57,8 @@ int main(int argc, char **argv)
 	if (ctx->log_level < DKM_LOG_DEBUG)
 		ctx->log_level = verbose && atoi(verbose) > 0 ? DKM_LOG_INFO : DKM_LOG_WARNING;
 	if (dkm_ctx_load_config(ctx) < 0) {
-		fprintf(stderr, "dkm-hook: error: invalid configuration: not touching the modules of %s\n",
+		fprintf(stderr,
+			"dkm-hook: error: invalid configuration: not touching the modules of %s\n",
 			kver);
 		return 1;
 	}
@@ -76,7 +78,8 @@ int main(int argc, char **argv)
 	/* remove: the kernel is going away whatever happens here */
 	r = dkm_action_kernel_remove(ctx, kver, &o);
 	if (r != 0)
-		fprintf(stderr, "dkm-hook: warning: could not clean up after %s (see above): run 'dkm-hook kernel-remove %s'\n",
+		fprintf(stderr,
+			"dkm-hook: warning: could not clean up after %s (see above): run 'dkm-hook kernel-remove %s'\n",
 			kver, kver);
 	return 0;
 }

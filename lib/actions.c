@@ -101,21 +101,24 @@ int dkm_resolve_pkg(struct dkm_ctx *ctx, const char *arg, struct dkm_pkg **ret)
 			_cleanup_free_ char *suggest =
 				ver ? xasprintf("%.*s/%s", (int)(oslash - o), o, ver) : xstrdup(o);
 
-			return dkm_err(ctx, -ENOENT,
-				       "'%s' is not a package but a module of package '%.*s' (%s): use '%s'",
-				       name, (int)(oslash - o), o, o, suggest);
+			return dkm_err(
+				ctx, -ENOENT,
+				"'%s' is not a package but a module of package '%.*s' (%s): use '%s'",
+				name, (int)(oslash - o), o, o, suggest);
 		}
-		return dkm_err(ctx, -ENOENT,
-			       "package '%s' is not registered: 'dkm-hook status' lists what is, 'dkm-hook add <dir>' registers a source",
-			       name);
+		return dkm_err(
+			ctx, -ENOENT,
+			"package '%s' is not registered: 'dkm-hook status' lists what is, 'dkm-hook add <dir>' registers a source",
+			name);
 	}
 	if (!ver) {
 		if (vers[1]) {
 			_cleanup_free_ char *l = strv_join(vers, ", ");
 
-			return dkm_err(ctx, -EINVAL,
-				       "package '%s' has several versions (%s): name one as '%s/<version>'",
-				       name, l, name);
+			return dkm_err(
+				ctx, -EINVAL,
+				"package '%s' has several versions (%s): name one as '%s/<version>'",
+				name, l, name);
 		}
 		ver = xstrdup(vers[0]);
 	} else if (!strv_contains(vers, ver)) {
@@ -152,10 +155,10 @@ static char **target_kernels(struct dkm_ctx *ctx, const struct dkm_opts *o)
 struct kstate {
 	struct dkm_kernel *k;
 	struct dkm_finish fin;
-	bool dirty;     /* module tree changed: depmod */
-	bool changed;   /* ... by this command (stays set after depmod): the initramfs */
-	bool in_initrd; /* the command's package belonged in its initramfs before the change */
-	bool prebuilt;  /* this command already ran the package's build for this kernel */
+	bool dirty;	  /* module tree changed: depmod */
+	bool changed;	  /* ... by this command (stays set after depmod): the initramfs */
+	bool in_initrd;	  /* the command's package belonged in its initramfs before the change */
+	bool prebuilt;	  /* this command already ran the package's build for this kernel */
 	int build_result; /* ... with this result (what build_one returns) */
 };
 
@@ -168,7 +171,7 @@ struct run {
 	int lock_fd;
 	int kernel_locks[16];
 	size_t n_kernel_locks;
-	char *pkg_name; /* for_each_kernel: the package it acts on */
+	char *pkg_name;		/* for_each_kernel: the package it acts on */
 	struct dkm_result *res; /* for_each_kernel: every kernel's outcome (may be NULL) */
 };
 
@@ -263,7 +266,8 @@ static int load_key(struct run *rn)
 	if (r >= 0)
 		r = mkdir_parents(cert, 0755);
 	if (r < 0)
-		return dkm_err(ctx, r, "cannot create the directory of '%s': %s", key, strerror(-r));
+		return dkm_err(ctx, r, "cannot create the directory of '%s': %s", key,
+			       strerror(-r));
 	r = dkm_sign_key_ensure(ctx, key, cert, false);
 	if (r < 0)
 		return r;
@@ -292,9 +296,9 @@ static int get_kernel(struct run *rn, const char *kver, struct kstate **ret)
 	if (r < 0)
 		return r;
 	rn->n_ks++;
-	cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO ?
-			ks->k->compression :
-			dkm_compress_setting_to_string(ctx->compress);
+	cname = ctx->compress == DKM_COMPRESS_SETTING_AUTO
+			? ks->k->compression
+			: dkm_compress_setting_to_string(ctx->compress);
 	r = dkm_compression_from_string(cname, &comp);
 	if (r < 0)
 		return dkm_err(ctx, r, "unknown compression '%s' for %s", cname, kver);
@@ -369,7 +373,6 @@ static int inst_state(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const stru
 	return 0;
 }
 
-
 /* <srcroot>/.dkm-hook-add: where add stages its copies, a directory only root enters */
 static int stage_dir(struct dkm_ctx *ctx, const char *srcroot, char **ret)
 {
@@ -413,9 +416,10 @@ static int same_conf_in_copy(struct dkm_ctx *ctx, const char *src, const char *c
 	conf_sha256(path, sha);
 	if (!isempty(want) && streq(sha, want))
 		return 0;
-	return dkm_err(ctx, -ESTALE,
-		       "cannot add '%s': '%s' changed while it was being copied (replaced or moved): make sure nothing changes the source during 'dkm-hook add', then add it again",
-		       src, orig);
+	return dkm_err(
+		ctx, -ESTALE,
+		"cannot add '%s': '%s' changed while it was being copied (replaced or moved): make sure nothing changes the source during 'dkm-hook add', then add it again",
+		src, orig);
 }
 
 static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const char *what,
@@ -454,13 +458,15 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 				free(probe);
 				probe = path_join(src, "dkms.conf");
 				if (!path_exists(probe))
-					return dkm_err(ctx, -ENOENT,
-						       "no dkms.conf for %s/%s: '%s' does not exist: install the package's source there or give its directory",
-						       name, ver, probe);
+					return dkm_err(
+						ctx, -ENOENT,
+						"no dkms.conf for %s/%s: '%s' does not exist: install the package's source there or give its directory",
+						name, ver, probe);
 			} else
-				return dkm_err(ctx, -ENOENT,
-					       "no dkms.conf in '%s': expected a module source directory or <package>/<version> under '%s'",
-					       arg, ctx->source_tree);
+				return dkm_err(
+					ctx, -ENOENT,
+					"no dkms.conf in '%s': expected a module source directory or <package>/<version> under '%s'",
+					arg, ctx->source_tree);
 		}
 	}
 	conf_path = path_join(src, "dkms.conf");
@@ -493,8 +499,8 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 	r = run_lock(&rn);
 	if (r < 0)
 		goto out;
-	target_logical = xasprintf("%s/%s-%s", ctx->source_tree, conf->package_name,
-				   conf->package_version);
+	target_logical =
+		xasprintf("%s/%s-%s", ctx->source_tree, conf->package_name, conf->package_version);
 	target = dkm_ctx_path(ctx, target_logical);
 	if (dkm_pkg_load(ctx, conf->package_name, conf->package_version, &existing) == 0) {
 		dkm_notice(ctx, "%s/%s is already added (source '%s')", conf->package_name,
@@ -522,7 +528,8 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 		r = stage_dir(ctx, srcroot, &stagedir);
 		if (r < 0)
 			goto out;
-		staging = xasprintf("%s/%s-%s", stagedir, conf->package_name, conf->package_version);
+		staging =
+			xasprintf("%s/%s-%s", stagedir, conf->package_name, conf->package_version);
 		(void)rm_rf(staging);
 		/* root's copy, whatever src's owner does meanwhile: see copy_tree() */
 		r = copy_tree(src, staging, (uid_t)-1, (gid_t)-1, &bad);
@@ -538,8 +545,8 @@ int dkm_action_add(struct dkm_ctx *ctx, const char *arg, const struct dkm_opts *
 					"cannot add '%s': '%s' changed while it was being copied (replaced or moved): make sure nothing changes the source during 'dkm-hook add', then add it again",
 					src, bad);
 			else if (bad)
-				dkm_err(ctx, r, "cannot copy '%s/%s' to '%s': %s", src, bad, staging,
-					strerror(-r));
+				dkm_err(ctx, r, "cannot copy '%s/%s' to '%s': %s", src, bad,
+					staging, strerror(-r));
 			else
 				dkm_err(ctx, r, "cannot copy '%s' to '%s': %s", src, staging,
 					strerror(-r));
@@ -627,7 +634,8 @@ static void closedir_p(DIR **d)
 static char *untrusted_entry(const char *path, const struct stat *st, bool ancestor)
 {
 	if (st->st_uid != 0)
-		return xasprintf("'%s' is owned by uid %u, not by root", path, (unsigned)st->st_uid);
+		return xasprintf("'%s' is owned by uid %u, not by root", path,
+				 (unsigned)st->st_uid);
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(ancestor && (st->st_mode & S_ISVTX)))
 		return xasprintf("'%s' is group- or world-writable", path);
 	return NULL;
@@ -786,8 +794,10 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 	struct dkm_spawn_log log = { .max = 256 << 10, .setting = "the package script's output" };
 	struct dkm_spawn s = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -3, .log = &log };
 	struct dkm_sandbox sb = { 0 };
-	char *const env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			      (char *)"LC_ALL=C", NULL };
+	char *const env[] = {
+		(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		(char *)"LC_ALL=C", NULL
+	};
 	bool as_root = false;
 	int status = 0, r;
 	char desc[64];
@@ -939,13 +949,14 @@ static void build_kernels(struct run *rn, const struct dkm_pkg *pkg, const ssize
 			ks->build_result = r < 0 ? r : BUILD_EXCLUDED;
 			continue;
 		}
-		jobs[nj] = (struct dkm_job){ .pkg = pkg, .k = ks->k, .conf = confs[nj],
-					     .fin = &ks->fin };
+		jobs[nj] = (struct dkm_job){
+			.pkg = pkg, .k = ks->k, .conf = confs[nj], .fin = &ks->fin
+		};
 		owner[nj++] = (size_t)kidx[i];
 	}
 	r = nj > 0 ? dkm_sched_run(rn->ctx, jobs, nj) : 0;
 	for (size_t j = 0; j < nj; j++) {
-		rn->ks[owner[j]].build_result = r < 0 ? r
+		rn->ks[owner[j]].build_result = r < 0				 ? r
 						: jobs[j].result == DKM_JOB_DONE ? BUILD_OK
 										 : BUILD_FAILED;
 		dkm_conf_free(confs[j]);
@@ -1082,8 +1093,9 @@ static int do_install(struct run *rn, const struct dkm_pkg *pkg, struct kstate *
 	if (dkm_pkg_read_conf(rn->ctx, pkg, ks->k, &conf) >= 0 && !isempty(conf->pre_install)) {
 		r = run_pkg_script(rn->ctx, pkg, "PRE_INSTALL", conf->pre_install, true);
 		if (r < 0)
-			return dkm_err(rn->ctx, r, "%s/%s: PRE_INSTALL failed: not installed for %s",
-				       pkg->name, pkg->version, ks->k->kver);
+			return dkm_err(rn->ctx, r,
+				       "%s/%s: PRE_INSTALL failed: not installed for %s", pkg->name,
+				       pkg->version, ks->k->kver);
 	}
 	dkm_notice(rn->ctx, "installing %s/%s for %s", pkg->name, pkg->version, ks->k->kver);
 	r = dkm_install_pkg(rn->ctx, pkg, ks->k, built || rn->o->force);
@@ -1109,8 +1121,8 @@ static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate
 	if (!rn->o->no_initrd && inst_state(rn->ctx, pkg, ks->k, &st) >= 0 &&
 	    st == DKM_STATE_INSTALLED) {
 		char *names[] = { pkg->name, NULL };
-		_cleanup_free_ char *holder = dkm_initrd_holder(rn->ctx, ks->k->kver, ks->k->arch,
-								names);
+		_cleanup_free_ char *holder =
+			dkm_initrd_holder(rn->ctx, ks->k->kver, ks->k->arch, names);
 
 		ks->in_initrd = holder != NULL;
 	}
@@ -1129,10 +1141,10 @@ static int do_uninstall(struct run *rn, const struct dkm_pkg *pkg, struct kstate
 
 static int do_unbuild(struct run *rn, const struct dkm_pkg *pkg, struct kstate *ks)
 {
-	_cleanup_free_ char *dir = dkm_inst_dir(rn->ctx, pkg->name, pkg->version, ks->k->kver,
-						ks->k->arch);
-	_cleanup_free_ char *tomb = dkm_inst_tomb(rn->ctx, pkg->name, pkg->version, ks->k->kver,
-						  ks->k->arch);
+	_cleanup_free_ char *dir =
+		dkm_inst_dir(rn->ctx, pkg->name, pkg->version, ks->k->kver, ks->k->arch);
+	_cleanup_free_ char *tomb =
+		dkm_inst_tomb(rn->ctx, pkg->name, pkg->version, ks->k->kver, ks->k->arch);
 	_cleanup_free_ char *kdir = path_dirname(dir);
 	int r;
 
@@ -1317,7 +1329,8 @@ int dkm_action_kernel_remove(struct dkm_ctx *ctx, const char *kver, const struct
 	if (worst == 0) {
 		_cleanup_free_ char *kd = dkm_ctx_pathf(ctx, "%s/kernels/%s", ctx->state_dir, kver);
 		_cleanup_free_ char *bd = dkm_ctx_pathf(ctx, "%s/build/%s", ctx->state_dir, kver);
-		_cleanup_free_ char *dep = dkm_ctx_pathf(ctx, "%s/%s/modules.dep", ctx->module_dir, kver);
+		_cleanup_free_ char *dep =
+			dkm_ctx_pathf(ctx, "%s/%s/modules.dep", ctx->module_dir, kver);
 
 		if (path_exists(dep))
 			(void)depmod_dirty(&rn);
@@ -1391,7 +1404,7 @@ static bool is_newest_version(struct dkm_ctx *ctx, const struct dkm_pkg *pkg)
 /* What rebuild did for one kernel */
 struct rebuild_count {
 	size_t uptodate, excluded, failed, built;
-	bool skipped; /* no headers */
+	bool skipped;	/* no headers */
 	char **changed; /* packages whose modules changed: the initramfs */
 };
 
@@ -1483,9 +1496,11 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 			/* as install does (DKMS's autoinstall is an install per package): PRE_INSTALL
 			 * may veto; it runs before the build here, as the install follows it at once */
 			if (!isempty(confs[njobs]->pre_install) &&
-			    run_pkg_script(ctx, p, "PRE_INSTALL", confs[njobs]->pre_install, true) < 0) {
-				dkm_err(ctx, -ECANCELED, "%s/%s: PRE_INSTALL failed: not installed for %s",
-					p->name, p->version, kvers[k]);
+			    run_pkg_script(ctx, p, "PRE_INSTALL", confs[njobs]->pre_install, true) <
+				    0) {
+				dkm_err(ctx, -ECANCELED,
+					"%s/%s: PRE_INSTALL failed: not installed for %s", p->name,
+					p->version, kvers[k]);
 				dkm_conf_free(confs[njobs]);
 				confs[njobs] = NULL;
 				cnt[k].failed++;
@@ -1539,7 +1554,8 @@ int dkm_action_rebuild_kernels(struct dkm_ctx *ctx, char *const *kvers, const st
 				   cnt[k].uptodate, cnt[k].uptodate == 1 ? "" : "s",
 				   cnt[k].excluded ? ", some excluded by BUILD_EXCLUSIVE" : "");
 		else
-			dkm_notice(ctx, "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)",
+			dkm_notice(ctx,
+				   "%s: %zu built and installed, %zu up to date, %zu failed (%.1f s)",
 				   kvers[k], cnt[k].built, cnt[k].uptodate, cnt[k].failed,
 				   (double)(now_usec() - t0) / 1e6);
 	}
@@ -1551,8 +1567,7 @@ out:
 	run_done(&rn);
 	/* once per kernel, after the lock is released: dracut's 50dkm-hook module calls us back */
 	for (size_t k = 0; k < nk; k++) {
-		if (cnt[k].changed && cnt[k].changed[0] && !o->no_initrd &&
-		    r == 0) {
+		if (cnt[k].changed && cnt[k].changed[0] && !o->no_initrd && r == 0) {
 			int q = dkm_initrd_update(ctx, kvers[k], o->arch, cnt[k].changed);
 
 			/* the first problem is the one told: a failed build before it */

@@ -15,17 +15,17 @@ struct dkm_pkg;
  * the other way round. The return value is the first -errno (0 if none); every distinct -errno
  * a target met is in errors[] too. */
 struct dkm_result {
-	unsigned done;     /* targets done (built, installed, uninstalled, or already so) */
+	unsigned done;	   /* targets done (built, installed, uninstalled, or already so) */
 	unsigned failed;   /* builds that ran and failed (state 'failed', log kept); for rebuild
 			    * also a package that could not be built or whose PRE_INSTALL vetoed */
 	unsigned excluded; /* not built: BUILD_EXCLUSIVE_* excludes the kernel */
-	int errors[8];     /* the distinct -errno of the targets that could not be handled */
+	int errors[8];	   /* the distinct -errno of the targets that could not be handled */
 	unsigned n_errors;
 };
 
 struct dkm_opts {
-	char **kernels;          /* -k, repeated */
-	const char *arch;        /* -a */
+	char **kernels;	  /* -k, repeated */
+	const char *arch; /* -a */
 	const char *kernel_source_dir;
 	bool force;
 	bool all;

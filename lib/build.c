@@ -40,8 +40,8 @@
 static int build_sandbox(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k,
 			 struct dkm_sandbox *sb)
 {
-	_cleanup_free_ char *tree = dkm_ctx_pathf(ctx, "%s/build/%s/%s", ctx->state_dir, k->kver,
-						  k->arch);
+	_cleanup_free_ char *tree =
+		dkm_ctx_pathf(ctx, "%s/build/%s/%s", ctx->state_dir, k->kver, k->arch);
 	_cleanup_free_ char *pvdir = xasprintf("%s/%s/%s", tree, pkg->name, pkg->version);
 	_cleanup_free_ char *name = xasprintf("build/%s/%s", pkg->name, pkg->version);
 	int r;
@@ -189,13 +189,15 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 	int r;
 
 	if (pkg->binary)
-		return dkm_err(ctx, -ENOENT,
-			       "%s/%s was installed from a binary package (import-binary): there is no source here to build it for %s; export a build for that kernel where the source is",
-			       pkg->name, pkg->version, k->kver);
+		return dkm_err(
+			ctx, -ENOENT,
+			"%s/%s was installed from a binary package (import-binary): there is no source here to build it for %s; export a build for that kernel where the source is",
+			pkg->name, pkg->version, k->kver);
 	if (!is_dir(src))
-		return dkm_err(ctx, -ENOENT,
-			       "source of %s/%s is missing: '%s': reinstall the package that provides it, or 'dkm-hook remove %s/%s --all'",
-			       pkg->name, pkg->version, src, pkg->name, pkg->version);
+		return dkm_err(
+			ctx, -ENOENT,
+			"source of %s/%s is missing: '%s': reinstall the package that provides it, or 'dkm-hook remove %s/%s --all'",
+			pkg->name, pkg->version, src, pkg->name, pkg->version);
 	r = dkm_pkg_read_conf(ctx, pkg, k, &conf);
 	if (r < 0) {
 		dkm_build_mark_failed(ctx, pkg, k, "invalid dkms.conf");
@@ -215,9 +217,10 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		return r < 0 ? r : 0;
 	}
 	if (!k->has_headers)
-		return dkm_err(ctx, -ENOENT,
-			       "kernel headers for %s not found: '%s': install linux-headers-%s (its hook finishes the job), or run 'dkm-hook rebuild %s' once they are there",
-			       k->kver, k->source_dir, k->kver, k->kver);
+		return dkm_err(
+			ctx, -ENOENT,
+			"kernel headers for %s not found: '%s': install linux-headers-%s (its hook finishes the job), or run 'dkm-hook rebuild %s' once they are there",
+			k->kver, k->source_dir, k->kver, k->kver);
 	for (size_t i = 0; conf->build_depends && conf->build_depends[i]; i++) {
 		const char *dep = conf->build_depends[i];
 		_cleanup_strv_free_ char **vers = dkm_pkg_versions(ctx, dep);
@@ -226,7 +229,8 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		if (strv_contains(same_run, dep))
 			continue;
 		if (!vers[0]) {
-			dkm_warn(ctx, "%s/%s: BUILD_DEPENDS names '%s', which is not registered: building without it",
+			dkm_warn(ctx,
+				 "%s/%s: BUILD_DEPENDS names '%s', which is not registered: building without it",
 				 pkg->name, pkg->version, dep);
 			continue;
 		}
@@ -239,10 +243,11 @@ int dkm_build_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		}
 		if (!ok) {
 			dkm_build_mark_failed(ctx, pkg, k, "BUILD_DEPENDS not built");
-			return dkm_err(ctx, -EAGAIN,
-				       "%s/%s needs '%s' (BUILD_DEPENDS) built for %s first: run 'dkm-hook install %s/%s -k %s' or 'dkm-hook rebuild %s'",
-				       pkg->name, pkg->version, dep, k->kver, dep,
-				       vers[strv_length(vers) - 1], k->kver, k->kver);
+			return dkm_err(
+				ctx, -EAGAIN,
+				"%s/%s needs '%s' (BUILD_DEPENDS) built for %s first: run 'dkm-hook install %s/%s -k %s' or 'dkm-hook rebuild %s'",
+				pkg->name, pkg->version, dep, k->kver, dep,
+				vers[strv_length(vers) - 1], k->kver, k->kver);
 		}
 	}
 	*ret_conf = TAKE_PTR(conf);
@@ -302,10 +307,10 @@ struct runner {
 	char *vksrc;
 	char *vsrc;
 	char *vinst;
-	char *cc;     /* the compiler launcher, when this build has its package's cache */
-	char *vcache; /* that cache, as the build sees it */
+	char *cc;	 /* the compiler launcher, when this build has its package's cache */
+	char *vcache;	 /* that cache, as the build sees it */
 	char *vksrctree; /* the kernel's source tree at a fixed place, for hits across kernels */
-	int cc_fd;    /* the cache's directory, flock'ed for this build */
+	int cc_fd;	 /* the cache's directory, flock'ed for this build */
 	int log_fd;
 	struct dkm_identity id;
 	struct dkm_sandbox sandbox;
@@ -338,7 +343,8 @@ static char **build_env(struct runner *rn, bool with_jobserver)
 		/* ccache and friends keep their cache where the next build finds it again */
 		strv_push(&env, xasprintf("XDG_CACHE_HOME=%s", rn->vcache));
 		strv_push(&env, xasprintf("CCACHE_DIR=%s/ccache", rn->vcache));
-		strv_push(&env, xasprintf("CCACHE_MAXSIZE=%" PRIu64 "Ki", rn->ctx->cc_cache_max / 1024));
+		strv_push(&env,
+			  xasprintf("CCACHE_MAXSIZE=%" PRIu64 "Ki", rn->ctx->cc_cache_max / 1024));
 		/* the cwd is the kernel's build dir, a path per kernel: with -g ccache would hash
 		 * it (the objects' DW_AT_comp_dir may then name the kernel they were first built for;
 		 * the code is the same) */
@@ -371,7 +377,8 @@ static const char *limit_hit(struct runner *rn, int status, char *why, size_t si
 		return "build_max_memory";
 	}
 	if (((sc->hits & DKM_SPAWN_HIT_FSIZE) ||
-	     (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ)) && ctx->build_dir_max) {
+	     (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ)) &&
+	    ctx->build_dir_max) {
 		snprintf(why, size, "a file it wrote reached build_dir_max (%s)%s%s%s",
 			 dkm_format_size(ctx->build_dir_max, v, sizeof(v)),
 			 sc->said[2] ? ": the log says '" : "", strempty(sc->said[2]),
@@ -434,10 +441,11 @@ static int run_logged(struct runner *rn, const char *what, char *const *argv, co
 	if (r == -ETIMEDOUT) {
 		log_line(rn->log_fd, "# %s: timed out after %u s (build_timeout)", what,
 			 ctx->build_timeout);
-		return dkm_err(ctx, -ETIMEDOUT,
-			       "build of %s/%s for %s failed: %s timed out after %u s (build_timeout); log: '%s'",
-			       rn->pkg->name, rn->pkg->version, rn->k->kver, what,
-			       ctx->build_timeout, rn->log);
+		return dkm_err(
+			ctx, -ETIMEDOUT,
+			"build of %s/%s for %s failed: %s timed out after %u s (build_timeout); log: '%s'",
+			rn->pkg->name, rn->pkg->version, rn->k->kver, what, ctx->build_timeout,
+			rn->log);
 	}
 	if (r == -EFBIG) {
 		dkm_format_size(watch.size, size, sizeof(size));
@@ -453,9 +461,10 @@ static int run_logged(struct runner *rn, const char *what, char *const *argv, co
 		/* what it wrote goes now, not with the next build */
 		(void)rm_rf(watch.dir);
 		log_line(rn->log_fd, "# %s: %s: stopped, build dir removed", what, why);
-		return dkm_err(ctx, -EFBIG,
-			       "build of %s/%s for %s failed: %s %s: raise build_dir_max in dkm-hook.conf if the package needs more; log: '%s'",
-			       rn->pkg->name, rn->pkg->version, rn->k->kver, what, why, rn->log);
+		return dkm_err(
+			ctx, -EFBIG,
+			"build of %s/%s for %s failed: %s %s: raise build_dir_max in dkm-hook.conf if the package needs more; log: '%s'",
+			rn->pkg->name, rn->pkg->version, rn->k->kver, what, why, rn->log);
 	}
 	if (r < 0)
 		return r;
@@ -468,13 +477,14 @@ static int run_logged(struct runner *rn, const char *what, char *const *argv, co
 	log_line(rn->log_fd, "# %s: %s", what, desc);
 	if (setting) {
 		log_line(rn->log_fd, "# %s: %s", what, why);
-		return dkm_err(ctx, -EIO,
-			       "build of %s/%s for %s failed: %s %s: %s: raise %s in dkm-hook.conf if the package needs more; log: '%s'",
-			       rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, why,
-			       setting, rn->log);
+		return dkm_err(
+			ctx, -EIO,
+			"build of %s/%s for %s failed: %s %s: %s: raise %s in dkm-hook.conf if the package needs more; log: '%s'",
+			rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, why, setting,
+			rn->log);
 	}
-	return dkm_err(ctx, -EIO, "build of %s/%s for %s failed: %s %s; log: '%s'",
-		       rn->pkg->name, rn->pkg->version, rn->k->kver, what, desc, rn->log);
+	return dkm_err(ctx, -EIO, "build of %s/%s for %s failed: %s %s; log: '%s'", rn->pkg->name,
+		       rn->pkg->version, rn->k->kver, what, desc, rn->log);
 }
 
 /* DKMS runs PRE_BUILD/POST_BUILD as "<build>/<script> [args]" if executable, cwd <build>. */
@@ -525,7 +535,8 @@ static char *make_command(struct runner *rn, const struct dkm_conf *conf)
 		prefix = xasprintf("make -j%u KERNELRELEASE=%s", rn->ctx->jobs, rn->k->kver);
 	if (rn->cc) {
 		_cleanup_free_ char *cc = NULL, *p2 = NULL;
-		_cleanup_free_ char *cc_cfg = dkm_kconfig_get(rn->k->config_path, "CC_VERSION_TEXT");
+		_cleanup_free_ char *cc_cfg =
+			dkm_kconfig_get(rn->k->config_path, "CC_VERSION_TEXT");
 
 		/* the kernel's compiler: "gcc-12 (Debian ...)" -> gcc-12 */
 		cc = cc_cfg ? xstrndup(cc_cfg, strcspn(cc_cfg, " ")) : xstrdup("gcc");
@@ -729,12 +740,14 @@ static int cc_cache_prepare(struct dkm_ctx *ctx, struct runner *rn)
 	if (rn->id.run_as) {
 		r = chown_tree_at(bfd, rn->pkg->name, rn->id.uid, rn->id.gid, 0);
 		if (r < 0)
-			return dkm_err(ctx, r, "cannot hand the compiler cache '%s' to the build's uid %u: %s",
+			return dkm_err(ctx, r,
+				       "cannot hand the compiler cache '%s' to the build's uid %u: %s",
 				       dir, (unsigned)rn->id.uid, strerror(-r));
 	}
 	rn->cc_fd = TAKE_FD(fd);
-	rn->vcache = rn->use_sandbox ? xstrdup(dkm_sandbox_add_bind(&rn->sandbox, dir, "cc-cache", true))
-				     : xstrdup(dir);
+	rn->vcache = rn->use_sandbox
+			     ? xstrdup(dkm_sandbox_add_bind(&rn->sandbox, dir, "cc-cache", true))
+			     : xstrdup(dir);
 	if (rn->use_sandbox)
 		fixed_srctree(rn);
 	return 0;
@@ -845,13 +858,13 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		r = 0;
 	}
 	if (r < 0) {
-		dkm_err(ctx, r, "cannot copy source '%s' to '%s': %s", src, rn.build,
-			strerror(-r));
+		dkm_err(ctx, r, "cannot copy source '%s' to '%s': %s", src, rn.build, strerror(-r));
 		goto out;
 	}
 	srclink = path_join(pvdir, "source");
 	{
-		_cleanup_free_ char *vsrc = dkm_sandbox_view(rn.use_sandbox ? &rn.sandbox : NULL, src);
+		_cleanup_free_ char *vsrc =
+			dkm_sandbox_view(rn.use_sandbox ? &rn.sandbox : NULL, src);
 		_cleanup_free_ char *tmp = path_join(rn.build, ".tmp");
 
 		(void)!symlink(vsrc, srclink);
@@ -860,8 +873,8 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	if (rn.id.run_as) {
 		r = chown_tree(pvdir, rn.id.uid, rn.id.gid);
 		if (r < 0) {
-			dkm_err(ctx, r, "cannot hand build dir '%s' to the build's uid %u: %s", pvdir,
-				(unsigned)rn.id.uid, strerror(-r));
+			dkm_err(ctx, r, "cannot hand build dir '%s' to the build's uid %u: %s",
+				pvdir, (unsigned)rn.id.uid, strerror(-r));
 			goto out;
 		}
 	}
@@ -885,7 +898,8 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 		if (pfd < 0) {
 			r = dkm_err(ctx, -ENOENT,
 				    "build of %s/%s for %s failed: patch '%s' not found in '%s/patches'; log: '%s'",
-				    pkg->name, pkg->version, k->kver, conf->patches[i], src, rn.log);
+				    pkg->name, pkg->version, k->kver, conf->patches[i], src,
+				    rn.log);
 			goto out;
 		}
 		r = run_logged(&rn, what, argv, rn.vbuild, pfd, false, NULL);
@@ -898,7 +912,8 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 
 	cmd = make_command(&rn, conf);
 	{
-		char *const argv[] = { (char *)(access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh"),
+		char *const argv[] = { (char *)(access("/bin/bash", X_OK) == 0 ? "/bin/bash"
+									       : "/bin/sh"),
 				       (char *)"-c", cmd, NULL };
 		char *const reach[] = { rn.vksrc, NULL };
 
@@ -908,9 +923,9 @@ int dkm_build_run(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct d
 	}
 	for (size_t i = 0; i < conf->n_modules; i++) {
 		const struct dkm_conf_module *m = &conf->modules[i];
-		_cleanup_free_ char *ko = xasprintf("%s/%s%s%s.ko", rn.build, m->built_location,
-						    isempty(m->built_location) ? "" : "/",
-						    m->built_name);
+		_cleanup_free_ char *ko =
+			xasprintf("%s/%s%s%s.ko", rn.build, m->built_location,
+				  isempty(m->built_location) ? "" : "/", m->built_name);
 
 		const char *why;
 
@@ -1134,9 +1149,9 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 	names = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < conf->n_modules; i++) {
 		const struct dkm_conf_module *m = &conf->modules[i];
-		_cleanup_free_ char *ko = xasprintf("%s/%s%s%s.ko", build, m->built_location,
-						    isempty(m->built_location) ? "" : "/",
-						    m->built_name);
+		_cleanup_free_ char *ko =
+			xasprintf("%s/%s%s%s.ko", build, m->built_location,
+				  isempty(m->built_location) ? "" : "/", m->built_name);
 		_cleanup_free_ char *tmp = xasprintf("%s/%zu.ko", workdir, i);
 		_cleanup_free_ char *data = NULL, *dest = NULL, *loc = NULL;
 		_cleanup_free_ void *signed_buf = NULL, *packed = NULL;
@@ -1148,9 +1163,10 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		const char *why = built_file_problem(build, ko);
 
 		if (why)
-			return dkm_err(ctx, -EPERM,
-				       "'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
-				       ko, i, m->built_name, why);
+			return dkm_err(
+				ctx, -EPERM,
+				"'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
+				ko, i, m->built_name, why);
 		/* a private copy in a dir of root's: what the build uid still holds cannot change it */
 		(void)rm_rf(workdir);
 		if (mkdir(workdir, 0700) < 0)
@@ -1159,9 +1175,10 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		r = copy_built(build, ko, tmp);
 		if (r < 0) {
 			why = built_file_problem(build, ko);
-			return dkm_err(ctx, r == -ENOENT || why ? -EPERM : r,
-				       "'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
-				       ko, i, m->built_name, why ? why : strerror(-r));
+			return dkm_err(
+				ctx, r == -ENOENT || why ? -EPERM : r,
+				"'%s' (BUILT_MODULE_NAME[%zu]='%s') %s: it must be a regular file the build wrote inside its build dir",
+				ko, i, m->built_name, why ? why : strerror(-r));
 		}
 		/* a kernel module at all? (before strip, which has its own idea of a bad file) */
 		r = read_built_module(ctx, ko, tmp, &data, &len, &em);
@@ -1214,11 +1231,12 @@ int dkm_build_collect(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct dkm
 		strv_extend(&names, m->dest_name);
 		loc = dkm_dest_location(ctx, m->dest_location);
 		{
-			_cleanup_free_ char *f = xasprintf("%s.ko%s", m->dest_name,
-							   dkm_compression_suffix(comp));
+			_cleanup_free_ char *f =
+				xasprintf("%s.ko%s", m->dest_name, dkm_compression_suffix(comp));
 
 			dkm_modrec_set(&kv, m->dest_name,
-				       &(struct dkm_modrec){ .file = f, .location = strempty(loc),
+				       &(struct dkm_modrec){ .file = f,
+							     .location = strempty(loc),
 							     .sha256 = sha });
 		}
 	}
@@ -1359,10 +1377,9 @@ int dkm_build_fingerprint(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, struct
 		return -ENOMEM;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	extra = xasprintf("dkm-hook %s\n%s/%s\n%s\n%s\ncompression=%d\nsig=%s\ncert=%s\ncc=%s\n",
-			  DKM_VERSION, pkg->name, pkg->version, k->kver, k->arch,
-			  fin->compression, fin->key ? strempty(fin->sig_hash) : "-",
-			  fin->key ? fin->cert_sha256 : "-",
-			  strempty(ctx->cc_launcher));
+			  DKM_VERSION, pkg->name, pkg->version, k->kver, k->arch, fin->compression,
+			  fin->key ? strempty(fin->sig_hash) : "-",
+			  fin->key ? fin->cert_sha256 : "-", strempty(ctx->cc_launcher));
 	EVP_DigestUpdate(md, extra, strlen(extra));
 	EVP_DigestUpdate(md, dkm_kernel_fingerprint(k), 64);
 	/* /etc/dkms/<module>[-<ver>[-<kver>[-<arch>]]].conf overrides change what is built */

@@ -13,10 +13,10 @@ struct dkm_sign_key;
 /* What one command decided for a kernel: how its modules are finished. */
 struct dkm_finish {
 	const struct dkm_sign_key *key; /* NULL = do not sign */
-	const char *sig_hash;           /* e.g. "sha256" */
-	int compression;                /* enum dkm_compression */
-	const int *jobserver;           /* {read_fd, write_fd} of a shared make jobserver, or NULL */
-	char cert_sha256[65];           /* of the signing certificate, for the build cache */
+	const char *sig_hash;		/* e.g. "sha256" */
+	int compression;		/* enum dkm_compression */
+	const int *jobserver; /* {read_fd, write_fd} of a shared make jobserver, or NULL */
+	char cert_sha256[65]; /* of the signing certificate, for the build cache */
 };
 
 /* Read a registered package's dkms.conf for a kernel, with the variables DKMS would set. */

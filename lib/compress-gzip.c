@@ -49,8 +49,7 @@ static uInt chunk(size_t n)
 	return n > UINT_MAX ? UINT_MAX : (uInt)n;
 }
 
-int dkm_gzip_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret,
-		      size_t *ret_len)
+int dkm_gzip_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret, size_t *ret_len)
 {
 	z_stream zs = {};
 	_cleanup_(deflate_endp) z_stream *s = NULL;
@@ -140,9 +139,9 @@ int dkm_gzip_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t 
 		}
 		if (z != Z_OK && !(z == Z_BUF_ERROR && out_pos == cap))
 			return dkm_err(ctx, zlib_to_errno(z), "gzip data is corrupt: %s",
-				       z == Z_BUF_ERROR ? "unexpected end of data" :
-				       s->msg	       ? s->msg :
-							 zError(z));
+				       z == Z_BUF_ERROR ? "unexpected end of data"
+				       : s->msg		? s->msg
+							: zError(z));
 		if (out_pos == cap) {
 			if (cap >= max)
 				return dkm_err(ctx, EFBIG,

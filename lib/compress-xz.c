@@ -84,18 +84,20 @@ static int xz_code(struct dkm_ctx *ctx, lzma_stream *s, bool decoding, const voi
 		if (l != LZMA_OK && decoding && lzma_to_errno(l) == -EBADMSG)
 			return dkm_err(ctx, EBADMSG, "xz data is corrupt: %s", lzma_describe(l));
 		if (l == LZMA_MEMLIMIT_ERROR)
-			return dkm_err(ctx, EFBIG,
-				       "xz data needs more than %llu MiB of memory to decompress (a dictionary larger than any module uses)",
-				       (unsigned long long)(XZ_DECODER_MEMLIMIT >> 20));
+			return dkm_err(
+				ctx, EFBIG,
+				"xz data needs more than %llu MiB of memory to decompress (a dictionary larger than any module uses)",
+				(unsigned long long)(XZ_DECODER_MEMLIMIT >> 20));
 		if (l != LZMA_OK)
 			return dkm_err(ctx, lzma_to_errno(l), "xz %s failed: %s",
-				       decoding ? "decompression" : "compression", lzma_describe(l));
+				       decoding ? "decompression" : "compression",
+				       lzma_describe(l));
 		if (s->avail_out == 0) {
 			size_t used = cap;
 
 			if (cap >= max)
-				return dkm_err(ctx, EFBIG, "xz data inflates to more than %zu bytes",
-					       max);
+				return dkm_err(ctx, EFBIG,
+					       "xz data inflates to more than %zu bytes", max);
 			cap = cap > max / 2 ? max : cap * 2;
 			out = xrealloc(out, cap);
 			s->next_out = out + used;
@@ -128,8 +130,8 @@ int dkm_xz_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret,
 		return dkm_err(ctx, lzma_to_errno(l), "cannot start xz compression: %s",
 			       lzma_describe(l));
 	s = &zs;
-	return xz_code(ctx, s, false, in, len, SIZE_MAX, lzma_stream_buffer_bound(len),
-		       ret, ret_len);
+	return xz_code(ctx, s, false, in, len, SIZE_MAX, lzma_stream_buffer_bound(len), ret,
+		       ret_len);
 }
 
 int dkm_xz_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t max, void **ret,

@@ -38,8 +38,7 @@ static int zstd_to_errno(size_t z)
 	}
 }
 
-int dkm_zstd_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret,
-		      size_t *ret_len)
+int dkm_zstd_compress(struct dkm_ctx *ctx, const void *in, size_t len, void **ret, size_t *ret_len)
 {
 	_cleanup_(cctx_freep) ZSTD_CCtx *c = ZSTD_createCCtx();
 	_cleanup_free_ void *out = NULL;
@@ -80,9 +79,11 @@ int dkm_zstd_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t 
 		return dkm_err(ctx, ENOMEM, "cannot start zstd decompression: out of memory");
 
 	/* The size in the frame header is a claim, not a fact */
-	cap = dkm_decompress_first_cap(
-		hint == ZSTD_CONTENTSIZE_UNKNOWN || hint == ZSTD_CONTENTSIZE_ERROR ? 0 : hint, len,
-		max);
+	cap = dkm_decompress_first_cap(hint == ZSTD_CONTENTSIZE_UNKNOWN ||
+						       hint == ZSTD_CONTENTSIZE_ERROR
+					       ? 0
+					       : hint,
+				       len, max);
 	out = xmalloc(cap);
 	ob = (ZSTD_outBuffer){ .dst = out, .size = cap, .pos = 0 };
 
@@ -106,7 +107,8 @@ int dkm_zstd_decompress(struct dkm_ctx *ctx, const void *in, size_t len, size_t 
 			ob.dst = out;
 			ob.size = cap;
 		} else if (ib.pos == in_before && ob.pos == out_before)
-			return dkm_err(ctx, EBADMSG, "zstd data is corrupt: unexpected end of data");
+			return dkm_err(ctx, EBADMSG,
+				       "zstd data is corrupt: unexpected end of data");
 	}
 
 	*ret = TAKE_PTR(out);

@@ -17,7 +17,10 @@ static const struct {
 } formats[_DKM_COMPRESS_MAX] = {
 	[DKM_COMPRESS_NONE] = { "none", "", NULL, 0 },
 	[DKM_COMPRESS_GZIP] = { "gzip", ".gz", (const unsigned char *)"\x1f\x8b", 2 },
-	[DKM_COMPRESS_XZ] = { "xz", ".xz", (const unsigned char *)"\xfd" "7zXZ\0", 6 },
+	[DKM_COMPRESS_XZ] = { "xz", ".xz",
+			      (const unsigned char *)"\xfd"
+						     "7zXZ\0",
+			      6 },
 	[DKM_COMPRESS_ZSTD] = { "zstd", ".zst", (const unsigned char *)"\x28\xb5\x2f\xfd", 4 },
 };
 

@@ -42,9 +42,9 @@
 #define MAGIC_BEGIN "dkm-conf-v1"
 #define MAGIC_END "dkm-conf-end"
 
-static const char *const env_names[] = { "kernelver",	 "arch",	 "kernel_source_dir",
-					 "dkms_tree",	 "source_tree",	 "install_tree",
-					 "module",	 "module_version" };
+static const char *const env_names[] = { "kernelver", "arch",	       "kernel_source_dir",
+					 "dkms_tree", "source_tree",   "install_tree",
+					 "module",    "module_version" };
 
 /* $1 output fd, $2 text fd, $3 the file's path; then name=value pairs for the dkms variables.
  * The file is sourced inside a function, as DKMS does (safe_source), so `return` ends it,
@@ -210,8 +210,9 @@ static int drain(int *fd, struct collected *c, bool is_out)
 		}
 		dkm_spawn_scan_output(&c->scan, scratch, (size_t)n);
 		if (c->err_len < STDERR_KEEP) {
-			size_t take = (size_t)n < STDERR_KEEP - c->err_len ? (size_t)n
-									 : STDERR_KEEP - c->err_len;
+			size_t take = (size_t)n < STDERR_KEEP - c->err_len
+					      ? (size_t)n
+					      : STDERR_KEEP - c->err_len;
 
 			memcpy(c->err + c->err_len, scratch, take);
 			c->err_len += take;
@@ -313,9 +314,10 @@ static int parse_output(struct dkm_ctx *ctx, const char *path, const struct coll
 		index = strtoul(idx, &e, 10);
 		if (errno || *e || e == idx || index > DKM_SHVARS_MAX_INDEX) {
 			dkm_shvars_free(v);
-			return dkm_err(ctx, -EINVAL,
-				       "invalid dkms.conf: '%s': %s[%s]: array index out of range: must be 0..%lu",
-				       path, name, idx, DKM_SHVARS_MAX_INDEX);
+			return dkm_err(
+				ctx, -EINVAL,
+				"invalid dkms.conf: '%s': %s[%s]: array index out of range: must be 0..%lu",
+				path, name, idx, DKM_SHVARS_MAX_INDEX);
 		}
 		dkm_shvars_set(v, name, index, value, true);
 	}
@@ -330,9 +332,10 @@ static int shell_out_of_memory(struct dkm_ctx *ctx, const char *path, const stru
 {
 	char max[32];
 
-	return dkm_err(ctx, -EINVAL,
-		       "invalid dkms.conf: '%s': evaluating it needs more than %s of memory in one process (the shell said '%s'): it must not build large values",
-		       path, dkm_format_size(SHELL_MAX_MEMORY, max, sizeof(max)), c->scan.said[1]);
+	return dkm_err(
+		ctx, -EINVAL,
+		"invalid dkms.conf: '%s': evaluating it needs more than %s of memory in one process (the shell said '%s'): it must not build large values",
+		path, dkm_format_size(SHELL_MAX_MEMORY, max, sizeof(max)), c->scan.said[1]);
 }
 
 int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
@@ -348,7 +351,9 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	struct dkm_spawn s = {
 		.stdin_fd = -1,
 		.stdout_fd = -1,
-		.limits = { .max_procs = SHELL_MAX_PROCS, .max_memory = SHELL_MAX_MEMORY, .no_core = true },
+		.limits = { .max_procs = SHELL_MAX_PROCS,
+			    .max_memory = SHELL_MAX_MEMORY,
+			    .no_core = true },
 	};
 	_cleanup_identity_ struct dkm_identity id = DKM_IDENTITY_NULL;
 	struct dkm_sandbox sb = { 0 };
@@ -444,9 +449,10 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	}
 	if (c.scan.hits & DKM_SPAWN_HIT_PROCS) {
 		free(c.out);
-		return dkm_err(ctx, -EINVAL,
-			       "invalid dkms.conf: '%s': evaluating it needs more than %u processes (the shell said '%s'): it must not start commands in the background or in a loop",
-			       path, SHELL_MAX_PROCS, c.scan.said[0]);
+		return dkm_err(
+			ctx, -EINVAL,
+			"invalid dkms.conf: '%s': evaluating it needs more than %u processes (the shell said '%s'): it must not start commands in the background or in a loop",
+			path, SHELL_MAX_PROCS, c.scan.said[0]);
 	}
 	/* even if the shell went on: what the failed command should have computed is missing */
 	if (c.scan.hits & DKM_SPAWN_HIT_MEMORY) {
@@ -455,9 +461,10 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	}
 	if (c.timed_out) {
 		free(c.out);
-		return dkm_err(ctx, -EINVAL,
-			       "invalid dkms.conf: '%s': evaluating it took longer than %u s: must not wait for anything",
-			       path, DKM_CONF_SHELL_TIMEOUT_SEC);
+		return dkm_err(
+			ctx, -EINVAL,
+			"invalid dkms.conf: '%s': evaluating it took longer than %u s: must not wait for anything",
+			path, DKM_CONF_SHELL_TIMEOUT_SEC);
 	}
 	if (c.too_much) {
 		free(c.out);
@@ -468,9 +475,10 @@ int dkm_conf_shell_eval(struct dkm_ctx *ctx, const char *path, const char *text,
 	r = parse_output(ctx, path, &c, ret_vars);
 	free(c.out);
 	if (r == -EBADMSG)
-		return dkm_err(ctx, -EINVAL,
-			       "invalid dkms.conf: '%s': the shell stopped before its variables could be read (%s: %s): must not exit or exec",
-			       path, dkm_spawn_describe(status, desc, sizeof(desc)), first_err_line(&c));
+		return dkm_err(
+			ctx, -EINVAL,
+			"invalid dkms.conf: '%s': the shell stopped before its variables could be read (%s: %s): must not exit or exec",
+			path, dkm_spawn_describe(status, desc, sizeof(desc)), first_err_line(&c));
 	if (r < 0)
 		return r;
 	if (c.err_len)

@@ -116,13 +116,15 @@ static int check_file(struct dkm_ctx *ctx, const char *path)
 		if (n == 0 || !strneq(rfile, rdir, n) || rfile[n] != '/') {
 			k = readlink(path, target, sizeof(target) - 1);
 			target[k < 0 ? 0 : k] = '\0';
-			return invalid(ctx, path,
-				       "is a symlink to '%s', outside its directory: must be a regular file inside the package",
-				       target);
+			return invalid(
+				ctx, path,
+				"is a symlink to '%s', outside its directory: must be a regular file inside the package",
+				target);
 		}
 	}
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-		return invalid(ctx, path, "is not a regular file (a FIFO, socket or device): must be a text file");
+		return invalid(ctx, path,
+			       "is not a regular file (a FIFO, socket or device): must be a text file");
 	return 0;
 }
 
@@ -203,9 +205,9 @@ const char *dkm_conf_env_value(const struct dkm_conf_env *env, const char *name)
 
 bool dkm_conf_env_is_var(const char *name)
 {
-	static const char *const names[] = { "kernelver",   "arch",	    "kernel_source_dir",
-					     "dkms_tree",   "source_tree",  "install_tree",
-					     "module",	    "module_version" };
+	static const char *const names[] = { "kernelver", "arch",	   "kernel_source_dir",
+					     "dkms_tree", "source_tree",   "install_tree",
+					     "module",	  "module_version" };
 
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
 		if (streq(name, names[i]))
@@ -241,8 +243,8 @@ static int append_overrides(struct dkm_ctx *ctx, const struct dkm_conf_env *env,
 	f[1] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s.conf", env->module, env->module_version);
 	f[2] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s-%s.conf", env->module, env->module_version,
 			     env->kernelver);
-	f[3] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s-%s-%s.conf", env->module,
-			     env->module_version, env->kernelver, env->arch);
+	f[3] = dkm_ctx_pathf(ctx, "/etc/dkms/%s-%s-%s-%s.conf", env->module, env->module_version,
+			     env->kernelver, env->arch);
 	for (size_t i = 0; i < ELEMENTSOF(f); i++) {
 		_cleanup_free_ char *more = NULL;
 		char *joined;
@@ -336,8 +338,9 @@ static int check_utf8(const struct reader *rd)
 			const char *s = var->elems[k].value;
 
 			if (dkm_utf8_invalid_at(s, strlen(s)) != (size_t)-1)
-				return invalid(rd->ctx, rd->path, "%s[%lu]: not valid UTF-8: must be text",
-					       var->name, var->elems[k].index);
+				return invalid(rd->ctx, rd->path,
+					       "%s[%lu]: not valid UTF-8: must be text", var->name,
+					       var->elems[k].index);
 		}
 	}
 	return 0;
@@ -358,14 +361,17 @@ static int check_name(const struct reader *rd, const char *directive, unsigned l
 		return invalid(rd->ctx, rd->path, "%s[%lu] is empty: must be a name such as '%s'",
 			       directive, i, example);
 	if (!name_is_valid(value) || strchr(value, ' ') || strchr(value, '\t'))
-		return invalid(rd->ctx, rd->path,
-			       "%s[%lu]='%s': must be a name without '/', '..', blanks or control characters, such as '%s'",
-			       directive, i, value, example);
+		return invalid(
+			rd->ctx, rd->path,
+			"%s[%lu]='%s': must be a name without '/', '..', blanks or control characters, such as '%s'",
+			directive, i, value, example);
 	if (streq(directive, "PATCH"))
 		return 0;
 	problem = dkm_name_problem(value, buf);
 	if (problem)
-		return invalid(rd->ctx, rd->path, "%s[%lu]='%s': %s: must be a name of " DKM_NAME_RULE ", such as '%s'",
+		return invalid(rd->ctx, rd->path,
+			       "%s[%lu]='%s': %s: must be a name of " DKM_NAME_RULE
+			       ", such as '%s'",
 			       directive, i, value, problem, example);
 	return 0;
 }
@@ -490,17 +496,19 @@ static int check_regex(const struct reader *rd, const char *directive, unsigned 
 	int k;
 
 	if (ere_expanded_size(re) > ERE_MAX_EXPANDED)
-		return invalid(rd->ctx, rd->path,
-			       "%s[%lu]='%s': the regular expression repeats too much (stacked or nested repetition): must be a short POSIX ERE such as '^6\\.'",
-			       directive, i, re);
+		return invalid(
+			rd->ctx, rd->path,
+			"%s[%lu]='%s': the regular expression repeats too much (stacked or nested repetition): must be a short POSIX ERE such as '^6\\.'",
+			directive, i, re);
 	k = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
 	if (k != 0) {
 		char err[128];
 
 		regerror(k, &rx, err, sizeof(err));
-		return invalid(rd->ctx, rd->path,
-			       "%s[%lu]='%s': invalid extended regular expression (%s): must be a POSIX ERE such as '^6\\.'",
-			       directive, i, re, err);
+		return invalid(
+			rd->ctx, rd->path,
+			"%s[%lu]='%s': invalid extended regular expression (%s): must be a POSIX ERE such as '^6\\.'",
+			directive, i, re, err);
 	}
 	regfree(&rx);
 	return 0;
@@ -587,13 +595,15 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 		if (dkm_shvars_length(rd->v, arrays[a]) > n)
 			n = dkm_shvars_length(rd->v, arrays[a]);
 	if (n == 0)
-		return invalid(rd->ctx, rd->path,
-			       "BUILT_MODULE_NAME[0] and DEST_MODULE_LOCATION[0] are not set: a package must list at least one module, e.g. DEST_MODULE_LOCATION[0]=\"/updates/dkms\"");
+		return invalid(
+			rd->ctx, rd->path,
+			"BUILT_MODULE_NAME[0] and DEST_MODULE_LOCATION[0] are not set: a package must list at least one module, e.g. DEST_MODULE_LOCATION[0]=\"/updates/dkms\"");
 	strip_len = dkm_shvars_length(rd->v, "STRIP");
 	if (strip_len > n)
-		return invalid(rd->ctx, rd->path,
-			       "STRIP[%lu] is set but there is no module %lu: STRIP[i] belongs to BUILT_MODULE_NAME[i]",
-			       strip_len - 1, strip_len - 1);
+		return invalid(
+			rd->ctx, rd->path,
+			"STRIP[%lu] is set but there is no module %lu: STRIP[i] belongs to BUILT_MODULE_NAME[i]",
+			strip_len - 1, strip_len - 1);
 
 	c->modules = xcalloc(n, sizeof(struct dkm_conf_module));
 	c->n_modules = n;
@@ -614,23 +624,26 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 				if (dkm_shvars_get(rd->v, arrays[a], i))
 					other = arrays[a];
 			if (other)
-				return invalid(rd->ctx, rd->path,
-					       "BUILT_MODULE_NAME[%lu] is not set but %s[%lu] is: with several modules each index needs BUILT_MODULE_NAME[i], e.g. BUILT_MODULE_NAME[%lu]=\"mymod\"",
-					       i, other, i, i);
+				return invalid(
+					rd->ctx, rd->path,
+					"BUILT_MODULE_NAME[%lu] is not set but %s[%lu] is: with several modules each index needs BUILT_MODULE_NAME[i], e.g. BUILT_MODULE_NAME[%lu]=\"mymod\"",
+					i, other, i, i);
 			for (size_t a = 0; a < ELEMENTSOF(arrays) && !other; a++)
 				if (dkm_shvars_get(rd->v, arrays[a], n - 1))
 					other = arrays[a];
-			return invalid(rd->ctx, rd->path,
-				       "BUILT_MODULE_NAME[%lu] is not set but %s[%lu] is: module indices must be contiguous from 0",
-				       i, other, n - 1);
+			return invalid(
+				rd->ctx, rd->path,
+				"BUILT_MODULE_NAME[%lu] is not set but %s[%lu] is: module indices must be contiguous from 0",
+				i, other, n - 1);
 		}
 		r = check_name(rd, "BUILT_MODULE_NAME", i, built, "mymod");
 		if (r < 0)
 			return r;
 		if (endswith(built, ".ko") || endswith(built, ".o"))
-			return invalid(rd->ctx, rd->path,
-				       "BUILT_MODULE_NAME[%lu]='%s': must be given without the .ko/.o suffix",
-				       i, built);
+			return invalid(
+				rd->ctx, rd->path,
+				"BUILT_MODULE_NAME[%lu]='%s': must be given without the .ko/.o suffix",
+				i, built);
 		m->built_name = xstrdup(built);
 
 		if (dest) {
@@ -638,23 +651,27 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 			if (r < 0)
 				return r;
 			if (endswith(dest, ".ko") || endswith(dest, ".o"))
-				return invalid(rd->ctx, rd->path,
-					       "DEST_MODULE_NAME[%lu]='%s': must be given without the .ko/.o suffix",
-					       i, dest);
+				return invalid(
+					rd->ctx, rd->path,
+					"DEST_MODULE_NAME[%lu]='%s': must be given without the .ko/.o suffix",
+					i, dest);
 		}
 		m->dest_name = xstrdup(dest ?: built);
 
-		if (bloc && (bloc[0] == '/' || has_control(bloc) || clean_path(bloc, &m->built_location) < 0))
-			return invalid(rd->ctx, rd->path,
-				       "BUILT_MODULE_LOCATION[%lu]='%s': must be a relative directory inside the build dir, without '..', e.g. \"src/\"",
-				       i, bloc);
+		if (bloc && (bloc[0] == '/' || has_control(bloc) ||
+			     clean_path(bloc, &m->built_location) < 0))
+			return invalid(
+				rd->ctx, rd->path,
+				"BUILT_MODULE_LOCATION[%lu]='%s': must be a relative directory inside the build dir, without '..', e.g. \"src/\"",
+				i, bloc);
 		if (!m->built_location)
 			m->built_location = xstrdup("");
 
 		if (!dloc)
-			return invalid(rd->ctx, rd->path,
-				       "DEST_MODULE_LOCATION[%lu] is not set: must start with /kernel, /updates or /extra",
-				       i);
+			return invalid(
+				rd->ctx, rd->path,
+				"DEST_MODULE_LOCATION[%lu] is not set: must start with /kernel, /updates or /extra",
+				i);
 		/* DKMS's rule is the prefix only ("/kernel*", "/updates*", "/extra*":
 		 * "/updates-dkms-test" is fine); the cleaned path must keep it, and no '..' */
 		if (!(startswith(dloc, "/kernel") || startswith(dloc, "/updates") ||
@@ -663,9 +680,10 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 		    !(startswith(m->dest_location, "/kernel") ||
 		      startswith(m->dest_location, "/updates") ||
 		      startswith(m->dest_location, "/extra")))
-			return invalid(rd->ctx, rd->path,
-				       "DEST_MODULE_LOCATION[%lu]='%s': must start with /kernel, /updates or /extra and not contain '..'",
-				       i, dloc);
+			return invalid(
+				rd->ctx, rd->path,
+				"DEST_MODULE_LOCATION[%lu]='%s': must start with /kernel, /updates or /extra and not contain '..'",
+				i, dloc);
 
 		if (!strip)
 			m->strip = i == 0 ? true : c->modules[0].strip;
@@ -679,13 +697,15 @@ static int read_modules(const struct reader *rd, struct dkm_conf *c)
 
 		for (unsigned long k = 0; k < i; k++) {
 			if (streq(c->modules[k].built_name, m->built_name))
-				return invalid(rd->ctx, rd->path,
-					       "BUILT_MODULE_NAME[%lu]='%s': same module as BUILT_MODULE_NAME[%lu]: each module must be listed once",
-					       i, m->built_name, k);
+				return invalid(
+					rd->ctx, rd->path,
+					"BUILT_MODULE_NAME[%lu]='%s': same module as BUILT_MODULE_NAME[%lu]: each module must be listed once",
+					i, m->built_name, k);
 			if (streq(c->modules[k].dest_name, m->dest_name))
-				return invalid(rd->ctx, rd->path,
-					       "DEST_MODULE_NAME[%lu]='%s': same installed name as module %lu: installed names must be unique",
-					       i, m->dest_name, k);
+				return invalid(
+					rd->ctx, rd->path,
+					"DEST_MODULE_NAME[%lu]='%s': same installed name as module %lu: installed names must be unique",
+					i, m->dest_name, k);
 		}
 	}
 	return 0;
@@ -747,19 +767,22 @@ static int check_patch_path(const struct reader *rd, unsigned long i, const char
 	if (isempty(value) || !strchr(value, '/'))
 		return check_name(rd, "PATCH", i, value, "fix-build.patch");
 	if (value[0] == '/')
-		return invalid(rd->ctx, rd->path,
-			       "PATCH[%lu]='%s': must be a path relative to the package's patches/ directory, not an absolute one, such as 'fix-build.patch' or 'subdir/fix-build.patch'",
-			       i, value);
+		return invalid(
+			rd->ctx, rd->path,
+			"PATCH[%lu]='%s': must be a path relative to the package's patches/ directory, not an absolute one, such as 'fix-build.patch' or 'subdir/fix-build.patch'",
+			i, value);
 	copy = xstrdup(value);
 	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
 		if (!name_is_valid(c) || strchr(c, ' ') || strchr(c, '\t'))
-			return invalid(rd->ctx, rd->path,
-				       "PATCH[%lu]='%s': must be a path below the package's patches/ directory without '..' components, blanks or control characters, such as 'subdir/fix-build.patch'",
-				       i, value);
+			return invalid(
+				rd->ctx, rd->path,
+				"PATCH[%lu]='%s': must be a path below the package's patches/ directory without '..' components, blanks or control characters, such as 'subdir/fix-build.patch'",
+				i, value);
 	if (endswith(value, "/"))
-		return invalid(rd->ctx, rd->path,
-			       "PATCH[%lu]='%s': names a directory: must name a patch file below patches/, such as 'subdir/fix-build.patch'",
-			       i, value);
+		return invalid(
+			rd->ctx, rd->path,
+			"PATCH[%lu]='%s': names a directory: must name a patch file below patches/, such as 'subdir/fix-build.patch'",
+			i, value);
 	return 0;
 }
 
@@ -813,9 +836,10 @@ static int read_exclusive_config(const struct reader *rd, struct dkm_conf *c)
 		for (const char *q = p; ok && *q; q++)
 			ok = isalnum((unsigned char)*q) || *q == '_';
 		if (!ok)
-			return invalid(rd->ctx, rd->path,
-				       "BUILD_EXCLUSIVE_CONFIG[0]='%s': '%s' must be CONFIG_X or !CONFIG_X, separated by blanks",
-				       s, items[i]);
+			return invalid(
+				rd->ctx, rd->path,
+				"BUILD_EXCLUSIVE_CONFIG[0]='%s': '%s' must be CONFIG_X or !CONFIG_X, separated by blanks",
+				s, items[i]);
 		strv_extend(&c->build_exclusive_config, items[i]);
 	}
 	return 0;
@@ -833,9 +857,10 @@ static int read_script(const struct reader *rd, const char *directive, char **re
 	}
 	first = xstrndup(s, strcspn(s, " \t\n"));
 	if (first[0] == '/' || clean_path(first, &clean) < 0 || isempty(clean))
-		return invalid(rd->ctx, rd->path,
-			       "%s[0]='%s': must name a script inside the package, relative and without '..', e.g. \"./configure\"",
-			       directive, s);
+		return invalid(
+			rd->ctx, rd->path,
+			"%s[0]='%s': must name a script inside the package, relative and without '..', e.g. \"./configure\"",
+			directive, s);
 	*ret = xstrdup(s);
 	return 0;
 }
@@ -853,11 +878,15 @@ int dkm_conf_from_vars(struct dkm_ctx *ctx, const char *path, const struct dkm_s
 	if (r < 0)
 		return r;
 	if (!name)
-		return invalid(ctx, path, "PACKAGE_NAME is not set: it must name the package, e.g. PACKAGE_NAME=\"mydriver\"");
+		return invalid(
+			ctx, path,
+			"PACKAGE_NAME is not set: it must name the package, e.g. PACKAGE_NAME=\"mydriver\"");
 	if ((r = check_name(&rd, "PACKAGE_NAME", 0, name, "mydriver")) < 0)
 		return r;
 	if (!version)
-		return invalid(ctx, path, "PACKAGE_VERSION is not set: it must give the version, e.g. PACKAGE_VERSION=\"1.0\"");
+		return invalid(
+			ctx, path,
+			"PACKAGE_VERSION is not set: it must give the version, e.g. PACKAGE_VERSION=\"1.0\"");
 	if ((r = check_name(&rd, "PACKAGE_VERSION", 0, version, "1.0")) < 0)
 		return r;
 	c->package_name = xstrdup(name);
@@ -986,7 +1015,8 @@ static int kconfig_has(FILE *f, const char *sym)
 
 	rewind(f);
 	while (fgets(line, sizeof(line), f))
-		if (strneq(line, sym, n) && line[n] == '=' && (line[n + 1] == 'y' || line[n + 1] == 'm'))
+		if (strneq(line, sym, n) && line[n] == '=' &&
+		    (line[n + 1] == 'y' || line[n + 1] == 'm'))
 			return 1;
 	return ferror(f) ? -EIO : 0;
 }
@@ -1042,8 +1072,9 @@ int dkm_conf_excluded(const struct dkm_conf *conf, const char *kernelver, const 
 		if (r < 0)
 			return r;
 		if (r == negate) {
-			*ret_reason = xasprintf("BUILD_EXCLUSIVE_CONFIG: %s is %s in '%s'", item + negate,
-						negate ? "set" : "not set", kconfig_path);
+			*ret_reason =
+				xasprintf("BUILD_EXCLUSIVE_CONFIG: %s is %s in '%s'", item + negate,
+					  negate ? "set" : "not set", kconfig_path);
 			return 1;
 		}
 	}
@@ -1084,7 +1115,8 @@ int dkm_conf_dump_raw(const struct dkm_shvars *v, const struct dkm_conf_env *env
 			continue;
 		for (size_t k = 0; k < var->n_elems; k++) {
 			_cleanup_free_ char *line =
-				dkm_shvars_format(var->name, var->elems[k].index, var->elems[k].value);
+				dkm_shvars_format(var->name, var->elems[k].index,
+						  var->elems[k].value);
 
 			if (fprintf(f, "%s\n", line) < 0)
 				return -EIO;

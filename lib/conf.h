@@ -14,7 +14,7 @@ struct dkm_conf_env {
 	const char *dkms_tree;
 	const char *source_tree;
 	const char *install_tree;
-	const char *module;         /* package name as registered, may be NULL before add */
+	const char *module;	    /* package name as registered, may be NULL before add */
 	const char *module_version; /* may be NULL before add */
 };
 
@@ -23,7 +23,7 @@ struct dkm_conf_module {
 	char *built_location; /* BUILT_MODULE_LOCATION[i], relative to the build dir, "" = top */
 	char *dest_name;      /* DEST_MODULE_NAME[i], default built_name */
 	char *dest_location;  /* DEST_MODULE_LOCATION[i], e.g. "/updates/dkms" (validated) */
-	bool strip;           /* STRIP[i], default true */
+	bool strip;	      /* STRIP[i], default true */
 };
 
 struct dkm_conf {
@@ -34,19 +34,19 @@ struct dkm_conf {
 	struct dkm_conf_module *modules;
 	size_t n_modules;
 
-	char *make;   /* the MAKE command selected for kernelver (MAKE_MATCH), NULL = default */
-	char *clean;  /* CLEAN, deprecated, may be NULL */
+	char *make;	/* the MAKE command selected for kernelver (MAKE_MATCH), NULL = default */
+	char *clean;	/* CLEAN, deprecated, may be NULL */
 	char **patches; /* PATCH[i] selected for kernelver (PATCH_MATCH), NULL-terminated */
 
 	bool autoinstall;
-	char **build_depends; /* package names, NULL-terminated */
-	char *build_exclusive_kernel;     /* ERE */
+	char **build_depends;		  /* package names, NULL-terminated */
+	char *build_exclusive_kernel;	  /* ERE */
 	char *build_exclusive_kernel_min; /* version */
 	char *build_exclusive_kernel_max;
-	char *build_exclusive_arch;       /* ERE (DKMS matches it as a regex) */
-	char **build_exclusive_config;    /* "CONFIG_X" or "!CONFIG_X" */
+	char *build_exclusive_arch;    /* ERE (DKMS matches it as a regex) */
+	char **build_exclusive_config; /* "CONFIG_X" or "!CONFIG_X" */
 
-	char *pre_build, *post_build; /* relative to the build dir */
+	char *pre_build, *post_build;				   /* relative to the build dir */
 	char *post_add, *pre_install, *post_install, *post_remove; /* relative to source dir */
 
 	bool no_weak_modules;
@@ -84,7 +84,7 @@ static inline void dkm_conf_freep(struct dkm_conf **c)
 struct dkm_shvars;
 
 #define DKM_CONF_MAX_SIZE (1024U * 1024U) /* larger files are refused */
-#define DKM_CONF_SHELL_TIMEOUT_SEC 10U    /* a sandboxed evaluation is killed after this */
+#define DKM_CONF_SHELL_TIMEOUT_SEC 10U	  /* a sandboxed evaluation is killed after this */
 
 /* The directive names DKMS reads (NULL-terminated, sorted). */
 extern const char *const dkm_conf_directives[];
@@ -108,4 +108,3 @@ int dkm_conf_ver_compare(const char *a, const char *b);
 /* Is name one of the variables of struct dkm_conf_env? Its value in env (may be NULL). */
 bool dkm_conf_env_is_var(const char *name);
 const char *dkm_conf_env_value(const struct dkm_conf_env *env, const char *name);
-

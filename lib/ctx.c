@@ -122,7 +122,7 @@ enum setting_kind {
 
 struct setting {
 	const char *key;
-	size_t offset; /* of the field in struct dkm_ctx */
+	size_t offset;		    /* of the field in struct dkm_ctx */
 	const char *const *allowed; /* SETTING_ENUM: the names, NULL-terminated */
 	enum setting_kind kind;
 };
@@ -192,10 +192,10 @@ static const struct setting settings[] = {
 };
 
 /* keys with their own parsing in config_set() below */
-static const char *const special_keys[] = { "jobs", "build_timeout", "initrd_packages",
-					     "build_uid_range", "build_log_max", "build_dir_max",
-					     "build_max_procs", "build_max_memory", "lock_timeout",
-					     "cc_cache_max" };
+static const char *const special_keys[] = {
+	"jobs",		 "build_timeout",   "initrd_packages",	"build_uid_range", "build_log_max",
+	"build_dir_max", "build_max_procs", "build_max_memory", "lock_timeout",	   "cc_cache_max"
+};
 
 char **dkm_ctx_config_keys(void)
 {
@@ -256,9 +256,12 @@ static const struct {
 	const char *expected;
 } numbers[] = {
 	{ "jobs", 1, 4096, "a whole number from 1 to 4096" },
-	{ "build_timeout", 0, WEEK, "a whole number of seconds from 0 (no limit) to 604800 (a week)" },
-	{ "lock_timeout", 0, WEEK, "a whole number of seconds from 0 (no limit) to 604800 (a week)" },
-	{ "build_max_procs", 0, 1000000, "a whole number of processes from 0 (no limit) to 1000000" },
+	{ "build_timeout", 0, WEEK,
+	  "a whole number of seconds from 0 (no limit) to 604800 (a week)" },
+	{ "lock_timeout", 0, WEEK,
+	  "a whole number of seconds from 0 (no limit) to 604800 (a week)" },
+	{ "build_max_procs", 0, 1000000,
+	  "a whole number of processes from 0 (no limit) to 1000000" },
 };
 
 static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, const char *key,
@@ -278,9 +281,10 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 			if (idx < 0) {
 				_cleanup_free_ char *list = strv_join((char **)s->allowed, ", ");
 
-				return dkm_err(ctx, -EINVAL,
-					       "invalid configuration: '%s':%u: %s='%s': expected one of %s",
-					       path, line, key, value, list);
+				return dkm_err(
+					ctx, -EINVAL,
+					"invalid configuration: '%s':%u: %s='%s': expected one of %s",
+					path, line, key, value, list);
 			}
 		}
 		if (s->kind == SETTING_ENUM) {
@@ -292,9 +296,10 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 			return 0;
 		}
 		if (s->kind == SETTING_PATH && value[0] != '/')
-			return dkm_err(ctx, -EINVAL,
-				       "invalid configuration: '%s':%u: %s='%s': expected an absolute path",
-				       path, line, key, value);
+			return dkm_err(
+				ctx, -EINVAL,
+				"invalid configuration: '%s':%u: %s='%s': expected an absolute path",
+				path, line, key, value);
 		field = (char **)((char *)ctx + s->offset);
 		free(*field);
 		*field = xstrdup(value);
@@ -325,9 +330,10 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 
 		if (sscanf(value, "%u-%u%n", &lo, &hi, &n) != 2 || n != (int)strlen(value) ||
 		    lo < 1000 || hi < lo || hi - lo < 15 || hi >= 4294967294U)
-			return dkm_err(ctx, -EINVAL,
-				       "invalid configuration: '%s':%u: %s='%s': expected FIRST-LAST, a range of at least 16 uids above 999 that no user or service has",
-				       path, line, key, value);
+			return dkm_err(
+				ctx, -EINVAL,
+				"invalid configuration: '%s':%u: %s='%s': expected FIRST-LAST, a range of at least 16 uids above 999 that no user or service has",
+				path, line, key, value);
 		ctx->build_uid_min = lo;
 		ctx->build_uid_max = hi;
 		return 0;
@@ -342,10 +348,11 @@ static int config_set(struct dkm_ctx *ctx, const char *path, unsigned line, cons
 		uint64_t v;
 
 		if (parse_size(value, &v) < 0 || (streq(key, "build_log_max") && v && v < 4096))
-			return dkm_err(ctx, -EINVAL,
-				       "invalid configuration: '%s':%u: %s='%s': expected a size in bytes, with an optional K, M, G or T suffix (powers of 1024), 0 for no limit%s",
-				       path, line, key, value,
-				       streq(key, "build_log_max") ? ", else at least 4K" : "");
+			return dkm_err(
+				ctx, -EINVAL,
+				"invalid configuration: '%s':%u: %s='%s': expected a size in bytes, with an optional K, M, G or T suffix (powers of 1024), 0 for no limit%s",
+				path, line, key, value,
+				streq(key, "build_log_max") ? ", else at least 4K" : "");
 		if (streq(key, "build_log_max"))
 			ctx->build_log_max = v;
 		else if (streq(key, "build_dir_max"))
@@ -390,9 +397,10 @@ static int config_read(struct dkm_ctx *ctx, const char *path, char **ret)
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0 && errno == ELOOP)
-		return dkm_err(ctx, -ELOOP,
-			       "refusing configuration: '%s': it is a symbolic link (not followed): put the file itself there",
-			       path);
+		return dkm_err(
+			ctx, -ELOOP,
+			"refusing configuration: '%s': it is a symbolic link (not followed): put the file itself there",
+			path);
 	if (fd < 0)
 		return dkm_err(ctx, -errno, "cannot read configuration: '%s': %s", path,
 			       strerror(errno));
@@ -400,29 +408,35 @@ static int config_read(struct dkm_ctx *ctx, const char *path, char **ret)
 		return dkm_err(ctx, -errno, "cannot read configuration: '%s': %s", path,
 			       strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return dkm_err(ctx, -EINVAL,
-			       "refusing configuration: '%s': it is not a regular file: put a text file there",
-			       path);
+		return dkm_err(
+			ctx, -EINVAL,
+			"refusing configuration: '%s': it is not a regular file: put a text file there",
+			path);
 	if (geteuid() == 0) {
 		if (st.st_uid != 0)
-			return dkm_err(ctx, -EPERM,
-				       "refusing configuration: '%s': it belongs to uid %u, not root, and it chooses what root builds and signs: run 'chown root: %s'",
-				       path, (unsigned)st.st_uid, path);
+			return dkm_err(
+				ctx, -EPERM,
+				"refusing configuration: '%s': it belongs to uid %u, not root, and it chooses what root builds and signs: run 'chown root: %s'",
+				path, (unsigned)st.st_uid, path);
 		if ((w = writers(&st)))
-			return dkm_err(ctx, -EPERM,
-				       "refusing configuration: '%s': %s can write it (mode %04o), and it chooses what root builds and signs: run 'chmod go-w %s'",
-				       path, w, (unsigned)(st.st_mode & 07777), path);
+			return dkm_err(
+				ctx, -EPERM,
+				"refusing configuration: '%s': %s can write it (mode %04o), and it chooses what root builds and signs: run 'chmod go-w %s'",
+				path, w, (unsigned)(st.st_mode & 07777), path);
 		if (stat(dir, &dst) == 0 && (dst.st_uid != 0 || writers(&dst)))
-			return dkm_err(ctx, -EPERM,
-				       "refusing configuration: '%s': its directory '%s' %s, so others can replace it: run 'chown root: %s && chmod go-w %s'",
-				       path, dir,
-				       dst.st_uid != 0 ? "does not belong to root" : "can be written by others",
-				       dir, dir);
+			return dkm_err(
+				ctx, -EPERM,
+				"refusing configuration: '%s': its directory '%s' %s, so others can replace it: run 'chown root: %s && chmod go-w %s'",
+				path, dir,
+				dst.st_uid != 0 ? "does not belong to root"
+						: "can be written by others",
+				dir, dir);
 	}
 	if (st.st_size > (1 << 20))
-		return dkm_err(ctx, -EFBIG,
-			       "refusing configuration: '%s': larger than 1 MiB: it is a short key=value text",
-			       path);
+		return dkm_err(
+			ctx, -EFBIG,
+			"refusing configuration: '%s': larger than 1 MiB: it is a short key=value text",
+			path);
 	data = xmalloc((size_t)st.st_size + 1);
 	for (;;) {
 		ssize_t k = read(fd, data + len, (size_t)st.st_size - len);
@@ -437,9 +451,10 @@ static int config_read(struct dkm_ctx *ctx, const char *path, char **ret)
 	}
 	data[len] = 0;
 	if (strlen(data) != len)
-		return dkm_err(ctx, -EINVAL,
-			       "refusing configuration: '%s': it contains a NUL byte: it is a key=value text",
-			       path);
+		return dkm_err(
+			ctx, -EINVAL,
+			"refusing configuration: '%s': it contains a NUL byte: it is a key=value text",
+			path);
 	*ret = TAKE_PTR(data);
 	return 0;
 }
@@ -488,8 +503,8 @@ int dkm_ctx_load_config(struct dkm_ctx *ctx)
 		eq = strchr(line, '=');
 		if (!eq)
 			return dkm_err(ctx, -EINVAL,
-				       "invalid configuration: '%s':%u: '%s': expected key=value", path,
-				       lineno, line);
+				       "invalid configuration: '%s':%u: '%s': expected key=value",
+				       path, lineno, line);
 		*eq = 0;
 		key = strstrip(line);
 		value = strstrip(eq + 1);

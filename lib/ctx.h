@@ -32,7 +32,7 @@ enum dkm_initrd_generator {
 	_DKM_INITRD_GENERATOR_MAX,
 };
 enum dkm_fail_policy {
-	DKM_FAIL_AUTO,   /* a kernel hook fails when a module of the initramfs did not build */
+	DKM_FAIL_AUTO, /* a kernel hook fails when a module of the initramfs did not build */
 	DKM_FAIL_NEVER,
 	DKM_FAIL_ALWAYS,
 	_DKM_FAIL_MAX,
@@ -51,23 +51,23 @@ struct dkm_ctx {
 	char *source_tree; /* /usr/src */
 	char *state_dir;   /* /var/lib/dkm-hook */
 	char *module_dir;  /* /lib/modules */
-	char *conf_dir;    /* /etc/dkm-hook */
-	char *sign_key;    /* /var/lib/dkm-hook/mok.key */
+	char *conf_dir;	   /* /etc/dkm-hook */
+	char *sign_key;	   /* /var/lib/dkm-hook/mok.key */
 	char *sign_cert;   /* /var/lib/dkm-hook/mok.der */
 
 	/* settings from dkm-hook.conf */
 	enum dkm_compress_setting compress;
 	enum dkm_sign_setting sign;
-	char *build_user;        /* user for compilers and package scripts; "" = caller */
-	unsigned build_timeout;  /* seconds, 0 = none */
+	char *build_user;	/* user for compilers and package scripts; "" = caller */
+	unsigned build_timeout; /* seconds, 0 = none */
 	enum dkm_initrd_generator initrd_generator;
-	char **initrd_packages;  /* NULL-terminated */
+	char **initrd_packages; /* NULL-terminated */
 	enum dkm_fail_policy fail_policy;
-	char *cc_launcher;       /* auto (ccache if in PATH), "" = none, or e.g. ccache */
-	char *cc_cache_dir;      /* holds a cache per package; "" = <state_dir>/cc-cache */
-	uint64_t cc_cache_max;   /* bytes per package's cache, 0 = no limit */
-	char *dest_location;     /* auto|dkms.conf|/updates/dkms ... */
-	char *root_device;       /* for initrd-modules: device or image holding the root fs */
+	char *cc_launcher;	  /* auto (ccache if in PATH), "" = none, or e.g. ccache */
+	char *cc_cache_dir;	  /* holds a cache per package; "" = <state_dir>/cc-cache */
+	uint64_t cc_cache_max;	  /* bytes per package's cache, 0 = no limit */
+	char *dest_location;	  /* auto|dkms.conf|/updates/dkms ... */
+	char *root_device;	  /* for initrd-modules: device or image holding the root fs */
 	bool pkg_scripts_as_root; /* yes|no: install-time package scripts of root's sources */
 
 	unsigned jobs; /* job budget, >= 1 */
@@ -79,12 +79,12 @@ struct dkm_ctx {
 	void *log_userdata;
 
 	enum dkm_sandbox_policy sandbox;
-	int sandbox_state;    /* 0 not probed yet, 1 available, -errno unavailable */
+	int sandbox_state;	/* 0 not probed yet, 1 available, -errno unavailable */
 	unsigned build_uid_min; /* the range of uids builds run as, one per build at a time */
 	unsigned build_uid_max;
 	/* what one build may use (0 = no limit) */
-	uint64_t build_log_max;    /* bytes of output kept in build.log */
-	uint64_t build_dir_max;    /* bytes in the build dir, and the largest file it may write */
+	uint64_t build_log_max;	   /* bytes of output kept in build.log */
+	uint64_t build_dir_max;	   /* bytes in the build dir, and the largest file it may write */
 	unsigned build_max_procs;  /* processes of the build user a build may add */
 	uint64_t build_max_memory; /* address space of each build process, bytes */
 

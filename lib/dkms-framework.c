@@ -67,10 +67,9 @@ static void fw_read_file(struct dkm_ctx *ctx, const char *path, struct dkm_shvar
 		}
 		r = dkm_shvars_parse(t, line, &st);
 		if (r < 0)
-			dkm_warn(
-				ctx,
-				"'%s' line %u: %s: not evaluated (dkm-hook reads framework.conf as assignments and never executes it): line ignored",
-				path, lineno, st.what[0] ? st.what : "not an assignment");
+			dkm_warn(ctx,
+				 "'%s' line %u: %s: not evaluated (dkm-hook reads framework.conf as assignments and never executes it): line ignored",
+				 path, lineno, st.what[0] ? st.what : "not an assignment");
 		else
 			for (size_t i = 0; i < ELEMENTSOF(fw_keys); i++) {
 				const struct dkm_shvar *sv = dkm_shvars_find(t, fw_keys[i]);
@@ -97,10 +96,9 @@ static bool fw_set(const struct dkm_shvars *vals, const char *key, const char **
 static int fw_path(struct dkm_ctx *ctx, const char *key, const char *v, char **field)
 {
 	if (strstr(v, KVER_MARK)) {
-		dkm_warn(
-			ctx,
-			"framework.conf: %s uses $kernelver: per-kernel paths are not supported, ignored",
-			key);
+		dkm_warn(ctx,
+			 "framework.conf: %s uses $kernelver: per-kernel paths are not supported, ignored",
+			 key);
 		return 0;
 	}
 	if (v[0] != '/')
@@ -198,10 +196,9 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 	}
 	if (fw_set(vals, "mok_signing_key", &v)) {
 		if (startswith(v, "pkcs11:")) {
-			r = dkm_err(
-				ctx, -EOPNOTSUPP,
-				"not supported: framework.conf: mok_signing_key='%s': dkm-hook signs with a key file (PKCS#11 tokens are not supported)",
-				v);
+			r = dkm_err(ctx, -EOPNOTSUPP,
+				    "not supported: framework.conf: mok_signing_key='%s': dkm-hook signs with a key file (PKCS#11 tokens are not supported)",
+				    v);
 			goto out;
 		}
 		r = fw_path(ctx, "mok_signing_key", v, &ctx->sign_key);
@@ -257,13 +254,11 @@ int dkm_dkms_framework_load(struct dkm_ctx *ctx, struct dkm_dkms_framework *ret)
 	fw.autoinstall_all_kernels = fw_set(vals, "autoinstall_all_kernels", &v);
 	fw.verbose = fw_set(vals, "verbose", &v);
 	if (fw_set(vals, "symlink_modules", &v))
-		dkm_warn(
-			ctx,
-			"framework.conf: symlink_modules is not supported: modules are copied (atomically) into the module tree");
+		dkm_warn(ctx,
+			 "framework.conf: symlink_modules is not supported: modules are copied (atomically) into the module tree");
 	if (fw_set(vals, "modprobe_on_install", &v))
-		dkm_warn(
-			ctx,
-			"framework.conf: modprobe_on_install is not supported: modules are not loaded after install");
+		dkm_warn(ctx,
+			 "framework.conf: modprobe_on_install is not supported: modules are not loaded after install");
 	fw.no_autoinstall = path_exists(noauto);
 	*ret = fw;
 	fw.dkms_tree = NULL;

@@ -145,11 +145,10 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 		char sha[65];
 
 		if (!file) {
-			dkm_warn(
-				ctx,
-				"%s/%s: '%s/%s.ko' is missing in DKMS's tree: not imported for %s (rebuild with 'dkms install %s/%s -k %s --force')",
-				pkg->name, pkg->version, moddir, m->dest_name, kver, pkg->name,
-				pkg->version, kver);
+			dkm_warn(ctx,
+				 "%s/%s: '%s/%s.ko' is missing in DKMS's tree: not imported for %s (rebuild with 'dkms install %s/%s -k %s --force')",
+				 pkg->name, pkg->version, moddir, m->dest_name, kver, pkg->name,
+				 pkg->version, kver);
 			(void)rm_rf(instdir);
 			im->failed++;
 			return 0;
@@ -190,11 +189,10 @@ static int import_kernel(struct imp *im, const struct dkm_pkg *pkg, const char *
 				}
 			}
 			if (!found) {
-				dkm_warn(
-					ctx,
-					"%s/%s: DKMS says it is installed for %s, but '%s%s' is not the module it built: recorded as built ('dkms install %s/%s -k %s --force' installs it)",
-					pkg->name, pkg->version, kver, loc, file, pkg->name,
-					pkg->version, kver);
+				dkm_warn(ctx,
+					 "%s/%s: DKMS says it is installed for %s, but '%s%s' is not the module it built: recorded as built ('dkms install %s/%s -k %s --force' installs it)",
+					 pkg->name, pkg->version, kver, loc, file, pkg->name,
+					 pkg->version, kver);
 				installed = false;
 			}
 		}
@@ -276,10 +274,9 @@ static int import_pkg(struct imp *im, const char *name, const char *version)
 	}
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n <= 0) {
-		dkm_warn(
-			ctx,
-			"%s/%s: '%s' is not a link to a source tree (a binaries-only DKMS package?): not imported",
-			name, version, link);
+		dkm_warn(ctx,
+			 "%s/%s: '%s' is not a link to a source tree (a binaries-only DKMS package?): not imported",
+			 name, version, link);
 		im->failed++;
 		return 0;
 	}
@@ -309,10 +306,9 @@ static int import_pkg(struct imp *im, const char *name, const char *version)
 	if (!kver) {
 		kver = dkm_kernel_default(ctx);
 		if (!kver || dkm_kernel_probe(ctx, kver, NULL, NULL, &k) < 0)
-			return dkm_err(
-				ctx, -ENOENT,
-				"%s/%s: no kernel found under '%s%s' to read its dkms.conf for",
-				name, version, ctx->root, ctx->module_dir);
+			return dkm_err(ctx, -ENOENT,
+				       "%s/%s: no kernel found under '%s%s' to read its dkms.conf for",
+				       name, version, ctx->root, ctx->module_dir);
 	}
 	r = dkm_pkg_read_conf(ctx, &pkg, k, &conf);
 	if (r < 0) {

@@ -101,9 +101,9 @@ static const char *elf_open(struct elf_view *v, const void *data, size_t len)
 	v->type = (unsigned)rd(v, 16, 2);
 	v->machine = (unsigned)rd(v, 18, 2);
 	if (v->type != ET_REL)
-		return v->type == ET_EXEC ? "an executable, not a relocatable object" :
-		       v->type == ET_DYN  ? "a shared object, not a relocatable object" :
-					    "not a relocatable object";
+		return v->type == ET_EXEC  ? "an executable, not a relocatable object"
+		       : v->type == ET_DYN ? "a shared object, not a relocatable object"
+					   : "not a relocatable object";
 	if (v->is64) {
 		v->shoff = rd(v, 40, 8);
 		v->shentsize = rd(v, 58, 2);

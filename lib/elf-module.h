@@ -10,9 +10,9 @@ struct dkm_ctx;
 struct dkm_elf_module {
 	unsigned elf_class; /* 32 or 64 */
 	bool big_endian;
-	unsigned machine;   /* e_machine (EM_X86_64 = 62, EM_AARCH64 = 183, ...) */
-	char *name;         /* .modinfo "name=", NULL if the module has none */
-	char *vermagic;     /* .modinfo "vermagic=" */
+	unsigned machine; /* e_machine (EM_X86_64 = 62, EM_AARCH64 = 183, ...) */
+	char *name;	  /* .modinfo "name=", NULL if the module has none */
+	char *vermagic;	  /* .modinfo "vermagic=" */
 };
 
 /* Only the ELF magic: is this an ELF file at all (and not, say, a compressed one)? */

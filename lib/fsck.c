@@ -124,7 +124,8 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 				cannot = xasprintf("cannot write it: %s", strerror(-r));
 		}
 		problem(f, fixed, "%s/%s, %s: manifest '%s' is damaged: %s%s%s%s", p->name,
-			p->version, kver, mp, strempty(why), fixed ? ": written again from the build" : "",
+			p->version, kver, mp, strempty(why),
+			fixed ? ": written again from the build" : "",
 			cannot ? ": not repaired: " : "", strempty(cannot));
 		if (!fixed) {
 			say(f, DKM_FSCK_HINT,
@@ -193,7 +194,8 @@ static void check_registrations(struct fsck *f)
 		_cleanup_free_ char *name = xstrndup(pv, strcspn(pv, "/"));
 		const char *ver = strchr(pv, '/') + 1;
 		_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, ver);
-		_cleanup_free_ char *src = dkm_ctx_pathf(ctx, "%s/%s-%s", ctx->source_tree, name, ver);
+		_cleanup_free_ char *src =
+			dkm_ctx_pathf(ctx, "%s/%s-%s", ctx->source_tree, name, ver);
 
 		problem(f, false,
 			"%s: registration '%s/package' is %s: the package, its builds and the modules it installed are not managed",
@@ -211,8 +213,8 @@ static void check_registrations(struct fsck *f)
 static void check_originals(struct fsck *f, const char *kver)
 {
 	struct dkm_ctx *ctx = f->ctx;
-	_cleanup_free_ char *odir = dkm_ctx_pathf(ctx, "%s/kernels/%s/originals", ctx->state_dir,
-						  kver);
+	_cleanup_free_ char *odir =
+		dkm_ctx_pathf(ctx, "%s/kernels/%s/originals", ctx->state_dir, kver);
 	struct dirent *de;
 	DIR *d = opendir(odir);
 
@@ -243,12 +245,14 @@ static void check_originals(struct fsck *f, const char *kver)
 			_cleanup_strv_free_ char **insts = dkm_inst_list(ctx, name, ver);
 
 			for (size_t j = 0; insts[j]; j++) {
-				_cleanup_free_ char *kv2 = xstrndup(insts[j], strcspn(insts[j], "\t"));
+				_cleanup_free_ char *kv2 =
+					xstrndup(insts[j], strcspn(insts[j], "\t"));
 				_cleanup_free_ char *idir = NULL, *man = NULL;
 
 				if (!streq(kv2, kver))
 					continue;
-				idir = dkm_inst_dir(ctx, name, ver, kver, strchr(insts[j], '\t') + 1);
+				idir = dkm_inst_dir(ctx, name, ver, kver,
+						    strchr(insts[j], '\t') + 1);
 				man = path_join(idir, "manifest");
 				displaced = displaced || path_exists(man);
 			}
@@ -275,13 +279,15 @@ static void check_originals(struct fsck *f, const char *kver)
 				mark_dirty(f, kver);
 				fixed = true;
 			}
-			problem(f, fixed, "displaced original of '%s' not restored to '%s'%s%s%s", mod,
-				target,
+			problem(f, fixed, "displaced original of '%s' not restored to '%s'%s%s%s",
+				mod, target,
 				!fixed && path_exists(target)
 					? ": another file is at that path now: move it away (the original is archived as '"
 					: "",
 				!fixed && path_exists(target) ? file : "",
-				!fixed && path_exists(target) ? "'), then run 'dkm-hook fsck --repair'" : "");
+				!fixed && path_exists(target)
+					? "'), then run 'dkm-hook fsck --repair'"
+					: "");
 		}
 	}
 	closedir(d);
@@ -328,7 +334,8 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair,
 
 		if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
 			say(&f, DKM_FSCK_NOTE,
-			    "another dkm-hook command holds '%s': what follows may be in flux", lockp);
+			    "another dkm-hook command holds '%s': what follows may be in flux",
+			    lockp);
 	}
 	/* kernels we know of: the module trees, and the state tree's per-kernel dirs */
 	kvers = dkm_kernel_list(ctx);
@@ -347,7 +354,8 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair,
 		if (dkm_depmod_pending(ctx, kvers[i])) {
 			if (repair) {
 				r = dkm_install_recover(ctx, kvers[i], false);
-				problem(&f, r >= 0, "%s: an interrupted transaction or a depmod is pending",
+				problem(&f, r >= 0,
+					"%s: an interrupted transaction or a depmod is pending",
 					kvers[i]);
 				if (r >= 0)
 					mark_dirty(&f, kvers[i]);
@@ -369,7 +377,8 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair,
 
 		r = dkm_pkg_recover(ctx, repair, &found);
 		if (r < 0)
-			problem(&f, false, "cannot finish an interrupted add, remove or unbuild: %s",
+			problem(&f, false,
+				"cannot finish an interrupted add, remove or unbuild: %s",
 				strerror(-r));
 		for (size_t i = 0; found && found[i]; i++)
 			problem(&f, repair, "%s%s", found[i],
@@ -383,8 +392,8 @@ int dkm_action_fsck(struct dkm_ctx *ctx, const struct dkm_opts *o, bool repair,
 		_cleanup_free_ char *src = dkm_ctx_path(ctx, l[i]->source);
 
 		if (!is_dir(src))
-			problem(&f, false, "%s/%s: source '%s' is missing (state broken)", l[i]->name,
-				l[i]->version, src);
+			problem(&f, false, "%s/%s: source '%s' is missing (state broken)",
+				l[i]->name, l[i]->version, src);
 		for (size_t j = 0; insts[j]; j++) {
 			_cleanup_free_ char *kv = xstrndup(insts[j], strcspn(insts[j], "\t"));
 

@@ -10,8 +10,8 @@ struct dkm_opts;
 enum dkm_fsck_item {
 	DKM_FSCK_PROBLEM,  /* a problem, left as it is */
 	DKM_FSCK_REPAIRED, /* a problem that was repaired (or a depmod the repairs owed, run) */
-	DKM_FSCK_HINT,     /* how to repair the problem reported just before */
-	DKM_FSCK_NOTE,     /* not a problem: another command holds the lock, what follows may move */
+	DKM_FSCK_HINT,	   /* how to repair the problem reported just before */
+	DKM_FSCK_NOTE, /* not a problem: another command holds the lock, what follows may move */
 };
 
 /* Receives the report, line by line, in order (text: one line, no newline). */

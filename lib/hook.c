@@ -45,15 +45,17 @@ static size_t find_failures(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n, c
 		f = xrealloc(f, (nf + 1) * sizeof(*f));
 		f[nf++] = (struct failure){
 			.pkg = l[i],
-			.log = isempty(dkm_kv_get(&inst.kv, "log")) ? NULL
-								    : xstrdup(dkm_kv_get(&inst.kv, "log")),
+			.log = isempty(dkm_kv_get(&inst.kv, "log"))
+				       ? NULL
+				       : xstrdup(dkm_kv_get(&inst.kv, "log")),
 		};
 	}
 	*ret = f;
 	return nf;
 }
 
-static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *kver, const char *arch)
+static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *kver,
+					      const char *arch)
 {
 	struct dkm_initrd_list need = { 0 };
 	struct dkm_pkg **l = NULL;
@@ -66,7 +68,8 @@ static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *k
 	if (nf > 0 && ctx->fail_policy == DKM_FAIL_AUTO)
 		(void)dkm_initrd_modules(ctx, kver, arch, &need);
 	for (size_t i = 0; i < nf; i++) {
-		_cleanup_free_ char *log = f[i].log ? xasprintf(" (log: '%s')", f[i].log) : xstrdup("");
+		_cleanup_free_ char *log =
+			f[i].log ? xasprintf(" (log: '%s')", f[i].log) : xstrdup("");
 
 		for (size_t j = 0; j < need.n && !f[i].needed; j++)
 			if (streq(need.entries[j].package, f[i].pkg->name))
@@ -74,8 +77,8 @@ static enum dkm_kernel_verdict judge_failures(struct dkm_ctx *ctx, const char *k
 		if (f[i].needed) {
 			dkm_err(ctx, 0,
 				"%s/%s failed to build for %s%s, and %s needs it to boot (%s): stopping the installation of %s, so the machine keeps booting its current kernel; fix the build and run 'dkm-hook rebuild %s', or set fail_policy=never",
-				f[i].pkg->name, f[i].pkg->version, kver, log, kver, f[i].needed, kver,
-				kver);
+				f[i].pkg->name, f[i].pkg->version, kver, log, kver, f[i].needed,
+				kver, kver);
 			fatal++;
 		} else if (ctx->fail_policy == DKM_FAIL_ALWAYS) {
 			dkm_err(ctx, 0,
@@ -122,7 +125,8 @@ int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dk
 	/* the rebuild could not run at all (lock, state, configuration, initramfs): what is
 	 * needed to boot is unknown */
 	if (ctx->fail_policy == DKM_FAIL_NEVER) {
-		dkm_warn(ctx, "modules for %s could not be set up (see above): %s is installed without them (fail_policy=never)",
+		dkm_warn(ctx,
+			 "modules for %s could not be set up (see above): %s is installed without them (fail_policy=never)",
 			 kver, kver);
 		*ret_verdict = DKM_KERNEL_GOES_ON;
 		return 0;
@@ -328,7 +332,8 @@ static bool depmod_plugin_follows(struct dkm_ctx *ctx, const char *self)
 			struct stat st;
 
 			if (lstat(ki_other_depmods[i], &st) == 0) {
-				dkm_debug(ctx, "depmod: '%s' exists, and a later kernel-install may read it: ours runs",
+				dkm_debug(ctx,
+					  "depmod: '%s' exists, and a later kernel-install may read it: ours runs",
 					  ki_other_depmods[i]);
 				program = false;
 			}
@@ -369,7 +374,8 @@ bool dkm_hook_depmod_follows(struct dkm_ctx *ctx, const char *command, const cha
 	/* the conditions under which 50-depmod.install exits 0 without running depmod */
 	if (access("/lib/modules", W_OK) < 0 || !in_path("depmod") ||
 	    (streq(command, "add") && !is_dir(in_tree))) {
-		dkm_debug(ctx, "depmod: 50-depmod.install will not run depmod for %s: ours runs", kver);
+		dkm_debug(ctx, "depmod: 50-depmod.install will not run depmod for %s: ours runs",
+			  kver);
 		return false;
 	}
 	if (!same_file(ours, theirs)) {

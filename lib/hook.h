@@ -19,7 +19,7 @@ struct dkm_opts;
  * verdict in *ret_verdict (the kernel hooks turn it into their exit status). */
 enum dkm_kernel_verdict {
 	DKM_KERNEL_GOES_ON = 0, /* the kernel's installation goes on */
-	DKM_KERNEL_STOP,        /* it must not: the machine keeps booting the kernel it has */
+	DKM_KERNEL_STOP,	/* it must not: the machine keeps booting the kernel it has */
 };
 int dkm_action_kernel_add(struct dkm_ctx *ctx, const char *kver, const struct dkm_opts *o,
 			  enum dkm_kernel_verdict *ret_verdict);

@@ -34,9 +34,10 @@ static int slots_dir(struct dkm_ctx *ctx, char **ret_path)
 		return dkm_err(ctx, -errno, "cannot open '%s' (build uid reservations): %s", path,
 			       strerror(errno));
 	if (st.st_uid != 0)
-		return dkm_err(ctx, -EPERM,
-			       "refusing '%s' (build uid reservations): owned by uid %u, not root: remove it",
-			       path, (unsigned)st.st_uid);
+		return dkm_err(
+			ctx, -EPERM,
+			"refusing '%s' (build uid reservations): owned by uid %u, not root: remove it",
+			path, (unsigned)st.st_uid);
 	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
 		return dkm_err(ctx, -errno, "cannot chmod 0700 '%s': %s", path, strerror(errno));
 	*ret_path = TAKE_PTR(path);
@@ -74,9 +75,11 @@ static int acquire_dynamic(struct dkm_ctx *ctx, struct dkm_identity *ret)
 			close(fd);
 			continue;
 		}
-		*ret = (struct dkm_identity){
-			.uid = uid, .gid = (gid_t)uid, .run_as = true, .dynamic = true, .lock_fd = fd
-		};
+		*ret = (struct dkm_identity){ .uid = uid,
+					      .gid = (gid_t)uid,
+					      .run_as = true,
+					      .dynamic = true,
+					      .lock_fd = fd };
 		return 0;
 	}
 	return dkm_err(ctx, -EBUSY,
@@ -102,9 +105,10 @@ int dkm_identity_acquire(struct dkm_ctx *ctx, bool as_root_ok, struct dkm_identi
 	}
 	r = dkm_user_lookup(user, &id.uid, &id.gid);
 	if (r < 0)
-		return dkm_err(ctx, r,
-			       "build_user '%s' does not exist: create it (e.g. 'useradd --system %s') or change build_user in dkm-hook.conf",
-			       user, user);
+		return dkm_err(
+			ctx, r,
+			"build_user '%s' does not exist: create it (e.g. 'useradd --system %s') or change build_user in dkm-hook.conf",
+			user, user);
 	if (id.uid == 0 && !as_root_ok)
 		return acquire_dynamic(ctx, ret);
 	id.run_as = id.uid != 0;

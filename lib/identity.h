@@ -18,7 +18,7 @@ struct dkm_ctx;
 struct dkm_identity {
 	uid_t uid;
 	gid_t gid;
-	bool run_as;  /* false: children keep the caller's identity (not root, or build_user=root) */
+	bool run_as; /* false: children keep the caller's identity (not root, or build_user=root) */
 	bool dynamic; /* a uid of the range, held through lock_fd */
 	int lock_fd;
 };

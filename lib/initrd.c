@@ -78,9 +78,8 @@ static char **module_aliases(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, con
 
 /* The version of a package name the initramfs is about: one installed for the kernel, else
  * the newest if it is AUTOINSTALL (what a rebuild installs), else none. */
-static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t from,
-				    size_t to, const char *kver, const char *arch,
-				    enum dkm_state *ret_state)
+static struct dkm_pkg *pick_version(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t from, size_t to,
+				    const char *kver, const char *arch, enum dkm_state *ret_state)
 {
 	for (size_t i = from; i < to; i++) {
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
@@ -152,7 +151,8 @@ static void check_config_names(struct dkm_ctx *ctx, struct dkm_pkg **l, size_t n
 					 "initrd_packages= names '%s', a module of %s: name the package instead",
 					 name, owners[0]);
 			else
-				dkm_info(ctx, "initrd_packages= names '%s', which is not registered",
+				dkm_info(ctx,
+					 "initrd_packages= names '%s', which is not registered",
 					 name);
 		}
 	}
@@ -186,7 +186,8 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 			continue;
 		(void)dkm_inst_load(ctx, p->name, p->version, kver, arch, &inst);
 		if (state == DKM_STATE_INSTALLED) {
-			_cleanup_free_ char *dir = dkm_inst_dir(ctx, p->name, p->version, kver, arch);
+			_cleanup_free_ char *dir =
+				dkm_inst_dir(ctx, p->name, p->version, kver, arch);
 			_cleanup_free_ char *mp = path_join(dir, "manifest");
 
 			(void)dkm_kv_read(mp, &man);
@@ -207,8 +208,9 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 			if (p->remake_initrd)
 				strv_extend(&reasons, "REMAKE_INITRD=\"yes\" in its dkms.conf");
 			if (named_in_config(ctx, p))
-				strv_push(&reasons, xasprintf("initrd_packages= in '%s/dkm-hook.conf' names %s",
-							      ctx->conf_dir, p->name));
+				strv_push(&reasons,
+					  xasprintf("initrd_packages= in '%s/dkm-hook.conf' names %s",
+						    ctx->conf_dir, p->name));
 			if (!probed) {
 				probed = true;
 				if (dkm_rootfs_probe(ctx, &out.root_fstype, &out.root_device) < 0)
@@ -223,7 +225,8 @@ int dkm_initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arch,
 				if (strv_contains(aliases, want))
 					strv_push(&reasons,
 						  xasprintf("provides the root file system (%s on '%s', alias %s)",
-							    out.root_fstype, out.root_device, want));
+							    out.root_fstype, out.root_device,
+							    want));
 				else if (streq(norm, out.root_fstype))
 					strv_push(&reasons,
 						  xasprintf("provides the root file system (%s on '%s', by its name)",
@@ -280,8 +283,7 @@ static bool root_has(struct dkm_ctx *ctx, const char *const *paths)
 static const char *generator(struct dkm_ctx *ctx)
 {
 	static const char *const dracut_hook[] = { "/etc/kernel/postinst.d/dracut", NULL };
-	static const char *const itools_hook[] = { "/etc/kernel/postinst.d/initramfs-tools",
-						   NULL };
+	static const char *const itools_hook[] = { "/etc/kernel/postinst.d/initramfs-tools", NULL };
 	static const char *const dracut_bin[] = { "/usr/bin/dracut", "/usr/sbin/dracut",
 						  "/sbin/dracut", NULL };
 	static const char *const itools_bin[] = { "/usr/sbin/update-initramfs",
@@ -331,13 +333,15 @@ int dkm_initrd_regenerate(struct dkm_ctx *ctx, const char *kver)
 	int status = 0, r;
 
 	if (streq(gen, "none")) {
-		dkm_info(ctx, "initramfs of %s: not regenerated (initrd_generator=none, or no generator found)",
+		dkm_info(ctx,
+			 "initramfs of %s: not regenerated (initrd_generator=none, or no generator found)",
 			 kver);
 		return 0;
 	}
 	image = path_exists(debian) ? debian : path_exists(other) ? other : NULL;
 	if (!image) {
-		dkm_notice(ctx, "initramfs of %s: none yet ('%s'): the kernel's own hooks will make it, with our modules",
+		dkm_notice(ctx,
+			   "initramfs of %s: none yet ('%s'): the kernel's own hooks will make it, with our modules",
 			   kver, debian);
 		return 0;
 	}
@@ -372,8 +376,8 @@ int dkm_initrd_regenerate(struct dkm_ctx *ctx, const char *kver)
 		return dkm_err(ctx, r, "initramfs of %s: cannot run %s: %s", kver, argv[0],
 			       strerror(-r));
 	if (r > 0)
-		return dkm_err(ctx, -EIO, "initramfs of %s: %s %s: '%s' may be stale", kver, argv[0],
-			       dkm_spawn_describe(status, desc, sizeof(desc)), image);
+		return dkm_err(ctx, -EIO, "initramfs of %s: %s %s: '%s' may be stale", kver,
+			       argv[0], dkm_spawn_describe(status, desc, sizeof(desc)), image);
 	return 1;
 }
 
@@ -392,8 +396,7 @@ char *dkm_initrd_holder(struct dkm_ctx *ctx, const char *kver, const char *arch,
 	return which;
 }
 
-int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch,
-		      char *const *changed)
+int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch, char *const *changed)
 {
 	_cleanup_free_ char *which = NULL;
 
@@ -401,7 +404,8 @@ int dkm_initrd_update(struct dkm_ctx *ctx, const char *kver, const char *arch,
 		return 0;
 	which = dkm_initrd_holder(ctx, kver, arch, changed);
 	if (!which) {
-		dkm_info(ctx, "initramfs of %s: unchanged (none of the rebuilt packages belongs in it)",
+		dkm_info(ctx,
+			 "initramfs of %s: unchanged (none of the rebuilt packages belongs in it)",
 			 kver);
 		return 0;
 	}

@@ -16,13 +16,13 @@ struct dkm_ctx;
  * A package is considered when one of its versions is installed for the kernel, or when it is
  * AUTOINSTALL (its newest version is what a rebuild installs). */
 struct dkm_initrd_entry {
-	char *module;  /* module name ("dkms_test") */
+	char *module; /* module name ("dkms_test") */
 	char *package;
 	char *version;
 	enum dkm_state state; /* installed|built|failed|NONE (no build for this kernel yet) */
-	char *file;    /* logical path of the installed file, NULL unless installed */
-	char *log;     /* build log of a failed build, NULL if none */
-	char **reasons; /* one line each, NULL-terminated */
+	char *file;	      /* logical path of the installed file, NULL unless installed */
+	char *log;	      /* build log of a failed build, NULL if none */
+	char **reasons;	      /* one line each, NULL-terminated */
 };
 
 struct dkm_initrd_list {

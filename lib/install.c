@@ -330,8 +330,8 @@ static int place_file(const char *src, const char *target)
 }
 
 /* Does another package version of ours own this module path for this kernel? */
-static char *other_owner(struct dkm_ctx *ctx, const struct dkm_pkg *self, const struct dkm_kernel *k,
-			 const char *logical)
+static char *other_owner(struct dkm_ctx *ctx, const struct dkm_pkg *self,
+			 const struct dkm_kernel *k, const char *logical)
 {
 	struct dkm_pkg **l;
 	size_t n;
@@ -387,9 +387,10 @@ static int archive_original(struct dkm_ctx *ctx, const char *owner, const struct
 	r = regular_file_sha(full, sha);
 	if (r < 0 && r != -ENOENT) {
 		if (r == -ELOOP || r == -EISDIR || r == -EINVAL)
-			return dkm_err(ctx, -EINVAL,
-				       "cannot archive '%s' (displaced by module '%s'): it is %s: dkm-hook archives only regular files, which it can restore exactly; move it out of the module tree and run the command again",
-				       full, module, kind_of(r));
+			return dkm_err(
+				ctx, -EINVAL,
+				"cannot archive '%s' (displaced by module '%s'): it is %s: dkm-hook archives only regular files, which it can restore exactly; move it out of the module tree and run the command again",
+				full, module, kind_of(r));
 		return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
 	}
 	ours = r == 0 ? (streq(sha, strempty(new_sha)) ? owner : own_module_of(own, sha)) : NULL;
@@ -397,16 +398,18 @@ static int archive_original(struct dkm_ctx *ctx, const char *owner, const struct
 		const char *p = dkm_kv_get(&kv, "path"), *want = dkm_kv_get(&kv, "sha256");
 
 		if (!p || !streq(p, logical))
-			return dkm_err(ctx, -EEXIST,
-				       "cannot archive '%s': another original of module '%s' ('%s') is already archived in '%s': run 'dkm-hook fsck'",
-				       full, module, strempty(p), rec);
+			return dkm_err(
+				ctx, -EEXIST,
+				"cannot archive '%s': another original of module '%s' ('%s') is already archived in '%s': run 'dkm-hook fsck'",
+				full, module, strempty(p), rec);
 		if (r == -ENOENT)
 			return 0; /* moved already */
 		if (!streq(sha, strempty(want))) {
 			if (!ours)
-				return dkm_err(ctx, -EEXIST,
-					       "cannot archive '%s': it is neither the original of module '%s' that '%s' records (sha256 %s) nor a module of ours (sha256 %s): move it away, or delete the record if that file is the kernel's, then run 'dkm-hook fsck --repair'",
-					       full, module, rec, strempty(want), sha);
+				return dkm_err(
+					ctx, -EEXIST,
+					"cannot archive '%s': it is neither the original of module '%s' that '%s' records (sha256 %s) nor a module of ours (sha256 %s): move it away, or delete the record if that file is the kernel's, then run 'dkm-hook fsck --repair'",
+					full, module, rec, strempty(want), sha);
 			/* moved already, and ours renamed into its place */
 			if (!path_exists(file))
 				dkm_warn(ctx,
@@ -475,11 +478,11 @@ static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, con
 
 		r = dir_is_beneath(k, streq(rdir, ".") ? "" : rdir, &bad);
 		if (r < 0)
-			return dkm_err(ctx, r,
-				       "cannot restore the original of module '%s' to '%s': '%s/%s' is %s: the module tree must not lead out of '%s'",
-				       module, target, k->moddir, strempty(bad),
-				       r == -ELOOP ? "a symbolic link" : "not a directory",
-				       k->moddir);
+			return dkm_err(
+				ctx, r,
+				"cannot restore the original of module '%s' to '%s': '%s/%s' is %s: the module tree must not lead out of '%s'",
+				module, target, k->moddir, strempty(bad),
+				r == -ELOOP ? "a symbolic link" : "not a directory", k->moddir);
 	}
 	if (path_exists(file)) {
 		char cur[65];
@@ -493,8 +496,7 @@ static int restore_original(struct dkm_ctx *ctx, const struct dkm_kernel *k, con
 			 * anything else): the original stays archived, and fsck says so */
 			dkm_warn(ctx,
 				 "  %s: the original module is not restored to '%s': %s is there now; it stays archived in '%s'",
-				 module, logical,
-				 r == 0 ? "another file" : kind_of(r), file);
+				 module, logical, r == 0 ? "another file" : kind_of(r), file);
 			return 0;
 		} else {
 			r = mkdir_parents(target, 0755);
@@ -576,8 +578,7 @@ static char *manifest_problem(const char *moddir_logical, const struct dkm_kv *m
 	return NULL;
 }
 
-int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path,
-			  char **ret_why)
+int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path, char **ret_why)
 {
 	_cleanup_free_ char *ml = xasprintf("%s/%s", ctx->module_dir, kver);
 	_cleanup_kv_ struct dkm_kv man = { 0 };
@@ -608,9 +609,10 @@ static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const 
 	int r;
 
 	if (!manifest_entry_ok(k, logical, sha))
-		return dkm_err(ctx, -EBADMSG,
-			       "refusing to remove '%s' for module %s: its manifest entry is damaged (expected a .ko under '%s/' and its sha256): nothing removed; 'dkm-hook fsck' shows what is installed",
-			       strempty(logical), module, k->moddir_logical);
+		return dkm_err(
+			ctx, -EBADMSG,
+			"refusing to remove '%s' for module %s: its manifest entry is damaged (expected a .ko under '%s/' and its sha256): nothing removed; 'dkm-hook fsck' shows what is installed",
+			strempty(logical), module, k->moddir_logical);
 	full = dkm_ctx_path(ctx, logical);
 	r = sha256_file(full, cur);
 	if (r == -ENOENT) {
@@ -622,8 +624,8 @@ static int remove_placed(struct dkm_ctx *ctx, const struct dkm_kernel *k, const 
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot read '%s': %s", full, strerror(-r));
 	if (!isempty(sha) && !streq(cur, sha)) {
-		dkm_warn(ctx, "  %s: '%s' changed since dkm-hook installed it: left in place", module,
-			 full);
+		dkm_warn(ctx, "  %s: '%s' changed since dkm-hook installed it: left in place",
+			 module, full);
 		return 0;
 	}
 	if (unlink(full) < 0)
@@ -713,14 +715,16 @@ int dkm_manifest_rebuild(struct dkm_ctx *ctx, const char *name, const char *vers
 		sha = rec.sha256;
 
 		if (!name_is_valid(strempty(file)) || isempty(loc) || loc[0] != '/') {
-			*ret_why = xasprintf("the build's state has no valid file or location for module %s",
-					     mods[i]);
+			*ret_why = xasprintf(
+				"the build's state has no valid file or location for module %s",
+				mods[i]);
 			return 0;
 		}
 		logical = xasprintf("%s%s/%s", ml, loc, file);
 		if (!entry_ok(ml, logical, sha)) {
-			*ret_why = xasprintf("the build's state has no valid path or sha256 for module %s",
-					     mods[i]);
+			*ret_why =
+				xasprintf("the build's state has no valid path or sha256 for module %s",
+					  mods[i]);
 			return 0;
 		}
 		/* only what is provably the build's own file: anything else is not claimed */
@@ -745,9 +749,10 @@ static int manifest_check(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 	_cleanup_free_ char *why = manifest_problem(k->moddir_logical, man);
 
 	if (why)
-		return dkm_err(ctx, -EBADMSG,
-			       "manifest '%s' is damaged: %s: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
-			       mp, why, pkg->name, pkg->version, k->kver);
+		return dkm_err(
+			ctx, -EBADMSG,
+			"manifest '%s' is damaged: %s: nothing was removed; delete the module file it installed and the manifest, then run 'dkm-hook install %s/%s -k %s --force'",
+			mp, why, pkg->name, pkg->version, k->kver);
 	return 0;
 }
 
@@ -807,7 +812,6 @@ static int uninstall_apply(struct dkm_ctx *ctx, const struct dkm_pkg *pkg,
 		return r;
 	return 1 | changed;
 }
-
 
 int dkm_uninstall_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct dkm_kernel *k)
 {
@@ -902,7 +906,8 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 		displace = rec.displace;
 		stale = rec.ours;
 		if (isempty(src) || isempty(logical) || isempty(sha) || isempty(stage))
-			return dkm_err(ctx, -EINVAL, "corrupt journal for %s: module '%s'", k->kver, m);
+			return dkm_err(ctx, -EINVAL, "corrupt journal for %s: module '%s'", k->kver,
+				       m);
 		target = dkm_ctx_path(ctx, logical);
 
 		disp = strv_split(strempty(displace), " ");
@@ -953,13 +958,15 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 	}
 	/* modules of the replaced version that this one does not have: gone, originals back */
 	{
-		_cleanup_strv_free_ char **drops = strv_split(strempty(dkm_kv_get(plan, "drops")), " ");
+		_cleanup_strv_free_ char **drops =
+			strv_split(strempty(dkm_kv_get(plan, "drops")), " ");
 
 		for (size_t i = 0; drops[i]; i++) {
 			_cleanup_free_ char *kp = xasprintf("drop.%s.path", drops[i]);
 			_cleanup_free_ char *ks = xasprintf("drop.%s.sha256", drops[i]);
 
-			r = remove_placed(ctx, k, drops[i], dkm_kv_get(plan, kp), dkm_kv_get(plan, ks));
+			r = remove_placed(ctx, k, drops[i], dkm_kv_get(plan, kp),
+					  dkm_kv_get(plan, ks));
 			if (r >= 0)
 				r = restore_original(ctx, k, drops[i]);
 			if (r < 0)
@@ -971,8 +978,9 @@ static int install_commit(struct dkm_ctx *ctx, const struct dkm_kernel *k, struc
 		return dkm_err(ctx, r, "cannot write manifest '%s': %s", mp, strerror(-r));
 	if (!isempty(dkm_kv_get(plan, "replaces"))) {
 		const char *pv = dkm_kv_get(plan, "replaces");
-		_cleanup_free_ char *pmp = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/%s/manifest",
-						       ctx->state_dir, name, pv, k->kver, k->arch);
+		_cleanup_free_ char *pmp =
+			dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels/%s/%s/manifest",
+				      ctx->state_dir, name, pv, k->kver, k->arch);
 		_cleanup_inst_ struct dkm_inst pinst = { 0 };
 
 		(void)unlink(pmp);
@@ -1012,18 +1020,19 @@ int dkm_install_check_location(struct dkm_ctx *ctx, const char *name, const char
 	int r;
 
 	if (isempty(location) || location[0] != '/')
-		return dkm_err(ctx, -EINVAL,
-			       "cannot install %s/%s for %s: location '%s' is not an absolute directory below '%s'",
-			       name, version, k->kver, strempty(location), k->moddir);
+		return dkm_err(
+			ctx, -EINVAL,
+			"cannot install %s/%s for %s: location '%s' is not an absolute directory below '%s'",
+			name, version, k->kver, strempty(location), k->moddir);
 	/* the target is reached through real directories of the module dir only: never
 	 * through its build/ or source/ link (into the headers), nor any other link */
 	r = dir_is_beneath(k, location + 1, &bad);
 	if (r < 0)
-		return dkm_err(ctx, r,
-			       "cannot install %s/%s for %s: '%s/%s' is %s: a module is installed only below '%s' through real directories (location '%s'); nothing was changed",
-			       name, version, k->kver, k->moddir, strempty(bad),
-			       r == -ELOOP ? "a symbolic link" : "not a directory", k->moddir,
-			       location);
+		return dkm_err(
+			ctx, r,
+			"cannot install %s/%s for %s: '%s/%s' is %s: a module is installed only below '%s' through real directories (location '%s'); nothing was changed",
+			name, version, k->kver, k->moddir, strempty(bad),
+			r == -ELOOP ? "a symbolic link" : "not a directory", k->moddir, location);
 	return 0;
 }
 
@@ -1140,9 +1149,10 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		stage = xasprintf("%s/.%s.dkm-hook-new", tdir, file);
 		owner = other_owner(ctx, pkg, k, logical);
 		if (owner)
-			return dkm_err(ctx, -EBUSY,
-				       "cannot install %s/%s for %s: '%s' belongs to %s: uninstall it first ('dkm-hook uninstall %s -k %s')",
-				       pkg->name, pkg->version, k->kver, target, owner, owner, k->kver);
+			return dkm_err(
+				ctx, -EBUSY,
+				"cannot install %s/%s for %s: '%s' belongs to %s: uninstall it first ('dkm-hook uninstall %s -k %s')",
+				pkg->name, pkg->version, k->kver, target, owner, owner, k->kver);
 
 		/* a module of the same name elsewhere in the tree is displaced: archive it */
 		existing = find_modules_named(k, m);
@@ -1163,7 +1173,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		disp = xcalloc(1, sizeof(char *));
 		ours = xcalloc(1, sizeof(char *));
 		for (size_t j = 0; existing[j]; j++) {
-			_cleanup_free_ char *el = xasprintf("%s/%s", k->moddir_logical, existing[j]);
+			_cleanup_free_ char *el =
+				xasprintf("%s/%s", k->moddir_logical, existing[j]);
 			_cleanup_free_ char *ef = path_join(k->moddir, existing[j]);
 			_cleanup_free_ char *edir = path_dirname(existing[j]);
 			_cleanup_free_ char *eo = NULL, *bad = NULL;
@@ -1172,32 +1183,36 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 
 			r = dir_is_beneath(k, streq(edir, ".") ? "" : edir, &bad);
 			if (r < 0)
-				return dkm_err(ctx, r,
-					       "cannot install %s/%s for %s: module '%s' at '%s' is reached through '%s/%s', %s: dkm-hook moves only files below '%s' through real directories; move it away and run the command again; nothing was changed",
-					       pkg->name, pkg->version, k->kver, m, ef, k->moddir,
-					       strempty(bad),
-					       r == -ELOOP ? "a symbolic link" : "not a directory",
-					       k->moddir);
+				return dkm_err(
+					ctx, r,
+					"cannot install %s/%s for %s: module '%s' at '%s' is reached through '%s/%s', %s: dkm-hook moves only files below '%s' through real directories; move it away and run the command again; nothing was changed",
+					pkg->name, pkg->version, k->kver, m, ef, k->moddir,
+					strempty(bad),
+					r == -ELOOP ? "a symbolic link" : "not a directory",
+					k->moddir);
 			r = regular_file_sha(ef, sha);
 			if (r == -ENOENT)
 				continue; /* stale index entry */
 			if (r == -ELOOP || r == -EISDIR || r == -EINVAL)
-				return dkm_err(ctx, -EINVAL,
-					       "cannot install %s/%s for %s: '%s' (where module '%s' would be displaced) is %s: dkm-hook archives only regular files, which it can restore exactly; move it out of the module tree and run the command again; nothing was changed",
-					       pkg->name, pkg->version, k->kver, ef, m, kind_of(r));
+				return dkm_err(
+					ctx, -EINVAL,
+					"cannot install %s/%s for %s: '%s' (where module '%s' would be displaced) is %s: dkm-hook archives only regular files, which it can restore exactly; move it out of the module tree and run the command again; nothing was changed",
+					pkg->name, pkg->version, k->kver, ef, m, kind_of(r));
 			if (r < 0)
 				return dkm_err(ctx, r, "cannot read '%s': %s", ef, strerror(-r));
 			if (oldpath && streq(el, oldpath))
 				continue; /* our own previous install: replaced below */
 			eo = other_owner(ctx, pkg, k, el);
 			if (eo)
-				return dkm_err(ctx, -EBUSY,
-					       "cannot install %s/%s for %s: module '%s' is installed by %s at '%s': uninstall it first ('dkm-hook uninstall %s -k %s')",
-					       pkg->name, pkg->version, k->kver, m, eo, ef, eo, k->kver);
+				return dkm_err(
+					ctx, -EBUSY,
+					"cannot install %s/%s for %s: module '%s' is installed by %s at '%s': uninstall it first ('dkm-hook uninstall %s -k %s')",
+					pkg->name, pkg->version, k->kver, m, eo, ef, eo, k->kver);
 			if (strchr(existing[j], ' ') || strchr(existing[j], ':'))
-				return dkm_err(ctx, -EINVAL,
-					       "cannot displace '%s': a space or ':' in a module path is not supported",
-					       ef);
+				return dkm_err(
+					ctx, -EINVAL,
+					"cannot displace '%s': a space or ':' in a module path is not supported",
+					ef);
 			/* a module we built (its sha256), that no valid manifest records (damaged,
 			 * or lost): ours, never archived as the kernel's */
 			whose = streq(sha, newsha) ? "" : own_module_of(own, sha);
@@ -1205,10 +1220,11 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 				size_t nl = strcspn(whose, "/");
 
 				if (*whose && !(strneq(whose, pkg->name, nl) && pkg->name[nl] == 0))
-					return dkm_err(ctx, -EBUSY,
-						       "cannot install %s/%s for %s: '%s' is a module built by dkm-hook for %s (its sha256), but no valid manifest records it: nothing was changed; run 'dkm-hook fsck' and 'dkm-hook install %s -k %s --force'",
-						       pkg->name, pkg->version, k->kver, ef, whose,
-						       whose, k->kver);
+					return dkm_err(
+						ctx, -EBUSY,
+						"cannot install %s/%s for %s: '%s' is a module built by dkm-hook for %s (its sha256), but no valid manifest records it: nothing was changed; run 'dkm-hook fsck' and 'dkm-hook install %s -k %s --force'",
+						pkg->name, pkg->version, k->kver, ef, whose, whose,
+						k->kver);
 				dkm_notice(ctx,
 					   "  %s: '%s' is a module of %s (its sha256) that no manifest records: replaced, not archived",
 					   m, el, *whose ? whose : pkg->name);
@@ -1236,9 +1252,10 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 			else if (archived && !streq(archived, first))
 				second = xasprintf("%s (archived in '%s')", archived, rec);
 			if (second)
-				return dkm_err(ctx, -EEXIST,
-					       "cannot install %s/%s for %s: module '%s' would displace both '%s' and '%s': dkm-hook archives one original per module, to restore it exactly; remove the one that is not the kernel's and run the command again; nothing was changed",
-					       pkg->name, pkg->version, k->kver, m, first, second);
+				return dkm_err(
+					ctx, -EEXIST,
+					"cannot install %s/%s for %s: module '%s' would displace both '%s' and '%s': dkm-hook archives one original per module, to restore it exactly; remove the one that is not the kernel's and run the command again; nothing was changed",
+					pkg->name, pkg->version, k->kver, m, first, second);
 		}
 		displace = strv_join(disp, " ");
 		twins = strv_join(ours, " ");
@@ -1268,7 +1285,8 @@ int dkm_install_pkg(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const struct
 		stage = rec.stage;
 		r = place_file(rec.src, stage);
 		if (r < 0) {
-			dkm_err(ctx, r, "cannot install %s/%s for %s: writing '%s' failed: %s; nothing was changed",
+			dkm_err(ctx, r,
+				"cannot install %s/%s for %s: writing '%s' failed: %s; nothing was changed",
 				pkg->name, pkg->version, k->kver, stage, strerror(-r));
 			install_unstage(&plan);
 			journal_remove(ctx, k->kver);
@@ -1319,13 +1337,15 @@ static int recover_journal(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 	switch (dkm_install_recovery_decide(&plan)) {
 	case DKM_RECOVERY_ROLL_BACK:
 		dkm_notice(ctx, "%s: rolling back an interrupted install of %s/%s", k->kver,
-			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
+			   strempty(dkm_kv_get(&plan, "package")),
+			   strempty(dkm_kv_get(&plan, "version")));
 		install_unstage(&plan);
 		r = 0;
 		break;
 	case DKM_RECOVERY_FINISH_INSTALL:
 		dkm_notice(ctx, "%s: finishing an interrupted install of %s/%s", k->kver,
-			   strempty(dkm_kv_get(&plan, "package")), strempty(dkm_kv_get(&plan, "version")));
+			   strempty(dkm_kv_get(&plan, "package")),
+			   strempty(dkm_kv_get(&plan, "version")));
 		r = install_commit(ctx, k, &plan);
 		break;
 	case DKM_RECOVERY_FINISH_UNINSTALL: {
@@ -1425,12 +1445,13 @@ static int check_index(struct dkm_ctx *ctx, const struct dkm_kernel *k)
 				continue;
 			got = kmod_module_get_path(mod);
 			if (!got || !streq(got, want))
-				r = dkm_err(ctx, -EIO,
-					    "depmod did not index '%s': module '%s' resolves to '%s'%s",
-					    want, mods[j], got ? got : "nothing",
-					    endswith(want, ".gz") && !got
-						    ? ": this kmod cannot read .ko.gz (built without zlib, as on Debian 12): set compress=xz or compress=zstd in dkm-hook.conf"
-						    : " (a depmod.d rule may override it)");
+				r = dkm_err(
+					ctx, -EIO,
+					"depmod did not index '%s': module '%s' resolves to '%s'%s",
+					want, mods[j], got ? got : "nothing",
+					endswith(want, ".gz") && !got
+						? ": this kmod cannot read .ko.gz (built without zlib, as on Debian 12): set compress=xz or compress=zstd in dkm-hook.conf"
+						: " (a depmod.d rule may override it)");
 			kmod_module_unref(mod);
 		}
 	}

@@ -43,10 +43,10 @@ int dkm_install_recover(struct dkm_ctx *ctx, const char *kver, bool run_depmod);
 
 /* What recovery does with a kernel's journal (docs/reliability.md), from what it records. */
 enum dkm_recovery {
-	DKM_RECOVERY_ROLL_BACK,        /* op=install, phase=stage: the staged files go */
+	DKM_RECOVERY_ROLL_BACK,	       /* op=install, phase=stage: the staged files go */
 	DKM_RECOVERY_FINISH_INSTALL,   /* op=install past staging: the commit is done again */
 	DKM_RECOVERY_FINISH_UNINSTALL, /* op=uninstall: the removal is done again */
-	DKM_RECOVERY_CORRUPT,          /* another op, or an uninstall naming no package */
+	DKM_RECOVERY_CORRUPT,	       /* another op, or an uninstall naming no package */
 };
 enum dkm_recovery dkm_install_recovery_decide(const struct dkm_kv *journal);
 
@@ -56,8 +56,7 @@ bool dkm_depmod_pending(struct dkm_ctx *ctx, const char *kver);
 /* Is the manifest at path what install writes (a modules= line, and for each module a path
  * under <module_dir>/<kver>/ and a sha256)? 0 if so, -ENOENT if there is none, -EBADMSG when
  * damaged (*ret_why, if given, says how), or the error reading it. Reads only. */
-int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path,
-			  char **ret_why);
+int dkm_manifest_validate(struct dkm_ctx *ctx, const char *kver, const char *path, char **ret_why);
 
 /* fsck --repair of a damaged manifest: write it again from the build's state, only when the
  * state says installed and every module file is at its place with the build's sha256 (nothing

@@ -128,8 +128,9 @@ int dkm_arg_check(struct dkm_ctx *ctx, const char *what, const char *s, const ch
 
 	if (!problem)
 		return 0;
-	return dkm_err(ctx, -EINVAL, "invalid %s '%s': %s: expected a name of " DKM_NAME_RULE ", e.g. '%s'",
-		       what, strempty(s), problem, example);
+	return dkm_err(ctx, -EINVAL,
+		       "invalid %s '%s': %s: expected a name of " DKM_NAME_RULE ", e.g. '%s'", what,
+		       strempty(s), problem, example);
 }
 
 int dkm_kver_check(struct dkm_ctx *ctx, const char *kver)
@@ -143,9 +144,11 @@ int dkm_kver_check(struct dkm_ctx *ctx, const char *kver)
 		return 0;
 	example = dkm_kernel_default(ctx);
 	/* a newline in it is shown as \n by the log */
-	return dkm_err(ctx, -EINVAL,
-		       "invalid kernel version '%s': %s: expected the name of a kernel's directory under '%s' (" DKM_NAME_RULE "), e.g. '%s'",
-		       strempty(kver), problem, ctx->module_dir, example ? example : "6.1.0-18-amd64");
+	return dkm_err(
+		ctx, -EINVAL,
+		"invalid kernel version '%s': %s: expected the name of a kernel's directory under '%s' (" DKM_NAME_RULE
+		"), e.g. '%s'",
+		strempty(kver), problem, ctx->module_dir, example ? example : "6.1.0-18-amd64");
 }
 
 int dkm_kernel_probe(struct dkm_ctx *ctx, const char *kver, const char *arch,
@@ -248,8 +251,8 @@ char **dkm_kernel_list_with_headers(struct dkm_ctx *ctx)
 	char **l = xcalloc(1, sizeof(char *));
 
 	for (size_t i = 0; all[i]; i++) {
-		_cleanup_free_ char *mk = dkm_ctx_pathf(ctx, "%s/%s/build/Makefile", ctx->module_dir,
-							all[i]);
+		_cleanup_free_ char *mk =
+			dkm_ctx_pathf(ctx, "%s/%s/build/Makefile", ctx->module_dir, all[i]);
 
 		if (name_is_valid(all[i]) && path_exists(mk))
 			strv_extend(&l, all[i]);
@@ -265,8 +268,8 @@ char *dkm_kernel_default(struct dkm_ctx *ctx)
 	if (uname(&u) == 0 && strv_contains(l, u.release))
 		return xstrdup(u.release);
 	for (size_t n = strv_length(l); n > 0; n--) {
-		_cleanup_free_ char *mk = dkm_ctx_pathf(ctx, "%s/%s/build/Makefile", ctx->module_dir,
-							l[n - 1]);
+		_cleanup_free_ char *mk =
+			dkm_ctx_pathf(ctx, "%s/%s/build/Makefile", ctx->module_dir, l[n - 1]);
 
 		if (path_exists(mk))
 			return xstrdup(l[n - 1]);
@@ -293,7 +296,8 @@ char *dkm_module_name_from_path(const char *path)
 
 const char *dkm_kernel_fingerprint(struct dkm_kernel *k)
 {
-	static const char *const files[] = { ".config", "Module.symvers", "include/generated/utsrelease.h" };
+	static const char *const files[] = { ".config", "Module.symvers",
+					     "include/generated/utsrelease.h" };
 	EVP_MD_CTX *md;
 	unsigned char out[32];
 	unsigned len = 0;

@@ -9,15 +9,15 @@ struct dkm_ctx;
 struct dkm_kernel {
 	char *kver;
 	char *arch;
-	char *moddir;      /* <root>/lib/modules/<kver> */
+	char *moddir;	      /* <root>/lib/modules/<kver> */
 	char *moddir_logical; /* /lib/modules/<kver> */
-	char *source_dir;  /* headers: <moddir>/build or --kernel-source-dir */
-	char *config_path; /* <source_dir>/.config, NULL if absent */
-	bool has_headers;  /* <source_dir>/Makefile exists */
-	bool module_sig;   /* CONFIG_MODULE_SIG=y */
-	char *sig_hash;    /* CONFIG_MODULE_SIG_HASH, e.g. "sha256"; NULL if not signing */
-	char *compression; /* none|gzip|xz|zstd as the kernel expects (before config override) */
-	char *cc_version;  /* CONFIG_CC_VERSION_TEXT, for the build cache fingerprint */
+	char *source_dir;     /* headers: <moddir>/build or --kernel-source-dir */
+	char *config_path;    /* <source_dir>/.config, NULL if absent */
+	bool has_headers;     /* <source_dir>/Makefile exists */
+	bool module_sig;      /* CONFIG_MODULE_SIG=y */
+	char *sig_hash;	      /* CONFIG_MODULE_SIG_HASH, e.g. "sha256"; NULL if not signing */
+	char *compression;    /* none|gzip|xz|zstd as the kernel expects (before config override) */
+	char *cc_version;     /* CONFIG_CC_VERSION_TEXT, for the build cache fingerprint */
 	char fingerprint[65]; /* lazily: sha256 of .config, Module.symvers, compiler */
 };
 

@@ -40,14 +40,15 @@ static int lock_file_replace(struct dkm_ctx *ctx, int dfd, const char *name, con
 	(void)unlinkat(dfd, tmp, 0);
 	fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return dkm_err(ctx, errno, "cannot replace lock file '%s': %s", path, strerror(errno));
+		return dkm_err(ctx, errno, "cannot replace lock file '%s': %s", path,
+			       strerror(errno));
 	close(fd);
 	if (renameat(dfd, tmp, dfd, name) < 0) {
 		int r = -errno;
 
 		(void)unlinkat(dfd, tmp, 0);
-		return dkm_err(ctx, r, "cannot replace lock file '%s' (%s): %s: remove it", path, why,
-			       strerror(-r));
+		return dkm_err(ctx, r, "cannot replace lock file '%s' (%s): %s: remove it", path,
+			       why, strerror(-r));
 	}
 	dkm_warn(ctx, "replaced lock file '%s': %s; others could hold it and block every command",
 		 path, why);
@@ -62,15 +63,18 @@ static int lock_file_open(struct dkm_ctx *ctx, int dfd, const char *name, const 
 		struct stat st;
 		int fd, r;
 
-		fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+		fd = openat(dfd, name,
+			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
 			    0600);
 		if (fd < 0 && errno != ELOOP)
-			return dkm_err(ctx, errno, "cannot open lock: '%s': %s", path, strerror(errno));
+			return dkm_err(ctx, errno, "cannot open lock: '%s': %s", path,
+				       strerror(errno));
 		if (fd >= 0) {
 			if (fstat(fd, &st) < 0) {
 				r = -errno;
 				close(fd);
-				return dkm_err(ctx, r, "cannot open lock: '%s': %s", path, strerror(-r));
+				return dkm_err(ctx, r, "cannot open lock: '%s': %s", path,
+					       strerror(-r));
 			}
 			if (lock_file_ok(&st))
 				return fd;
@@ -88,8 +92,10 @@ static int lock_file_open(struct dkm_ctx *ctx, int dfd, const char *name, const 
 		if (r < 0)
 			return r;
 	}
-	return dkm_err(ctx, -EAGAIN, "cannot open lock: '%s': it keeps being replaced: is the directory writable by others?",
-		       path);
+	return dkm_err(
+		ctx, -EAGAIN,
+		"cannot open lock: '%s': it keeps being replaced: is the directory writable by others?",
+		path);
 }
 
 /* Open the directory dfd/name (no symlink) and make it ours and writable only by us: whoever
@@ -111,7 +117,8 @@ static int lock_dir_open(struct dkm_ctx *ctx, int dfd, const char *name, const c
 			return dkm_err(ctx, r, "cannot make the directory of a lock ours: '%s': %s",
 				       path, strerror(-r));
 		}
-		dkm_warn(ctx, "directory '%s' belonged to uid %u with mode %04o: made it root's, writable only by root",
+		dkm_warn(ctx,
+			 "directory '%s' belonged to uid %u with mode %04o: made it root's, writable only by root",
 			 path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	}
 	return fd;
@@ -158,8 +165,8 @@ static pid_t lock_holder(const struct stat *lk, char comm[static 32])
 			continue;
 		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &pid, &maj, &min, &ino) != 4)
 			continue;
-		if (pid > 0 && pid != getpid() && maj == major(lk->st_dev) && min == minor(lk->st_dev) &&
-		    ino == lk->st_ino && pid_has_open(pid, lk))
+		if (pid > 0 && pid != getpid() && maj == major(lk->st_dev) &&
+		    min == minor(lk->st_dev) && ino == lk->st_ino && pid_has_open(pid, lk))
 			found = pid;
 	}
 	free(line);
@@ -211,13 +218,16 @@ static int take(struct dkm_ctx *ctx, int fd, bool shared, const char *path, uint
 		*said = true;
 		if (timeout) {
 			*deadline = now_usec() + (uint64_t)timeout * 1000000;
-			dkm_warn(ctx, "waiting for %s to release '%s'; giving up after %u s (lock_timeout=)",
+			dkm_warn(ctx,
+				 "waiting for %s to release '%s'; giving up after %u s (lock_timeout=)",
 				 who, path, timeout);
 		} else if (ctx->unattended)
-			dkm_warn(ctx, "waiting for %s to release '%s' (lock_timeout=0: for as long as it takes)",
+			dkm_warn(ctx,
+				 "waiting for %s to release '%s' (lock_timeout=0: for as long as it takes)",
 				 who, path);
 		else
-			dkm_notice(ctx, "waiting for %s to release '%s'; this command waits until it does (Ctrl-C stops it)",
+			dkm_notice(ctx,
+				   "waiting for %s to release '%s'; this command waits until it does (Ctrl-C stops it)",
 				   who, path);
 	}
 	if (!timeout) {
@@ -233,9 +243,10 @@ static int take(struct dkm_ctx *ctx, int fd, bool shared, const char *path, uint
 		if (now_usec() >= *deadline) {
 			_cleanup_free_ char *who = holder_text(&st);
 
-			return dkm_err(ctx, -ETIMEDOUT,
-				       "gave up after %u s waiting for %s to release '%s': if it is stuck, stop it ('fuser -v %s' names it), then run this again; lock_timeout= in dkm-hook.conf sets the wait",
-				       timeout, who, path, path);
+			return dkm_err(
+				ctx, -ETIMEDOUT,
+				"gave up after %u s waiting for %s to release '%s': if it is stuck, stop it ('fuser -v %s' names it), then run this again; lock_timeout= in dkm-hook.conf sets the wait",
+				timeout, who, path, path);
 		}
 		(void)nanosleep(&ts, NULL);
 		if (flock(fd, op | LOCK_NB) == 0)
@@ -290,7 +301,8 @@ static int lock_at(struct dkm_ctx *ctx, const char *kver, bool shared)
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 			return TAKE_FD(fd);
 		if (tries >= 100)
-			return dkm_err(ctx, -EAGAIN, "cannot lock: '%s': it keeps being replaced", path);
+			return dkm_err(ctx, -EAGAIN, "cannot lock: '%s': it keeps being replaced",
+				       path);
 		dkm_debug(ctx, "lock '%s' was replaced while we waited for it: taking the new one",
 			  path);
 	}

@@ -50,7 +50,9 @@ int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...)
 		ctx->log_fn(ctx->log_userdata, level, msg);
 	else /* a program that set no log function: stderr, as libkmod's default */
 		fprintf(stderr, "dkm-hook: %s%s\n",
-			level <= DKM_LOG_ERR ? "error: " : level == DKM_LOG_WARNING ? "warning: " : "",
+			level <= DKM_LOG_ERR	   ? "error: "
+			: level == DKM_LOG_WARNING ? "warning: "
+						   : "",
 			msg);
 	return err;
 }

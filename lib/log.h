@@ -21,7 +21,6 @@ typedef void (*dkm_log_fn)(void *userdata, int level, const char *msg);
  * errno, or 0) so callers can write `return dkm_err(ctx, r, ...)`. */
 int dkm_log_full(struct dkm_ctx *ctx, int level, int err, const char *fmt, ...) _printf_(4, 5);
 
-
 #define dkm_err(ctx, r, ...) dkm_log_full((ctx), DKM_LOG_ERR, (r), __VA_ARGS__)
 #define dkm_warn(ctx, ...) dkm_log_full((ctx), DKM_LOG_WARNING, 0, __VA_ARGS__)
 #define dkm_notice(ctx, ...) dkm_log_full((ctx), DKM_LOG_NOTICE, 0, __VA_ARGS__)

@@ -103,7 +103,7 @@ void dkm_kv_done(struct dkm_kv *kv)
 	*kv = (struct dkm_kv){ 0 };
 }
 
-#define MODREC_FIELDS(X)                                                                   \
+#define MODREC_FIELDS(X)                                                                           \
 	X(file) X(location) X(src) X(path) X(sha256) X(stage) X(old) X(oldsha) X(displace) X(ours)
 
 void dkm_modrec_get(const struct dkm_kv *kv, const char *module, struct dkm_modrec *ret)
@@ -239,8 +239,8 @@ static int unregister_finish(struct dkm_ctx *ctx, const char *name, const char *
 {
 	_cleanup_free_ char *path = path_join(tomb, "package");
 	_cleanup_free_ char *own = xasprintf("%s/%s-%s", ctx->source_tree, name, version);
-	_cleanup_free_ char *reg = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/package", ctx->state_dir,
-						 name, version);
+	_cleanup_free_ char *reg =
+		dkm_ctx_pathf(ctx, "%s/packages/%s/%s/package", ctx->state_dir, name, version);
 	_cleanup_free_ char *parent = path_dirname(tomb);
 	_cleanup_kv_ struct dkm_kv kv = { 0 };
 	int r;
@@ -488,8 +488,8 @@ const char *dkm_inst_state_name(const struct dkm_inst *inst)
 
 char **dkm_inst_list(struct dkm_ctx *ctx, const char *name, const char *version)
 {
-	_cleanup_free_ char *dir = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir,
-						name, version);
+	_cleanup_free_ char *dir =
+		dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir, name, version);
 	_cleanup_strv_free_ char **kvers = subdirs(dir);
 	char **l = xcalloc(1, sizeof(char *));
 
@@ -548,11 +548,11 @@ static int adding_finish(struct dkm_ctx *ctx, const char *name, const char *vers
 }
 
 /* unbuild's tombs in the builds of one package version */
-static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *version,
-			    bool repair, char ***found)
+static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *version, bool repair,
+			    char ***found)
 {
-	_cleanup_free_ char *kdir = dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir,
-						  name, version);
+	_cleanup_free_ char *kdir =
+		dkm_ctx_pathf(ctx, "%s/packages/%s/%s/kernels", ctx->state_dir, name, version);
 	_cleanup_strv_free_ char **kvers = subdirs(kdir);
 	int r = 0;
 
@@ -561,8 +561,8 @@ static int recover_unbuilds(struct dkm_ctx *ctx, const char *name, const char *v
 		_cleanup_strv_free_ char **arches = prefixed(kvdir, ".removing-");
 
 		for (size_t a = 0; arches[a] && r >= 0; a++) {
-			_cleanup_free_ char *tomb = dkm_inst_tomb(ctx, name, version, kvers[k],
-								  arches[a]);
+			_cleanup_free_ char *tomb =
+				dkm_inst_tomb(ctx, name, version, kvers[k], arches[a]);
 
 			strv_push(found, xasprintf("interrupted unbuild of %s/%s for %s, %s: '%s'",
 						   name, version, kvers[k], arches[a], tomb));
@@ -592,8 +592,8 @@ static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, c
 	for (size_t i = 0; removing[i] && r >= 0; i++) {
 		_cleanup_free_ char *tomb = xasprintf("%s/.removing-%s", pdir, removing[i]);
 
-		strv_push(found, xasprintf("interrupted remove of %s/%s: '%s'", name, removing[i],
-					   tomb));
+		strv_push(found,
+			  xasprintf("interrupted remove of %s/%s: '%s'", name, removing[i], tomb));
 		if (!repair)
 			continue;
 		dkm_notice(ctx, "finishing an interrupted remove of %s/%s", name, removing[i]);
@@ -603,8 +603,8 @@ static int recover_package(struct dkm_ctx *ctx, const char *name, bool repair, c
 		_cleanup_free_ char *marker = dkm_pkg_marker(ctx, name, adding[i]);
 		_cleanup_free_ char *reg = xasprintf("%s/%s/package", pdir, adding[i]);
 
-		strv_push(found, xasprintf("interrupted add of %s/%s: '%s'", name, adding[i],
-					   marker));
+		strv_push(found,
+			  xasprintf("interrupted add of %s/%s: '%s'", name, adding[i], marker));
 		if (!repair)
 			continue;
 		dkm_notice(ctx, "%s an interrupted add of %s/%s",

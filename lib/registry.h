@@ -42,12 +42,12 @@ void dkm_kv_done(struct dkm_kv *kv);
 struct dkm_pkg {
 	char *name;
 	char *version;
-	char *source;       /* logical path of the source dir */
-	char **modules;     /* module names, as of registration */
+	char *source;	/* logical path of the source dir */
+	char **modules; /* module names, as of registration */
 	bool autoinstall;
 	bool remake_initrd;
 	bool copied_source; /* add copied it into the source tree: remove deletes it */
-	bool binary;        /* registered by import-binary: built elsewhere, no source here */
+	bool binary;	    /* registered by import-binary: built elsewhere, no source here */
 };
 
 int dkm_pkg_load(struct dkm_ctx *ctx, const char *name, const char *version, struct dkm_pkg **ret);
@@ -99,7 +99,7 @@ void dkm_modrec_set(struct dkm_kv *kv, const char *module, const struct dkm_modr
 /* The state of one (package, version, kernel, arch), the state= line of its state file. The
  * names in the file are the table's (dkm_state_to_string), as every version wrote them. */
 enum dkm_state {
-	DKM_STATE_NONE,      /* no state file, or one without a state= line */
+	DKM_STATE_NONE,	     /* no state file, or one without a state= line */
 	DKM_STATE_BUILT,     /* "built": artefacts under modules/, not installed */
 	DKM_STATE_INSTALLED, /* "installed": artefacts placed, the manifest says where */
 	DKM_STATE_FAILED,    /* "failed": the build failed, its log is kept */
@@ -120,7 +120,7 @@ static inline bool dkm_state_has_build(enum dkm_state s)
 /* One (package, version, kernel, arch) */
 struct dkm_inst {
 	enum dkm_state state;
-	struct dkm_kv kv;  /* everything else: reason, log, modules, compression, signer... */
+	struct dkm_kv kv; /* everything else: reason, log, modules, compression, signer... */
 };
 /* The state= line as recorded: the state's name, the damaged line's text for INVALID, NULL
  * for NONE (for messages that show what is there). */

@@ -120,11 +120,13 @@ char *dkm_sandbox_describe(const struct dkm_sandbox *sb, const struct dkm_sandbo
 	case DKM_SANDBOX_STEP_PRIVATE:
 		return xstrdup("make every mount private (mount --make-rprivate /)");
 	case DKM_SANDBOX_STEP_CHROOT:
-		return xstrdup("reach the mounts above the chroot's root (it is not a mount point)");
+		return xstrdup(
+			"reach the mounts above the chroot's root (it is not a mount point)");
 	case DKM_SANDBOX_STEP_REBIND_ROOT:
 		return xstrdup("bind the chroot's root onto itself");
 	case DKM_SANDBOX_STEP_OPEN_BIND:
-		return xasprintf("open '%s' to bind it", i >= 0 && (size_t)i < sb->n_binds ? sb->binds[i].src : "?");
+		return xasprintf("open '%s' to bind it",
+				 i >= 0 && (size_t)i < sb->n_binds ? sb->binds[i].src : "?");
 	case DKM_SANDBOX_STEP_VIEW:
 		return xstrdup("mount a tmpfs on '" DKM_SANDBOX_VIEW "' (its parent must exist)");
 	case DKM_SANDBOX_STEP_BIND:
@@ -134,7 +136,8 @@ char *dkm_sandbox_describe(const struct dkm_sandbox *sb, const struct dkm_sandbo
 	case DKM_SANDBOX_STEP_READONLY:
 		return xstrdup("make the file system read-only and nosuid (mount_setattr '/')");
 	case DKM_SANDBOX_STEP_WRITABLE:
-		return xasprintf("make '%s' writable", i >= 0 && (size_t)i < sb->n_binds ? sb->binds[i].dst : "?");
+		return xasprintf("make '%s' writable",
+				 i >= 0 && (size_t)i < sb->n_binds ? sb->binds[i].dst : "?");
 	case DKM_SANDBOX_STEP_SHM:
 		return xstrdup("mount a private tmpfs on '/dev/shm'");
 	case DKM_SANDBOX_STEP_HIDE:
@@ -225,8 +228,7 @@ static int make_private(struct dkm_sandbox_error *e)
 		return fail(e, DKM_SANDBOX_STEP_PRIVATE, -1);
 
 	oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (oldroot < 0 || any_subdir(path, sizeof(path)) < 0 || chdir("/") < 0 ||
-	    chroot(path) < 0)
+	if (oldroot < 0 || any_subdir(path, sizeof(path)) < 0 || chdir("/") < 0 || chroot(path) < 0)
 		return fail(e, DKM_SANDBOX_STEP_CHROOT, -1);
 	for (int i = 0; i < 4096; i++) {
 		struct stat here, up;
@@ -298,8 +300,8 @@ int dkm_sandbox_enter(const struct dkm_sandbox *sb, struct dkm_sandbox_error *e)
 		char dst[PATH_MAX];
 
 		snprintf(dst, sizeof(dst), "%s", sb->binds[i].dst);
-		if (mkdir_all(dst) < 0 ||
-		    syscall(SYS_move_mount, trees[i], "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		if (mkdir_all(dst) < 0 || syscall(SYS_move_mount, trees[i], "", AT_FDCWD, dst,
+						  MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return fail(e, DKM_SANDBOX_STEP_BIND, (int)i);
 		close(trees[i]);
 		trees[i] = -1;
@@ -389,7 +391,9 @@ static int probe(struct dkm_ctx *ctx, struct dkm_sandbox_error *ret)
 		if (init < 0)
 			_exit(1);
 		_exit(waitpid(init, &status, 0) == init && WIFEXITED(status) &&
-		      WEXITSTATUS(status) == 0 ? 0 : 1);
+				      WEXITSTATUS(status) == 0
+			      ? 0
+			      : 1);
 	}
 	close(p[1]);
 	do
@@ -425,9 +429,10 @@ int dkm_sandbox_wanted(struct dkm_ctx *ctx)
 		return 0;
 	if (geteuid() != 0) {
 		if (policy == DKM_SANDBOX_REQUIRED)
-			return dkm_err(ctx, -EPERM,
-				       "the build sandbox is required (sandbox=required in '%s') but needs root: run as root, or set sandbox=auto",
-				       conf);
+			return dkm_err(
+				ctx, -EPERM,
+				"the build sandbox is required (sandbox=required in '%s') but needs root: run as root, or set sandbox=auto",
+				conf);
 		return 0; /* the caller is unprivileged already: builds run as it */
 	}
 	if (ctx->sandbox_state > 0)
@@ -445,9 +450,10 @@ int dkm_sandbox_wanted(struct dkm_ctx *ctx)
 	what = dkm_sandbox_describe(&sb, &e, NULL);
 	dkm_sandbox_done(&sb);
 	if (policy == DKM_SANDBOX_REQUIRED)
-		return dkm_err(ctx, r,
-			       "the build sandbox is required (sandbox=required in '%s') but unavailable here: cannot %s: %s: allow namespaces (CAP_SYS_ADMIN) for dkm-hook, or set sandbox=auto",
-			       conf, what, strerror(-r));
+		return dkm_err(
+			ctx, r,
+			"the build sandbox is required (sandbox=required in '%s') but unavailable here: cannot %s: %s: allow namespaces (CAP_SYS_ADMIN) for dkm-hook, or set sandbox=auto",
+			conf, what, strerror(-r));
 	dkm_warn(ctx,
 		 "no build sandbox here (cannot %s: %s): builds run only as an unprivileged uid, without namespaces; sandbox=required in '%s' refuses instead",
 		 what, strerror(-r), conf);

@@ -43,14 +43,14 @@ enum dkm_sandbox_step {
 	DKM_SANDBOX_STEP_SHM,
 	DKM_SANDBOX_STEP_HIDE,
 	DKM_SANDBOX_STEP_PROC,
-	DKM_SANDBOX_STEP_CWD,   /* entering the working directory as the build uid */
+	DKM_SANDBOX_STEP_CWD,	/* entering the working directory as the build uid */
 	DKM_SANDBOX_STEP_REACH, /* a path the build needs, as the build uid */
 	_DKM_SANDBOX_STEP_MAX,
 };
 
 struct dkm_sandbox_error {
-	int err; /* errno */
-	int step; /* enum dkm_sandbox_step */
+	int err;   /* errno */
+	int step;  /* enum dkm_sandbox_step */
 	int index; /* which bind / hidden file / reach path */
 };
 

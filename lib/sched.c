@@ -120,7 +120,8 @@ static int check_cycles(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 	size_t head = 0, tail = 0, seen = 0;
 
 	for (size_t i = 0; i < n; i++)
-		for (size_t d = 0; jobs[i].conf->build_depends && jobs[i].conf->build_depends[d]; d++)
+		for (size_t d = 0; jobs[i].conf->build_depends && jobs[i].conf->build_depends[d];
+		     d++)
 			if (find_job(jobs, n, jobs[i].conf->build_depends[d], jobs[i].k) >= 0)
 				indeg[i]++;
 	for (size_t i = 0; i < n; i++)
@@ -170,9 +171,10 @@ static void finish_job(struct dkm_ctx *ctx, struct dkm_job *j, int worker)
 
 	if (worker != WORKER_OK) {
 		dkm_build_mark_failed(ctx, j->pkg, j->k,
-				      worker == WORKER_COLLECT_FAILED ? "module could not be finished"
-				      : worker == WORKER_NO_MODULE    ? DKM_BUILD_REASON_NO_MODULE
-								      : "build failed");
+				      worker == WORKER_COLLECT_FAILED
+					      ? "module could not be finished"
+				      : worker == WORKER_NO_MODULE ? DKM_BUILD_REASON_NO_MODULE
+								   : "build failed");
 		j->result = DKM_JOB_FAILED;
 		return;
 	}
@@ -303,7 +305,8 @@ int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)
 				continue;
 			ds = deps_state(jobs, n, i);
 			if (ds < 0) {
-				dkm_warn(ctx, "%s/%s: not built for %s: a BUILD_DEPENDS package failed",
+				dkm_warn(ctx,
+					 "%s/%s: not built for %s: a BUILD_DEPENDS package failed",
 					 j->pkg->name, j->pkg->version, j->k->kver);
 				dkm_build_mark_failed(ctx, j->pkg, j->k, "BUILD_DEPENDS failed");
 				j->result = DKM_JOB_SKIPPED;

@@ -12,9 +12,9 @@ struct dkm_finish;
 
 enum dkm_job_result {
 	DKM_JOB_PENDING,
-	DKM_JOB_DONE,      /* built (and installed if asked) */
-	DKM_JOB_FAILED,    /* build or install failed: state recorded, others go on */
-	DKM_JOB_SKIPPED,   /* a BUILD_DEPENDS dependency failed */
+	DKM_JOB_DONE,	 /* built (and installed if asked) */
+	DKM_JOB_FAILED,	 /* build or install failed: state recorded, others go on */
+	DKM_JOB_SKIPPED, /* a BUILD_DEPENDS dependency failed */
 };
 
 /* One (package, kernel) build of a command. */
@@ -23,9 +23,9 @@ struct dkm_job {
 	struct dkm_kernel *k;
 	const struct dkm_conf *conf; /* from dkm_build_check */
 	const struct dkm_finish *fin;
-	bool install;                /* install right after the build (dependants wait for it) */
+	bool install; /* install right after the build (dependants wait for it) */
 	enum dkm_job_result result;
-	bool tree_changed;           /* install changed the module tree */
+	bool tree_changed; /* install changed the module tree */
 	/* private */
 	int pid, pidfd;
 	bool has_token;
@@ -36,8 +36,8 @@ struct dkm_job {
  * the GNU make jobserver pipe every build's make shares. A build starts only on a slot taken
  * here, and gives it back when it ends, so never more than `jobs` builds run at once. */
 struct dkm_job_slots {
-	int fds[2];     /* the pipe the makes share (inherited by builds) */
-	int my_read;    /* our own non-blocking open file description of the read end */
+	int fds[2];	/* the pipe the makes share (inherited by builds) */
+	int my_read;	/* our own non-blocking open file description of the read end */
 	bool slot_free; /* our implicit slot */
 };
 int dkm_job_slots_open(struct dkm_job_slots *s, unsigned jobs);

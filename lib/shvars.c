@@ -161,17 +161,69 @@ bool dkm_shvars_name_is_reserved(const char *name)
 {
 	static const char *const prefixes[] = { "BASH", "COMP_", "HIST", "READLINE_", "LC_" };
 	static const char *const names[] = {
-		"_",	      "CDPATH",	     "CHILD_MAX",   "COLUMNS",	   "COPROC",   "DIRSTACK",
-		"EPOCHREALTIME", "EPOCHSECONDS", "EUID",	    "EXECIGNORE",  "FCEDIT",   "FIGNORE",
-		"FUNCNAME",   "FUNCNEST",    "GLOBIGNORE",  "GLOBSORT",	   "GROUPS",   "HOME",
-		"HOSTFILE",   "HOSTNAME",    "HOSTTYPE",    "IFS",	   "IGNOREEOF", "INPUTRC",
-		"INSIDE_EMACS", "LANG",	     "LINENO",	    "LINES",	   "MACHTYPE", "MAIL",
-		"MAILCHECK",  "MAILPATH",    "OLDPWD",	    "OPTARG",	   "OPTERR",   "OPTIND",
-		"OSTYPE",     "PATH",	     "PIPESTATUS",  "POSIXLY_CORRECT", "PPID", "PROMPT_COMMAND",
-		"PROMPT_DIRTRIM", "PS0",     "PS1",	    "PS2",	   "PS3",      "PS4",
-		"PWD",	      "RANDOM",	     "REPLY",	    "SECONDS",	   "SHELL",    "SHELLOPTS",
-		"SHLVL",      "SRANDOM",     "TERM",	    "TIMEFORMAT",  "TMOUT",    "TMPDIR",
-		"UID",	      "auto_resume", "histchars",
+		"_",
+		"CDPATH",
+		"CHILD_MAX",
+		"COLUMNS",
+		"COPROC",
+		"DIRSTACK",
+		"EPOCHREALTIME",
+		"EPOCHSECONDS",
+		"EUID",
+		"EXECIGNORE",
+		"FCEDIT",
+		"FIGNORE",
+		"FUNCNAME",
+		"FUNCNEST",
+		"GLOBIGNORE",
+		"GLOBSORT",
+		"GROUPS",
+		"HOME",
+		"HOSTFILE",
+		"HOSTNAME",
+		"HOSTTYPE",
+		"IFS",
+		"IGNOREEOF",
+		"INPUTRC",
+		"INSIDE_EMACS",
+		"LANG",
+		"LINENO",
+		"LINES",
+		"MACHTYPE",
+		"MAIL",
+		"MAILCHECK",
+		"MAILPATH",
+		"OLDPWD",
+		"OPTARG",
+		"OPTERR",
+		"OPTIND",
+		"OSTYPE",
+		"PATH",
+		"PIPESTATUS",
+		"POSIXLY_CORRECT",
+		"PPID",
+		"PROMPT_COMMAND",
+		"PROMPT_DIRTRIM",
+		"PS0",
+		"PS1",
+		"PS2",
+		"PS3",
+		"PS4",
+		"PWD",
+		"RANDOM",
+		"REPLY",
+		"SECONDS",
+		"SHELL",
+		"SHELLOPTS",
+		"SHLVL",
+		"SRANDOM",
+		"TERM",
+		"TIMEFORMAT",
+		"TMOUT",
+		"TMPDIR",
+		"UID",
+		"auto_resume",
+		"histchars",
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
@@ -252,8 +304,8 @@ static void buf_done(struct buf *b)
 }
 
 enum word_mode {
-	WORD_ASSIGN,   /* NAME=word: no word splitting, no globbing */
-	WORD_COMPOUND, /* an element of NAME=( ... ): splitting and globbing would apply */
+	WORD_ASSIGN,	      /* NAME=word: no word splitting, no globbing */
+	WORD_COMPOUND,	      /* an element of NAME=( ... ): splitting and globbing would apply */
 	WORD_COMPOUND_ASSIGN, /* [i]=word inside NAME=( ... ) */
 };
 
@@ -339,8 +391,8 @@ static int eval_subscript(struct parser *ps, const char *s, size_t n, unsigned l
 			q++;
 			if (q < qe && *q == '{') {
 				if (qe[-1] != '}')
-					return need_shell(ps, "arithmetic array subscript '%.*s'", (int)n,
-							  s);
+					return need_shell(ps, "arithmetic array subscript '%.*s'",
+							  (int)n, s);
 				q++;
 				qe--;
 			}
@@ -593,7 +645,8 @@ static int parse_word(struct parser *ps, struct buf *out, enum word_mode mode)
 		case '[':
 		case '{':
 			if (mode == WORD_COMPOUND)
-				return need_shell(ps, "pattern or brace expansion in an array list");
+				return need_shell(ps,
+						  "pattern or brace expansion in an array list");
 			__attribute__((fallthrough));
 		default:
 			buf_putc(out, c);

@@ -52,9 +52,9 @@ bool dkm_shvars_name_is_valid(const char *name);
 bool dkm_shvars_name_is_reserved(const char *name);
 
 struct dkm_shvars_status {
-	unsigned line;     /* 1-based line of the problem */
-	char what[160];    /* "command substitution $(...)", "unterminated double quote" */
-	bool needs_shell;  /* the text is (probably) valid shell beyond what we parse */
+	unsigned line;	  /* 1-based line of the problem */
+	char what[160];	  /* "command substitution $(...)", "unterminated double quote" */
+	bool needs_shell; /* the text is (probably) valid shell beyond what we parse */
 };
 
 /* Parse text (NUL-terminated, LF line ends) and apply its assignments to v.

@@ -67,7 +67,7 @@ static void bn_freep(BIGNUM **p)
 {
 	BN_free(*p);
 }
-static void x509_stack_freep(STACK_OF(X509) **p)
+static void x509_stack_freep(STACK_OF(X509) * *p)
 {
 	sk_X509_pop_free(*p, X509_free);
 }
@@ -165,17 +165,20 @@ static int key_file_check(struct dkm_ctx *ctx, const char *path, bool parsed)
 	if (geteuid() != 0 || stat(path, &st) < 0 || S_ISDIR(st.st_mode))
 		return 0; /* not ours to judge, or read_full_file() says what is wrong */
 	if (!S_ISREG(st.st_mode))
-		return dkm_err(ctx, EINVAL,
-			       "refusing signing key '%s': it is not a regular file: put the PEM key file there",
-			       path);
+		return dkm_err(
+			ctx, EINVAL,
+			"refusing signing key '%s': it is not a regular file: put the PEM key file there",
+			path);
 	if (parsed && st.st_uid != 0)
-		return dkm_err(ctx, EPERM,
-			       "refusing signing key '%s': it belongs to uid %u, not root, who could replace it: run 'chown root: %s' if it is yours, else make a new one with 'dkm-hook keygen --force'",
-			       path, (unsigned)st.st_uid, path);
+		return dkm_err(
+			ctx, EPERM,
+			"refusing signing key '%s': it belongs to uid %u, not root, who could replace it: run 'chown root: %s' if it is yours, else make a new one with 'dkm-hook keygen --force'",
+			path, (unsigned)st.st_uid, path);
 	if (parsed && (st.st_mode & 077))
-		return dkm_err(ctx, EPERM,
-			       "refusing signing key '%s': others may read or write it (mode %04o): run 'chmod 600 %s', and make a new key with 'dkm-hook keygen --force' if someone may have copied it",
-			       path, (unsigned)(st.st_mode & 07777), path);
+		return dkm_err(
+			ctx, EPERM,
+			"refusing signing key '%s': others may read or write it (mode %04o): run 'chmod 600 %s', and make a new key with 'dkm-hook keygen --force' if someone may have copied it",
+			path, (unsigned)(st.st_mode & 07777), path);
 	return 0;
 }
 
@@ -200,8 +203,7 @@ static int key_read(struct dkm_ctx *ctx, const char *path, EVP_PKEY **ret)
 
 	b = BIO_new_mem_buf(file.data, (int)file.len);
 	if (!b)
-		return dkm_err(ctx, ENOMEM, "cannot read signing key '%s': %s", path,
-			       ssl_reason());
+		return dkm_err(ctx, ENOMEM, "cannot read signing key '%s': %s", path, ssl_reason());
 	pkey = PEM_read_bio_PrivateKey(b, NULL, pin_cb, &pin);
 	if (!pkey) {
 		const char *why = ssl_reason();
@@ -215,8 +217,9 @@ static int key_read(struct dkm_ctx *ctx, const char *path, EVP_PKEY **ret)
 			return dkm_err(ctx, EKEYREJECTED,
 				       "cannot decrypt signing key '%s': wrong passphrase in " PIN_ENV,
 				       path);
-		return dkm_err(ctx, EBADMSG, "cannot load signing key '%s': not a PEM private key (%s)",
-			       path, why);
+		return dkm_err(ctx, EBADMSG,
+			       "cannot load signing key '%s': not a PEM private key (%s)", path,
+			       why);
 	}
 	r = key_file_check(ctx, path, true);
 	if (r < 0) {
@@ -271,8 +274,9 @@ int dkm_sign_key_load(struct dkm_ctx *ctx, const char *key_path, const char *cer
 	if (r < 0)
 		return r;
 	if (X509_check_private_key(cert, pkey) != 1)
-		return dkm_err(ctx, EKEYREJECTED, "signing key '%s' does not match certificate '%s'",
-			       key_path, cert_path);
+		return dkm_err(ctx, EKEYREJECTED,
+			       "signing key '%s' does not match certificate '%s'", key_path,
+			       cert_path);
 
 	k = xcalloc(1, sizeof(*k));
 	k->pkey = TAKE_PTR(pkey);
@@ -436,8 +440,8 @@ static int key_write(const char *path, EVP_PKEY *pkey, bool replace)
 	n = BIO_get_mem_data(b, &pem);
 	if (n <= 0)
 		return -ENOMEM;
-	return replace ? write_file_atomic(path, pem, (size_t)n, 0600) :
-			 write_file_new(path, pem, (size_t)n, 0600);
+	return replace ? write_file_atomic(path, pem, (size_t)n, 0600)
+		       : write_file_new(path, pem, (size_t)n, 0600);
 }
 
 static int cert_write(const char *path, X509 *cert, bool replace)
@@ -447,8 +451,8 @@ static int cert_write(const char *path, X509 *cert, bool replace)
 
 	if (n <= 0)
 		return -ENOMEM;
-	return replace ? write_file_atomic(path, der, (size_t)n, 0644) :
-			 write_file_new(path, der, (size_t)n, 0644);
+	return replace ? write_file_atomic(path, der, (size_t)n, 0644)
+		       : write_file_new(path, der, (size_t)n, 0644);
 }
 
 static bool file_present(const char *path)
@@ -471,13 +475,15 @@ int dkm_sign_key_ensure(struct dkm_ctx *ctx, const char *key_path, const char *c
 		if (have_key && have_cert)
 			return 0;
 		if (have_key)
-			return dkm_err(ctx, ENOKEY,
-				       "signing key '%s' exists but its certificate '%s' is missing; restore the certificate, or run 'dkm-hook keygen --force' to replace both",
-				       key_path, cert_path);
+			return dkm_err(
+				ctx, ENOKEY,
+				"signing key '%s' exists but its certificate '%s' is missing; restore the certificate, or run 'dkm-hook keygen --force' to replace both",
+				key_path, cert_path);
 		if (have_cert)
-			return dkm_err(ctx, ENOKEY,
-				       "certificate '%s' exists but its signing key '%s' is missing; restore the key, or run 'dkm-hook keygen --force' to replace both",
-				       cert_path, key_path);
+			return dkm_err(
+				ctx, ENOKEY,
+				"certificate '%s' exists but its signing key '%s' is missing; restore the key, or run 'dkm-hook keygen --force' to replace both",
+				cert_path, key_path);
 	}
 
 	r = keygen_build(&cert, &pkey);
@@ -533,9 +539,10 @@ int dkm_module_sign(struct dkm_ctx *ctx, const struct dkm_sign_key *key, const c
 
 	c = dkm_compression_detect(data, len);
 	if (c != DKM_COMPRESS_NONE)
-		return dkm_err(ctx, ENOEXEC,
-			       "cannot sign module: it is %s-compressed; sign the uncompressed .ko, then compress it",
-			       dkm_compression_name(c));
+		return dkm_err(
+			ctx, ENOEXEC,
+			"cannot sign module: it is %s-compressed; sign the uncompressed .ko, then compress it",
+			dkm_compression_name(c));
 	r = dkm_modsig_strip(data, len, &elf_len);
 	if (r < 0)
 		return dkm_err(ctx, r, "cannot sign module: its existing signature is malformed");
@@ -604,8 +611,8 @@ static int signer_describe(CMS_SignerInfo *si, struct dkm_sig_info *info)
 		info->key_id = hex_colon(bytes, (size_t)n);
 		info->signer = name_cn(issuer);
 	} else if (keyid) {
-		info->key_id = hex_colon(ASN1_STRING_get0_data(keyid),
-					 (size_t)ASN1_STRING_length(keyid));
+		info->key_id =
+			hex_colon(ASN1_STRING_get0_data(keyid), (size_t)ASN1_STRING_length(keyid));
 		info->signer = xstrdup("");
 	} else
 		return -EBADMSG;
@@ -676,7 +683,7 @@ int dkm_module_verify(struct dkm_ctx *ctx, const void *data, size_t len, const c
 	_cleanup_free_ void *plain = NULL;
 	_cleanup_cms_ CMS_ContentInfo *cms = NULL;
 	struct dkm_sig_info info = { .verdict = DKM_SIG_NOT_CHECKED };
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	const unsigned char *p;
 	size_t content_len, sig_off, sig_len;
 	int r;
@@ -701,8 +708,8 @@ int dkm_module_verify(struct dkm_ctx *ctx, const void *data, size_t len, const c
 	info.is_signed = true;
 	if (r < 0) {
 		verdict_set(&info, DKM_SIG_INVALID,
-			    xstrdup(r == -ENOPKG ? "the signature is not PKCS#7 (pre-4.x format)" :
-						   "the signature trailer is malformed"));
+			    xstrdup(r == -ENOPKG ? "the signature is not PKCS#7 (pre-4.x format)"
+						 : "the signature trailer is malformed"));
 		*ret = info;
 		return 0;
 	}

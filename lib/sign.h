@@ -46,19 +46,19 @@ int dkm_module_sign(struct dkm_ctx *ctx, const struct dkm_sign_key *key, const c
 enum dkm_sig_verdict {
 	DKM_SIG_NOT_CHECKED, /* signed; no certificate was given to check against */
 	DKM_SIG_UNSIGNED,
-	DKM_SIG_VALID,       /* signed by the certificate's key over exactly these bytes */
-	DKM_SIG_INVALID,     /* signature does not verify (module changed, corrupt signature) */
-	DKM_SIG_OTHER_KEY,   /* well-formed, but the signer is not the given certificate */
+	DKM_SIG_VALID,	   /* signed by the certificate's key over exactly these bytes */
+	DKM_SIG_INVALID,   /* signature does not verify (module changed, corrupt signature) */
+	DKM_SIG_OTHER_KEY, /* well-formed, but the signer is not the given certificate */
 };
 
 struct dkm_sig_info {
 	bool is_signed;
-	char *signer;    /* issuer CN, as modinfo's "signer" */
-	char *key_id;    /* serial (or subject key id), "AB:01:…" as modinfo's "sig_key" */
-	char *hash_algo; /* "sha256", as modinfo's "sig_hashalgo" */
+	char *signer;	    /* issuer CN, as modinfo's "signer" */
+	char *key_id;	    /* serial (or subject key id), "AB:01:…" as modinfo's "sig_key" */
+	char *hash_algo;    /* "sha256", as modinfo's "sig_hashalgo" */
 	size_t content_len; /* bytes covered by the signature (the ELF) */
-	int verdict;     /* enum dkm_sig_verdict */
-	char *reason;    /* for INVALID / OTHER_KEY: why, one line */
+	int verdict;	    /* enum dkm_sig_verdict */
+	char *reason;	    /* for INVALID / OTHER_KEY: why, one line */
 };
 
 /* Parse the signature of a module (compressed or not: the format is detected) and, when

@@ -208,20 +208,21 @@ static int report_child_error(struct dkm_ctx *ctx, const struct dkm_spawn *s,
 	case DKM_SANDBOX_STEP_NONE:
 		return dkm_err(ctx, -ce->err, "cannot run '%s': %s", s->argv[0], strerror(ce->err));
 	case DKM_SANDBOX_STEP_CWD:
-		return dkm_err(ctx, -ce->err,
-			       "cannot run '%s': uid %u cannot enter '%s': %s: every directory above it must be searchable by that uid (or let the build sandbox bind it: sandbox=auto)",
-			       s->argv[0], (unsigned)(s->run_as ? s->uid : geteuid()), s->cwd,
-			       strerror(ce->err));
+		return dkm_err(
+			ctx, -ce->err,
+			"cannot run '%s': uid %u cannot enter '%s': %s: every directory above it must be searchable by that uid (or let the build sandbox bind it: sandbox=auto)",
+			s->argv[0], (unsigned)(s->run_as ? s->uid : geteuid()), s->cwd,
+			strerror(ce->err));
 	case DKM_SANDBOX_STEP_REACH:
-		return dkm_err(ctx, -ce->err,
-			       "cannot run '%s': uid %u cannot read '%s': %s: it and every directory above it must be readable and searchable by that uid (or let the build sandbox bind it: sandbox=auto)",
-			       s->argv[0], (unsigned)(s->run_as ? s->uid : geteuid()),
-			       s->reach[ce->index], strerror(ce->err));
+		return dkm_err(
+			ctx, -ce->err,
+			"cannot run '%s': uid %u cannot read '%s': %s: it and every directory above it must be readable and searchable by that uid (or let the build sandbox bind it: sandbox=auto)",
+			s->argv[0], (unsigned)(s->run_as ? s->uid : geteuid()), s->reach[ce->index],
+			strerror(ce->err));
 	default:
 		what = dkm_sandbox_describe(s->sandbox, &se, (const char *const *)s->reach);
-		return dkm_err(ctx, -ce->err,
-			       "cannot run '%s': the build sandbox could not %s: %s", s->argv[0],
-			       what, strerror(ce->err));
+		return dkm_err(ctx, -ce->err, "cannot run '%s': the build sandbox could not %s: %s",
+			       s->argv[0], what, strerror(ce->err));
 	}
 }
 
@@ -266,7 +267,8 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 			dkm_format_size(s->limits.max_memory, mem, sizeof(mem));
 		if (s->limits.max_file)
 			dkm_format_size(s->limits.max_file, file, sizeof(file));
-		dkm_debug(ctx, "'%s' runs under rlimits (no cgroup): processes: %s; address space per process: %s; file size: %s",
+		dkm_debug(ctx,
+			  "'%s' runs under rlimits (no cgroup): processes: %s; address space per process: %s; file size: %s",
 			  s->argv[0], procs, mem, file);
 	}
 	if (pipe2(errpipe, O_CLOEXEC) < 0)
@@ -286,7 +288,7 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 		int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int in = s->stdin_fd >= 0 ? s->stdin_fd : null_fd;
 		int out = s->stdout_fd >= 0 ? s->stdout_fd : s->stdout_fd == -2 ? 1 : null_fd;
-		int err = s->stderr_fd >= 0 ? s->stderr_fd
+		int err = s->stderr_fd >= 0    ? s->stderr_fd
 			  : s->stderr_fd == -2 ? 2
 			  : s->stderr_fd == -3 ? out
 					       : null_fd;
@@ -304,8 +306,8 @@ int dkm_spawn_start(struct dkm_ctx *ctx, const struct dkm_spawn *s, pid_t *ret_p
 		int fin = fcntl(in, F_DUPFD_CLOEXEC, 10);
 		int fout = fcntl(out, F_DUPFD_CLOEXEC, 10);
 		int ferr = fcntl(err, F_DUPFD_CLOEXEC, 10);
-		if (fin < 0 || fout < 0 || ferr < 0 || move_fd(fin, 0) < 0 || move_fd(fout, 1) < 0 ||
-		    move_fd(ferr, 2) < 0)
+		if (fin < 0 || fout < 0 || ferr < 0 || move_fd(fin, 0) < 0 ||
+		    move_fd(fout, 1) < 0 || move_fd(ferr, 2) < 0)
 			goto fail;
 		for (size_t i = 0; i < nkeep; i++)
 			fcntl(keep[i], F_SETFD, 0);
@@ -415,10 +417,10 @@ static const struct {
 } limit_messages[] = {
 	{ "fork: retry: Resource temporarily unavailable", DKM_SPAWN_HIT_PROCS }, /* bash */
 	{ "fork: Resource temporarily unavailable", DKM_SPAWN_HIT_PROCS }, /* vfork too, perl */
-	{ "annot fork", DKM_SPAWN_HIT_PROCS },                            /* dash */
-	{ "an't fork", DKM_SPAWN_HIT_PROCS },                             /* busybox */
+	{ "annot fork", DKM_SPAWN_HIT_PROCS },				   /* dash */
+	{ "an't fork", DKM_SPAWN_HIT_PROCS },				   /* busybox */
 	{ "Cannot allocate memory", DKM_SPAWN_HIT_MEMORY },
-	{ "annot allocate", DKM_SPAWN_HIT_MEMORY }, /* bash's xmalloc */
+	{ "annot allocate", DKM_SPAWN_HIT_MEMORY },   /* bash's xmalloc */
 	{ "memory exhausted", DKM_SPAWN_HIT_MEMORY }, /* coreutils, gcc, bison */
 	{ "ut of memory", DKM_SPAWN_HIT_MEMORY },
 	{ "MemoryError", DKM_SPAWN_HIT_MEMORY },
@@ -462,7 +464,7 @@ void dkm_spawn_scan_output(struct dkm_spawn_scan *sc, const char *buf, size_t n)
 		sc->carry_len = sizeof(sc->carry);
 	} else {
 		size_t keep = sc->carry_len + n > sizeof(sc->carry) ? sizeof(sc->carry) - n
-								     : sc->carry_len;
+								    : sc->carry_len;
 
 		memmove(sc->carry, sc->carry + sc->carry_len - keep, keep);
 		memcpy(sc->carry + keep, buf, n);
@@ -535,7 +537,8 @@ static void pump_output(struct dkm_spawn_log *log, struct ring *rg, const char *
 		return;
 	}
 	if (!rg->buf && log->written < log->max / 2) {
-		size_t k = log->max / 2 - log->written < n ? (size_t)(log->max / 2 - log->written) : n;
+		size_t k =
+			log->max / 2 - log->written < n ? (size_t)(log->max / 2 - log->written) : n;
 
 		log_put(log, buf, k);
 		buf += k;
@@ -743,8 +746,9 @@ static int run_watched(struct dkm_ctx *ctx, const struct dkm_spawn *s, int *ret_
 					/* at most a tenth of the time goes to measuring */
 					uint64_t cost = now_usec() - now;
 
-					next_measure = now_usec() + (cost * 10 > USEC_PER_SEC ? cost * 10
-										 : USEC_PER_SEC);
+					next_measure = now_usec() + (cost * 10 > USEC_PER_SEC
+									     ? cost * 10
+									     : USEC_PER_SEC);
 				}
 			}
 			/* at its process limit: shells would back off and retry for many
@@ -758,8 +762,12 @@ static int run_watched(struct dkm_ctx *ctx, const struct dkm_spawn *s, int *ret_
 			break;
 		wake = min_u64(min_u64(deadline, kill_at), min_u64(next_measure, drain_until));
 		if (pfd < 0 && !exited)
-			wake = min_u64(wake, now + USEC_PER_SEC / 5); /* no pidfd: look every 200 ms */
-		k = poll(p, 2, wake == NEVER ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000));
+			wake = min_u64(wake,
+				       now + USEC_PER_SEC / 5); /* no pidfd: look every 200 ms */
+		k = poll(p, 2,
+			 wake == NEVER ? -1
+			 : wake <= now ? 0
+				       : (int)((wake - now + 999) / 1000));
 		if (k < 0 && errno != EINTR) {
 			r = -errno;
 			kill(-pid, SIGKILL);
@@ -826,7 +834,8 @@ int dkm_spawn_run(struct dkm_ctx *ctx, const struct dkm_spawn *s, int *ret_statu
 				break;
 			if (k < 0 && errno != EINTR)
 				break;
-			left = (int64_t)s->timeout_sec * 1000 - (int64_t)(now_usec() - start) / 1000;
+			left = (int64_t)s->timeout_sec * 1000 -
+			       (int64_t)(now_usec() - start) / 1000;
 			if (k == 0 || left <= 0) {
 				kill(-pid, SIGTERM);
 				p.revents = 0;

@@ -18,7 +18,7 @@ struct dkm_spawn_limits {
 			      * already has (RLIMIT_NPROC counts the uid's, and not for root) */
 	uint64_t max_memory; /* RLIMIT_AS: the address space of each process, bytes */
 	uint64_t max_file;   /* RLIMIT_FSIZE: the size of each file it writes, bytes */
-	bool no_core;        /* RLIMIT_CORE 0: a crash leaves no core file */
+	bool no_core;	     /* RLIMIT_CORE 0: a crash leaves no core file */
 };
 
 /* What a child's output says about the limits it ran into: the messages of shells, make,
@@ -30,11 +30,11 @@ enum {
 	DKM_SPAWN_HIT_FSIZE = 1 << 2,  /* a write went past the file size limit */
 };
 struct dkm_spawn_scan {
-	unsigned hits;          /* DKM_SPAWN_HIT_* */
-	const char *said[3];    /* for each hit (by bit number), the text that showed it */
-	bool fork_failed;       /* a fork's own "Resource temporarily unavailable" (EAGAIN) */
+	unsigned hits;	     /* DKM_SPAWN_HIT_* */
+	const char *said[3]; /* for each hit (by bit number), the text that showed it */
+	bool fork_failed;    /* a fork's own "Resource temporarily unavailable" (EAGAIN) */
 	size_t carry_len;
-	char carry[48];         /* the end of the last piece */
+	char carry[48]; /* the end of the last piece */
 };
 void dkm_spawn_scan_output(struct dkm_spawn_scan *sc, const char *buf, size_t n);
 
@@ -47,9 +47,9 @@ void dkm_spawn_scan_output(struct dkm_spawn_scan *sc, const char *buf, size_t n)
 struct dkm_spawn_log {
 	int fd;
 	uint64_t max;
-	const char *setting;        /* e.g. "build_log_max" */
-	uint64_t written;           /* of the output, kept so far (by every step) */
-	bool mid_line;              /* the last byte kept was not a newline */
+	const char *setting;	    /* e.g. "build_log_max" */
+	uint64_t written;	    /* of the output, kept so far (by every step) */
+	bool mid_line;		    /* the last byte kept was not a newline */
 	struct dkm_spawn_scan scan; /* of the last step's output */
 };
 
@@ -60,7 +60,7 @@ struct dkm_spawn_log {
 struct dkm_spawn_watch {
 	const char *dir;
 	uint64_t max;
-	uint64_t size;   /* out: the last measurement */
+	uint64_t size;	   /* out: the last measurement */
 	bool unmeasurable; /* out: the walk gave up (too many entries or levels) */
 };
 
@@ -69,11 +69,11 @@ struct dkm_spawn {
 	char *const *argv;   /* argv[0] is looked up in PATH of envp (or /usr/bin:/bin) */
 	char *const *envp;   /* full environment; NULL = a scrubbed minimal one */
 	const char *cwd;     /* NULL = inherit */
-	int stdin_fd;        /* -1 = /dev/null */
-	int stdout_fd;       /* -1 = /dev/null, -2 = inherit */
-	int stderr_fd;       /* -1 = /dev/null, -2 = inherit, -3 = same as stdout */
+	int stdin_fd;	     /* -1 = /dev/null */
+	int stdout_fd;	     /* -1 = /dev/null, -2 = inherit */
+	int stderr_fd;	     /* -1 = /dev/null, -2 = inherit, -3 = same as stdout */
 	const int *keep_fds; /* extra fds to keep open in the child (jobserver), -1 terminated */
-	uid_t uid;           /* drop to this uid/gid when run_as is true (we are root) */
+	uid_t uid;	     /* drop to this uid/gid when run_as is true (we are root) */
 	gid_t gid;
 	bool run_as;
 	unsigned timeout_sec; /* 0 = none; on expiry the process group gets SIGTERM, then SIGKILL */

@@ -622,9 +622,9 @@ struct copy_walk {
 	gid_t gid;
 	struct copy_link *links; /* checked once the whole tree is there */
 	size_t n_links;
-	char *bad; /* the entry an error is about */
+	char *bad;	   /* the entry an error is about */
 	size_t n_left_out; /* symlinks leading out of the tree, not copied */
-	char *left_out;    /* the first of them, "<entry> -> <target>" */
+	char *left_out;	   /* the first of them, "<entry> -> <target>" */
 };
 
 static void left_out(struct copy_walk *w, const char *entry, const char *target)

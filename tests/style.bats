@@ -33,3 +33,12 @@ setup_file() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+@test "clang-format: every C file is formatted as .clang-format says" {
+	command -v clang-format >/dev/null || skip "clang-format is not installed (tests/deps check installs it)"
+	v=$(clang-format --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p')
+	[ "$v" = 14 ] || skip "clang-format $v: the tree is formatted with Debian 12's clang-format 14, other versions format differently"
+	run make -s -C "$TOP" lint-c
+	echo "$output" | head -40
+	[ "$status" -eq 0 ]
+}

@@ -15,15 +15,15 @@ struct dkm_ctx;
 /* Everything main() parsed, for the verb to use. */
 struct invocation {
 	struct dkm_ctx *ctx;
-	struct dkm_opts o;           /* -k/--all-kernels already resolved into o.kernels */
-	char **args;                 /* the positional arguments after the verb */
+	struct dkm_opts o; /* -k/--all-kernels already resolved into o.kernels */
+	char **args;	   /* the positional arguments after the verb */
 	int nargs;
-	bool all_kernels;            /* --all-kernels was given (o.kernels are those kernels) */
-	bool repair;                 /* fsck --repair */
-	const char *cert;            /* verify --cert */
-	const char *format;          /* export --format */
-	const char *output;          /* export -o */
-	const char *dkmstree;        /* import --dkmstree */
+	bool all_kernels;     /* --all-kernels was given (o.kernels are those kernels) */
+	bool repair;	      /* fsck --repair */
+	const char *cert;     /* verify --cert */
+	const char *format;   /* export --format */
+	const char *output;   /* export -o */
+	const char *dkmstree; /* import --dkmstree */
 };
 
 enum {

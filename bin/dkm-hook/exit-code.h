@@ -10,12 +10,12 @@ struct dkm_result;
 
 enum {
 	DKM_EXIT_OK = 0,
-	DKM_EXIT_FAILURE = 1,   /* something failed (message says what) */
-	DKM_EXIT_USAGE = 2,     /* bad command line */
-	DKM_EXIT_NOTFOUND = 3,  /* unknown package, missing source or kernel headers */
-	DKM_EXIT_BUILD = 4,     /* a build failed (state 'failed', log kept) */
-	DKM_EXIT_INVALID = 5,   /* invalid dkms.conf or configuration */
-	DKM_EXIT_EXCLUDED = 6,  /* nothing built: excluded by BUILD_EXCLUSIVE_* */
+	DKM_EXIT_FAILURE = 1,  /* something failed (message says what) */
+	DKM_EXIT_USAGE = 2,    /* bad command line */
+	DKM_EXIT_NOTFOUND = 3, /* unknown package, missing source or kernel headers */
+	DKM_EXIT_BUILD = 4,    /* a build failed (state 'failed', log kept) */
+	DKM_EXIT_INVALID = 5,  /* invalid dkms.conf or configuration */
+	DKM_EXIT_EXCLUDED = 6, /* nothing built: excluded by BUILD_EXCLUSIVE_* */
 };
 
 /* The exit code for an engine's -errno (0 -> 0): -EINVAL/-EBADMSG invalid input (5),

@@ -16,7 +16,10 @@ struct json_writer {
 	const char *prefix; /* written before the next value, after its comma */
 };
 
-#define JSON_WRITER_INIT(file) { .f = (file) }
+#define JSON_WRITER_INIT(file)                                                                     \
+	{                                                                                          \
+		.f = (file)                                                                        \
+	}
 
 /* key: the member's name inside an object; NULL inside an array or at the top */
 void jw_object_begin(struct json_writer *w, const char *key);

@@ -97,12 +97,14 @@ static int list(const char *what, const char *root)
 		for (size_t i = 0; i < n; i++) {
 			char buf[64];
 
-			if (!dkm_name_problem(l[i]->name, buf) && !dkm_name_problem(l[i]->version, buf))
+			if (!dkm_name_problem(l[i]->name, buf) &&
+			    !dkm_name_problem(l[i]->version, buf))
 				printf("%s/%s\n", l[i]->name, l[i]->version);
 		}
 		dkm_pkg_list_free(l, n);
 	} else {
-		fprintf(stderr, "%s: error: --list '%s': expected verbs, config-keys, dkms-conf-directives or packages\n",
+		fprintf(stderr,
+			"%s: error: --list '%s': expected verbs, config-keys, dkms-conf-directives or packages\n",
 			prog, what);
 		return DKM_EXIT_USAGE;
 	}
@@ -227,7 +229,8 @@ int main(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 
 			if (*end || v < 1 || v > 4096) {
-				fprintf(stderr, "%s: error: -j '%s': expected a number from 1 to 4096\n",
+				fprintf(stderr,
+					"%s: error: -j '%s': expected a number from 1 to 4096\n",
 					prog, optarg);
 				return DKM_EXIT_USAGE;
 			}
@@ -329,7 +332,8 @@ int main(int argc, char **argv)
 			return DKM_EXIT_INVALID;
 	if (inv.all_kernels) {
 		if (!(verb->flags & VERB_ALL_KERNELS)) {
-			fprintf(stderr, "%s: error: --all-kernels is for build, install and rebuild\n",
+			fprintf(stderr,
+				"%s: error: --all-kernels is for build, install and rebuild\n",
 				prog);
 			return DKM_EXIT_USAGE;
 		}
@@ -340,7 +344,8 @@ int main(int argc, char **argv)
 		}
 		kernels = dkm_kernel_list_with_headers(ctx);
 		if (!kernels[0]) {
-			fprintf(stderr, "%s: error: --all-kernels: no kernel with headers under '%s%s'\n",
+			fprintf(stderr,
+				"%s: error: --all-kernels: no kernel with headers under '%s%s'\n",
 				prog, ctx->root, ctx->module_dir);
 			return DKM_EXIT_FAILURE;
 		}

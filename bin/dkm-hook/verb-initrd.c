@@ -91,7 +91,8 @@ static int initrd_modules(struct dkm_ctx *ctx, const char *kver, const char *arc
 			what = e->log ? xasprintf("failed to build (log: '%s')", e->log)
 				      : xstrdup("failed to build");
 		else
-			what = xasprintf("is not installed for it (state %s)", state_word(e->state));
+			what = xasprintf("is not installed for it (state %s)",
+					 state_word(e->state));
 		if (!dkm_initrd_entry_missing(e, k->has_headers))
 			dkm_warn(ctx,
 				 "%s (%s/%s) belongs in the initramfs of %s but is not built yet (no kernel headers): the initramfs is made without it; install linux-headers-%s, its hook will rebuild it",

@@ -103,8 +103,7 @@ static int verdict_exit(struct dkm_ctx *ctx, const char *path, const struct dkm_
 	}
 }
 
-int dkm_cmd_verify(struct dkm_ctx *ctx, const char *module_path, const char *cert_path,
-		   bool json)
+int dkm_cmd_verify(struct dkm_ctx *ctx, const char *module_path, const char *cert_path, bool json)
 {
 	_cleanup_free_ char *configured = NULL, *file = NULL;
 	_cleanup_free_ void *plain = NULL;

@@ -23,5 +23,4 @@ int dkm_cmd_keygen(struct dkm_ctx *ctx, bool force);
 /* `dkm-hook verify <file> [--cert FILE] [--json]`: show a module's signature (the file may be
  * compressed) and check it against cert_path, or the configured certificate when NULL. Prints a
  * report on stdout (text, or one JSON object) and returns one of DKM_VERIFY_EXIT_*. */
-int dkm_cmd_verify(struct dkm_ctx *ctx, const char *module_path, const char *cert_path,
-		   bool json);
+int dkm_cmd_verify(struct dkm_ctx *ctx, const char *module_path, const char *cert_path, bool json);

@@ -71,8 +71,8 @@ static void print_damaged_manifest_text(struct dkm_ctx *ctx, const struct dkm_pk
 {
 	_cleanup_free_ char *mp = manifest_file(ctx, p, kver, arch);
 
-	printf("%s/%s, %s, %s: damaged (manifest '%s': %s)\n", p->name, p->version, kver, arch,
-	       mp, why);
+	printf("%s/%s, %s, %s: damaged (manifest '%s': %s)\n", p->name, p->version, kver, arch, mp,
+	       why);
 	dkm_warn(ctx,
 		 "the manifest of %s/%s for %s is damaged: '%s': %s: run 'dkm-hook fsck --repair'",
 		 p->name, p->version, kver, mp, why);
@@ -146,8 +146,9 @@ static void print_pkg_json(struct dkm_ctx *ctx, const struct dkm_pkg *p, const c
 		const char *arch = strchr(insts[i], '\t') + 1;
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 		_cleanup_strv_free_ char **mods = NULL;
-		static const char *const keys[] = { "compression", "sig_hash", "log", "reason",
-						    "changed", "last_failure", "origin" };
+		static const char *const keys[] = { "compression", "sig_hash", "log",
+						    "reason",	   "changed",  "last_failure",
+						    "origin" };
 		const char *sig;
 
 		if (only_kver && !streq(kver, only_kver))
@@ -255,7 +256,8 @@ static int show_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_op
 			any = true;
 		}
 		if (broken)
-			printf("%s/%s: broken (source '%s' is missing)\n", p->name, p->version, src);
+			printf("%s/%s: broken (source '%s' is missing)\n", p->name, p->version,
+			       src);
 		else if (!any && !only_kver) {
 			_cleanup_free_ char *mods = strv_join(p->modules, " ");
 

@@ -377,7 +377,8 @@ static int read_pkginfo(struct dkms *d, const char *dir, char **ret_name, char *
 	if (isempty(n) || isempty(v) || !name_is_valid(n) || !name_is_valid(v)) {
 		/* read_conf's complaints, then read_conf_or_die's `die 8` (an empty file too) */
 		if (isempty(n))
-			fprintf(stderr, "dkms.conf: Error! No 'PACKAGE_NAME' directive specified.\n");
+			fprintf(stderr,
+				"dkms.conf: Error! No 'PACKAGE_NAME' directive specified.\n");
 		else if (!name_is_valid(n))
 			fprintf(stderr,
 				"dkms.conf: Error! PACKAGE_NAME='%s': must be a name without '/', '..' or control characters.\n",
@@ -656,7 +657,8 @@ static int build_or_install(struct dkms *d, bool install)
 		}
 		if (install && !dkm_state_has_build(st)) {
 			/* DKMS's do_install builds first: its failures (headers: 1) come first */
-			r = exit_code_from_result(dkm_action_build(d->ctx, pv, &o, &res), &res, true);
+			r = exit_code_from_result(dkm_action_build(d->ctx, pv, &o, &res), &res,
+						  true);
 			if (r != 0)
 				return build_exit(d, k, a, r, false);
 		}
@@ -677,7 +679,8 @@ static int build_or_install(struct dkms *d, bool install)
 			    : dkm_action_build(d->ctx, pv, &o, &res);
 		r = exit_code_from_result(r, &res, true);
 		if (r != 0)
-			return build_exit(d, k, a, r, install); /* DKMS's die stops at the first failure */
+			return build_exit(d, k, a, r,
+					  install); /* DKMS's die stops at the first failure */
 	}
 	return 0;
 }
@@ -977,7 +980,8 @@ static int run(struct dkms *d)
 		return DKM_DKMS_EXIT_FAILURE;
 	}
 	/* what Debian's kernel hooks run: a lock wait ends after lock_timeout= */
-	if (streq(act, "autoinstall") || streq(act, "kernel_postinst") || streq(act, "kernel_prerm"))
+	if (streq(act, "autoinstall") || streq(act, "kernel_postinst") ||
+	    streq(act, "kernel_prerm"))
 		d->ctx->unattended = true;
 	if (streq(act, "autoinstall"))
 		return do_autoinstall(d, false);

@@ -60,9 +60,9 @@ static int fuzz_conf(struct dkm_ctx *ctx, const uint8_t *data, size_t size)
 		.module = "fuzz",
 		.module_version = "1.0",
 	};
-	static const char *const envvars[] = { "kernelver",   "arch",	      "kernel_source_dir",
-					       "dkms_tree",   "source_tree",  "install_tree",
-					       "module",      "module_version" };
+	static const char *const envvars[] = { "kernelver", "arch",	     "kernel_source_dir",
+					       "dkms_tree", "source_tree",   "install_tree",
+					       "module",    "module_version" };
 	struct dkm_shvars *vars;
 	struct dkm_shvars_status st;
 	struct dkm_conf *conf = NULL;
@@ -121,8 +121,10 @@ static int fuzz_conf(struct dkm_ctx *ctx, const uint8_t *data, size_t size)
 
 			/* what the build and install paths are made of must stay inside */
 			fuzz_assert(name_is_valid(m->built_name) && name_is_valid(m->dest_name));
-			fuzz_assert(m->built_location[0] != '/' && !fuzz_has_dotdot(m->built_location));
-			fuzz_assert(m->dest_location[0] == '/' && !fuzz_has_dotdot(m->dest_location));
+			fuzz_assert(m->built_location[0] != '/' &&
+				    !fuzz_has_dotdot(m->built_location));
+			fuzz_assert(m->dest_location[0] == '/' &&
+				    !fuzz_has_dotdot(m->dest_location));
 		}
 		for (size_t i = 0; conf->patches[i]; i++)
 			fuzz_assert(name_is_valid(conf->patches[i]));

@@ -21,7 +21,14 @@
 #include "util.h"
 #include "../../bin/dkm-hook/verb-sign.h"
 
-enum mode { MODE_SIGN, MODE_DECOMPRESS, MODE_SPLIT, MODE_KEYGEN, MODE_DESCRIBE, MODE_VERIFY };
+enum mode {
+	MODE_SIGN,
+	MODE_DECOMPRESS,
+	MODE_SPLIT,
+	MODE_KEYGEN,
+	MODE_DESCRIBE,
+	MODE_VERIFY
+};
 
 static int load(struct dkm_ctx *ctx, const char *path, char **ret, size_t *ret_len)
 {
@@ -111,20 +118,18 @@ static int do_describe(struct dkm_ctx *ctx, const char *cert)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "hash", required_argument, NULL, 'H' },
-		{ "compress", required_argument, NULL, 'z' },
-		{ "decompress", no_argument, NULL, 'd' },
-		{ "split", no_argument, NULL, 's' },
-		{ "keygen", no_argument, NULL, 'g' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "describe", no_argument, NULL, 'D' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "json", no_argument, NULL, 'j' },
-		{}
-	};
+	static const struct option opts[] = { { "key", required_argument, NULL, 'k' },
+					      { "cert", required_argument, NULL, 'c' },
+					      { "hash", required_argument, NULL, 'H' },
+					      { "compress", required_argument, NULL, 'z' },
+					      { "decompress", no_argument, NULL, 'd' },
+					      { "split", no_argument, NULL, 's' },
+					      { "keygen", no_argument, NULL, 'g' },
+					      { "force", no_argument, NULL, 'f' },
+					      { "describe", no_argument, NULL, 'D' },
+					      { "verify", no_argument, NULL, 'V' },
+					      { "json", no_argument, NULL, 'j' },
+					      {} };
 	_cleanup_ctx_ struct dkm_ctx *ctx = NULL;
 	const char *key = NULL, *cert = NULL, *hash = "sha256";
 	enum dkm_compression c = DKM_COMPRESS_NONE;
@@ -180,7 +185,8 @@ int main(int argc, char **argv)
 	    (mode == MODE_KEYGEN && (nargs != 0 || !key || !cert)) ||
 	    (mode == MODE_DESCRIBE && (nargs != 0 || !cert)) ||
 	    (mode == MODE_VERIFY && nargs != 1)) {
-		fprintf(stderr, "sign-module: bad usage (see the comment at the top of its source)\n");
+		fprintf(stderr,
+			"sign-module: bad usage (see the comment at the top of its source)\n");
 		return 2;
 	}
 

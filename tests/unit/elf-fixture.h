@@ -11,11 +11,11 @@
 struct elf_fixture {
 	bool is64;
 	bool big_endian;
-	unsigned type;      /* ET_REL = 1 */
-	unsigned machine;   /* EM_X86_64 = 62 */
+	unsigned type;	     /* ET_REL = 1 */
+	unsigned machine;    /* EM_X86_64 = 62 */
 	const char *modinfo; /* NUL-separated entries; NULL = no .modinfo section */
 	size_t modinfo_len;
-	bool this_module;   /* add .gnu.linkonce.this_module */
+	bool this_module; /* add .gnu.linkonce.this_module */
 };
 
 static inline void fixture_put(uint8_t *p, size_t off, uint64_t v, unsigned width, bool be)
@@ -24,8 +24,8 @@ static inline void fixture_put(uint8_t *p, size_t off, uint64_t v, unsigned widt
 		p[off + i] = (uint8_t)(v >> (be ? 8 * (width - 1 - i) : 8 * i));
 }
 
-static inline void fixture_shdr(const struct elf_fixture *f, uint8_t *p, size_t off,
-				uint32_t name, uint32_t type, uint64_t offset, uint64_t size)
+static inline void fixture_shdr(const struct elf_fixture *f, uint8_t *p, size_t off, uint32_t name,
+				uint32_t type, uint64_t offset, uint64_t size)
 {
 	bool be = f->big_endian;
 

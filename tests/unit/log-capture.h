@@ -8,8 +8,8 @@
 #include "ctx.h"
 
 struct log_capture {
-	char last[2048];     /* the last message at any level */
-	char last_err[2048]; /* the last error */
+	char last[2048];      /* the last message at any level */
+	char last_err[2048];  /* the last error */
 	char last_warn[2048]; /* the last warning */
 	int n_err;
 };

@@ -22,7 +22,8 @@ void tap_ok(bool cond, const char *fmt, ...)
 	fflush(stdout);
 }
 
-void tap_is_str_impl(const char *got, const char *want, const char *name, const char *file, int line)
+void tap_is_str_impl(const char *got, const char *want, const char *name, const char *file,
+		     int line)
 {
 	bool same = (!got && !want) || (got && want && strcmp(got, want) == 0);
 

@@ -103,7 +103,8 @@ static void test_none(void)
 	size_t olen = 0, blen = 0;
 	enum dkm_compression got = DKM_COMPRESS_XZ;
 
-	tap_is_int(dkm_compress(ctx, DKM_COMPRESS_NONE, "\177ELF", 4, &out, &olen), 0, "none copies");
+	tap_is_int(dkm_compress(ctx, DKM_COMPRESS_NONE, "\177ELF", 4, &out, &olen), 0,
+		   "none copies");
 	tap_ok(olen == 4 && memcmp(out, "\177ELF", 4) == 0, "none output is the input");
 	tap_is_int(dkm_decompress(ctx, "\177ELF", 4, &back, &blen, &got), 0, "plain data");
 	tap_is_int(got, DKM_COMPRESS_NONE, "plain data reported as none");
@@ -142,7 +143,8 @@ static void test_zstd_parameters(void)
 
 	tap_is_int(dkm_compress(ctx, DKM_COMPRESS_ZSTD, in, 100000, (void **)&z, &zlen), 0,
 		   "zstd compress");
-	tap_is_int(ZSTD_getFrameContentSize(z, zlen), 100000, "zstd frame records the content size");
+	tap_is_int(ZSTD_getFrameContentSize(z, zlen), 100000,
+		   "zstd frame records the content size");
 	/* Frame_Header_Descriptor, bit 2: Content_Checksum_flag */
 	tap_ok(zlen > 5 && (z[4] & 0x04), "zstd frame has a checksum");
 }
@@ -172,16 +174,16 @@ static void test_corrupt(void)
 
 		log_capture_reset(&cap);
 		is_int(dkm_decompress(ctx, z, zlen / 2, &back, &blen, NULL), -EBADMSG,
-			   "truncated %s refused", name);
+		       "truncated %s refused", name);
 		tap_ok(back == NULL, "ret untouched for truncated %s", name);
-		tap_ok(strstr(cap.last_err, "corrupt") != NULL, "message for truncated %s: %s", name,
-		       cap.last_err);
+		tap_ok(strstr(cap.last_err, "corrupt") != NULL, "message for truncated %s: %s",
+		       name, cap.last_err);
 
 		z[zlen / 2] ^= 0x55;
 		z[zlen / 2 + 1] ^= 0x55;
 		log_capture_reset(&cap);
 		is_int(dkm_decompress(ctx, z, zlen, &back, &blen, NULL), -EBADMSG,
-			   "flipped bytes in %s refused", name);
+		       "flipped bytes in %s refused", name);
 		tap_ok(cap.n_err == 1, "one error line for %s: %s", name, cap.last_err);
 	}
 }
@@ -201,7 +203,7 @@ static void test_concatenated(void)
 		memcpy(both, a, alen);
 		memcpy(both + alen, b, blen);
 		is_int(dkm_decompress(ctx, both, alen + blen, (void **)&back, &backlen, NULL), 0,
-			   "concatenated %s", name);
+		       "concatenated %s", name);
 		tap_ok(backlen == 20000 && memcmp(back, in, 20000) == 0,
 		       "concatenated %s gives both parts", name);
 	}
@@ -243,7 +245,8 @@ static void test_first_cap(void)
 	tap_is_int(dkm_decompress_first_cap(max - 1, 20, max), 20 * 4 + 4096,
 		   "an implausible claim reserves no more than without one");
 	tap_is_int(dkm_decompress_first_cap(0, 1000, max), 1000 * 4 + 4096, "no claim");
-	tap_is_int(dkm_decompress_first_cap(max, 1000, max), 1000 * 4 + 4096, "a claim at the limit");
+	tap_is_int(dkm_decompress_first_cap(max, 1000, max), 1000 * 4 + 4096,
+		   "a claim at the limit");
 	tap_is_int(dkm_decompress_first_cap(0, max, max), max, "never past the limit");
 	tap_is_int(dkm_decompress_first_cap(max - 1, max / 2, max), max,
 		   "huge input: the limit, not an overflow");
@@ -255,11 +258,11 @@ static void test_forged_zstd_size(void)
 	 * no end: rejected as corrupt (what it may reserve meanwhile: test_first_cap) */
 	static const uint8_t frame[] = {
 		0x28, 0xb5, 0x2f, 0xfd, /* magic */
-		0xc0,                   /* FHD: 8-byte content size, a window descriptor */
-		0x00,                   /* window: 1 KiB, which the decoder accepts */
+		0xc0,			/* FHD: 8-byte content size, a window descriptor */
+		0x00,			/* window: 1 KiB, which the decoder accepts */
 		0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, /* 512 MiB */
-		0x20, 0x00, 0x00,       /* raw block, 4 bytes, not last */
-		'a', 'b', 'c', 'd',
+		0x20, 0x00, 0x00,				/* raw block, 4 bytes, not last */
+		'a',  'b',  'c',  'd',
 	};
 	void *out = NULL;
 	size_t olen = 0;

@@ -71,7 +71,8 @@ static void needs_shell(const char *text, const char *what_fragment, const char 
 static void test_quoting(void)
 {
 	tap_is_str(parse_get("A=plain", "A", 0), "plain", "unquoted word");
-	tap_is_str(parse_get("A='it''s $x \\n'", "A", 0), "its $x \\n", "single quotes are literal");
+	tap_is_str(parse_get("A='it''s $x \\n'", "A", 0), "its $x \\n",
+		   "single quotes are literal");
 	tap_is_str(parse_get("A=\"a \\\"b\\\" \\$c \\\\ \\n\"", "A", 0), "a \"b\" $c \\ \\n",
 		   "double quotes: \\\" \\$ \\\\ escape, \\n stays");
 	tap_is_str(parse_get("A=a\\ b\\$c", "A", 0), "a b$c", "backslash outside quotes");
@@ -81,7 +82,8 @@ static void test_quoting(void)
 	tap_is_str(parse_get("A=\"one \\\n two\"", "A", 0), "one  two",
 		   "line continuation inside double quotes");
 	tap_is_str(parse_get("A=one\\\ntwo", "A", 0), "onetwo", "line continuation outside quotes");
-	tap_is_str(parse_get("A=x # comment\nB=y#not-a-comment", "A", 0), "x", "comment after value");
+	tap_is_str(parse_get("A=x # comment\nB=y#not-a-comment", "A", 0), "x",
+		   "comment after value");
 	tap_is_str(parse_get("A=x # comment\nB=y#not-a-comment", "B", 0), "y#not-a-comment",
 		   "# inside a word is literal");
 	tap_is_str(parse_get("A=a*b?[c]{d}", "A", 0), "a*b?[c]{d}", "no globbing in assignments");
@@ -106,7 +108,8 @@ static void test_expansion(void)
 	tap_is_str(parse_get("A=1 B=$A", "B", 0), "1", "left to right on one line");
 	tap_is_str(parse_get("A=x\nA+=y", "A", 0), "xy", "+= appends");
 	tap_is_str(parse_get("A=\"$kernelver-$\"", "A", 0), "6.1.0-56-amd64-$", "trailing $");
-	tap_is_str(parse_get("A=\"a  b\"\nB=$A", "B", 0), "a  b", "no word splitting in assignments");
+	tap_is_str(parse_get("A=\"a  b\"\nB=$A", "B", 0), "a  b",
+		   "no word splitting in assignments");
 	tap_is_str(parse_get("A='a b'\nB=\"${A}\"'${A}'", "B", 0), "a b${A}",
 		   "expansion in double, not single quotes");
 }
@@ -231,14 +234,16 @@ static void test_resolve(void)
 	       "one module without BUILT_MODULE_NAME is PACKAGE_NAME, defaults applied");
 	dkm_conf_free(c);
 
-	c = conf_from(HEAD "BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_LOCATION[0]=src//x/\nSTRIP[0]=No\n"
-			   "BUILT_MODULE_NAME[1]=b\nDEST_MODULE_NAME[1]=bb\n"
-			   "DEST_MODULE_LOCATION[1]=/kernel//drivers/\nAUTOINSTALL=YES\n"
-			   "BUILD_DEPENDS=(\"x y\" z)\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_A !CONFIG_B\"\n",
+	c = conf_from(HEAD
+		      "BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_LOCATION[0]=src//x/\nSTRIP[0]=No\n"
+		      "BUILT_MODULE_NAME[1]=b\nDEST_MODULE_NAME[1]=bb\n"
+		      "DEST_MODULE_LOCATION[1]=/kernel//drivers/\nAUTOINSTALL=YES\n"
+		      "BUILD_DEPENDS=(\"x y\" z)\nBUILD_EXCLUSIVE_CONFIG=\"CONFIG_A !CONFIG_B\"\n",
 		      "6.1.0-1-amd64");
 	tap_ok(c != NULL, "two modules accepted");
 	if (c) {
-		tap_is_str(c->modules[0].built_location, "src/x", "BUILT_MODULE_LOCATION normalised");
+		tap_is_str(c->modules[0].built_location, "src/x",
+			   "BUILT_MODULE_LOCATION normalised");
 		tap_ok(!c->modules[0].strip && !c->modules[1].strip,
 		       "STRIP[0]=No, and an empty STRIP[1] follows STRIP[0] (dkms)");
 		tap_is_str(c->modules[1].dest_name, "bb", "DEST_MODULE_NAME");
@@ -246,7 +251,8 @@ static void test_resolve(void)
 			   "DEST_MODULE_LOCATION normalised");
 		tap_ok(c->autoinstall, "AUTOINSTALL=YES is case-insensitive");
 		tap_is_int(strv_length(c->build_depends), 3, "BUILD_DEPENDS split on blanks");
-		tap_is_int(strv_length(c->build_exclusive_config), 2, "BUILD_EXCLUSIVE_CONFIG items");
+		tap_is_int(strv_length(c->build_exclusive_config), 2,
+			   "BUILD_EXCLUSIVE_CONFIG items");
 	}
 	dkm_conf_free(c);
 
@@ -257,7 +263,8 @@ static void test_resolve(void)
 	       "one error naming file, directive, index and valid values: %s", cap.last_err);
 	c = conf_from("PACKAGE_NAME=foo\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION[0]='/opt/x'\n",
 		      "6.1.0-1-amd64");
-	tap_ok(!c && strstr(cap.last_err, "DEST_MODULE_LOCATION[0]='/opt/x': must start with /kernel, /updates or /extra"),
+	tap_ok(!c && strstr(cap.last_err,
+			    "DEST_MODULE_LOCATION[0]='/opt/x': must start with /kernel, /updates or /extra"),
 	       "DEST_MODULE_LOCATION outside: %s", cap.last_err);
 	c = conf_from(HEAD "BUILT_MODULE_NAME[0]=\"a\nb\"\n", "6.1.0-1-amd64");
 	tap_ok(!c && strstr(cap.last_err, "'a\\nb'") && !strchr(cap.last_err, '\n'),
@@ -333,12 +340,14 @@ static void test_rewrite(void)
 	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
 	unsigned n = 0;
 
-	a = dkm_conf_shell_rewrite("d=$(dirname $BASH_SOURCE) e=\"${BASH_SOURCE[0]%/*}\" n=${#BASH_SOURCE[@]}",
-				   &n);
-	tap_is_str(a, "d=$(dirname $__dkm_BASH_SOURCE) e=\"${__dkm_BASH_SOURCE[0]%/*}\" n=${#__dkm_BASH_SOURCE[@]}",
+	a = dkm_conf_shell_rewrite(
+		"d=$(dirname $BASH_SOURCE) e=\"${BASH_SOURCE[0]%/*}\" n=${#BASH_SOURCE[@]}", &n);
+	tap_is_str(a,
+		   "d=$(dirname $__dkm_BASH_SOURCE) e=\"${__dkm_BASH_SOURCE[0]%/*}\" n=${#__dkm_BASH_SOURCE[@]}",
 		   "BASH_SOURCE references are renamed");
 	tap_is_int(n, 3, "three references");
-	b = dkm_conf_shell_rewrite("x='$BASH_SOURCE' # don't $BASH_SOURCE\ny=\\$BASH_SOURCE z=$BASH_SOURCE_X", &n);
+	b = dkm_conf_shell_rewrite(
+		"x='$BASH_SOURCE' # don't $BASH_SOURCE\ny=\\$BASH_SOURCE z=$BASH_SOURCE_X", &n);
 	tap_is_str(b, "x='$BASH_SOURCE' # don't $BASH_SOURCE\ny=\\$BASH_SOURCE z=$BASH_SOURCE_X",
 		   "single quotes, comments, escapes and longer names are left alone");
 	tap_is_int(n, 0, "no reference");

@@ -20,10 +20,8 @@ static void test_good_variants(void)
 		unsigned machine;
 		const char *arch;
 	} v[] = {
-		{ true, false, 62, "x86_64" },
-		{ true, false, 183, "aarch64" },
-		{ false, false, 3, "i386" },
-		{ true, true, 22, "s390x" },
+		{ true, false, 62, "x86_64" }, { true, false, 183, "aarch64" },
+		{ false, false, 3, "i386" },   { true, true, 22, "s390x" },
 		{ false, true, 20, "ppc" },
 	};
 
@@ -86,19 +84,24 @@ static void test_bad(void)
 	_cleanup_free_ uint8_t *img = elf_fixture_module(&len);
 	_cleanup_free_ uint8_t *copy = malloc(len);
 	struct elf_fixture f = {
-		.is64 = true, .type = 1, .machine = 62,
-		.modinfo = FIXTURE_MODINFO, .modinfo_len = sizeof(FIXTURE_MODINFO),
+		.is64 = true,
+		.type = 1,
+		.machine = 62,
+		.modinfo = FIXTURE_MODINFO,
+		.modinfo_len = sizeof(FIXTURE_MODINFO),
 	};
 	size_t flen;
 	uint8_t *fimg;
 
-	expect_bad((const uint8_t *)"\xfd" "7zXZ", 6, "'x.ko' is not a kernel module: no ELF magic",
-		   "compressed data");
+	expect_bad((const uint8_t *)"\xfd"
+				    "7zXZ",
+		   6, "'x.ko' is not a kernel module: no ELF magic", "compressed data");
 	expect_bad(img, 30, "'x.ko' is not a kernel module: truncated ELF header", "truncated");
 
 	memcpy(copy, img, len);
 	copy[16] = 2; /* ET_EXEC */
-	expect_bad(copy, len, "'x.ko' is not a kernel module: an executable, not a relocatable object",
+	expect_bad(copy, len,
+		   "'x.ko' is not a kernel module: an executable, not a relocatable object",
 		   "executable");
 
 	memcpy(copy, img, len);
@@ -111,7 +114,8 @@ static void test_bad(void)
 
 	memcpy(copy, img, len);
 	fixture_put(copy, 40, (uint64_t)len * 4, 8, false); /* e_shoff */
-	expect_bad(copy, len, "'x.ko' is not a kernel module: section header table outside the file",
+	expect_bad(copy, len,
+		   "'x.ko' is not a kernel module: section header table outside the file",
 		   "e_shoff past the end");
 
 	memcpy(copy, img, len);

@@ -21,7 +21,8 @@ static void test_errno(void)
 	tap_is_int(exit_code_from_errno(-ENOENT), DKM_EXIT_NOTFOUND, "-ENOENT: not found");
 	tap_is_int(exit_code_from_errno(-ESRCH), DKM_EXIT_NOTFOUND, "-ESRCH: not found");
 	tap_is_int(exit_code_from_errno(-EIO), DKM_EXIT_FAILURE, "-EIO: failure");
-	tap_is_int(exit_code_from_errno(-EPERM), DKM_EXIT_FAILURE, "-EPERM (1 as an errno): failure");
+	tap_is_int(exit_code_from_errno(-EPERM), DKM_EXIT_FAILURE,
+		   "-EPERM (1 as an errno): failure");
 }
 
 static void test_result(void)

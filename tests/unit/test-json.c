@@ -39,16 +39,20 @@ static void test_escapes(void)
 
 static void test_utf8(void)
 {
-	is_json("Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xa7", "\"Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xa7\"",
+	is_json("Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xa7",
+		"\"Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x90\xa7\"",
 		"valid UTF-8 (2, 3, 4 bytes) as is");
-	is_json("latin1 \xe9t\xe9", "\"latin1 \\ufffdt\\ufffd\"", "a Latin-1 file name: U+FFFD per byte");
+	is_json("latin1 \xe9t\xe9", "\"latin1 \\ufffdt\\ufffd\"",
+		"a Latin-1 file name: U+FFFD per byte");
 	is_json("\xc0\xaf", "\"\\ufffd\\ufffd\"", "overlong '/' is not UTF-8");
 	is_json("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"", "a UTF-16 surrogate is not UTF-8");
-	is_json("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "past U+10FFFF is not UTF-8");
+	is_json("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"",
+		"past U+10FFFF is not UTF-8");
 	is_json("cut \xe2\x82", "\"cut \\ufffd\\ufffd\"", "a sequence cut by the end");
 	is_json("\x80x", "\"\\ufffdx\"", "a lone continuation byte");
 	tap_is_int(dkm_utf8_seq_len((const unsigned char *)"\xef\xbf\xbf"), 3, "U+FFFF is 3 bytes");
-	tap_is_int(dkm_utf8_seq_len((const unsigned char *)"\xe0\x9f\xbf"), 0, "overlong 3-byte form");
+	tap_is_int(dkm_utf8_seq_len((const unsigned char *)"\xe0\x9f\xbf"), 0,
+		   "overlong 3-byte form");
 }
 
 int main(void)

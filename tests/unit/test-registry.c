@@ -211,9 +211,9 @@ static void test_inst_compat(struct dkm_ctx *ctx)
 	{
 		_cleanup_inst_ struct dkm_inst inst = { 0 };
 
-		tap_is_int(
-			dkm_inst_load(ctx, "dkms-test", "1.0", "6.1.0-10-amd64", "x86_64", &inst),
-			0, "inst: no state file is 0");
+		tap_is_int(dkm_inst_load(ctx, "dkms-test", "1.0", "6.1.0-10-amd64", "x86_64",
+					 &inst),
+			   0, "inst: no state file is 0");
 		tap_is_int(inst.state, DKM_STATE_NONE, "inst: and NONE");
 	}
 	{

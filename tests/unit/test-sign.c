@@ -123,16 +123,18 @@ static void test_missing_half(const char *key, const char *cert)
 
 	log_capture_reset(&cap);
 	tap_is_int(dkm_sign_key_ensure(ctx, key, nocert, false), -ENOKEY, "certificate missing");
-	want = xasprintf("signing key '%s' exists but its certificate '%s' is missing; restore the certificate, or run 'dkm-hook keygen --force' to replace both",
-			 key, nocert);
+	want = xasprintf(
+		"signing key '%s' exists but its certificate '%s' is missing; restore the certificate, or run 'dkm-hook keygen --force' to replace both",
+		key, nocert);
 	tap_is_str(cap.last_err, want, "message for a missing certificate");
 	tap_ok(!path_exists(nocert), "no certificate made up");
 	free(want);
 
 	log_capture_reset(&cap);
 	tap_is_int(dkm_sign_key_ensure(ctx, nokey, cert, false), -ENOKEY, "key missing");
-	want = xasprintf("certificate '%s' exists but its signing key '%s' is missing; restore the key, or run 'dkm-hook keygen --force' to replace both",
-			 cert, nokey);
+	want = xasprintf(
+		"certificate '%s' exists but its signing key '%s' is missing; restore the key, or run 'dkm-hook keygen --force' to replace both",
+		cert, nokey);
 	tap_is_str(cap.last_err, want, "message for a missing key");
 	tap_ok(!path_exists(nokey), "no key made up");
 }
@@ -148,8 +150,9 @@ static void test_force(const char *key, const char *cert)
 	sha256_file(key, k2);
 	tap_ok(!streq(k1, k2), "the key changed");
 	tap_is_int(cap.n_err, 0, "no error when forcing");
-	want = xasprintf("replaced signing key '%s' and certificate '%s'; modules signed before keep the old signer until rebuilt",
-			 key, cert);
+	want = xasprintf(
+		"replaced signing key '%s' and certificate '%s'; modules signed before keep the old signer until rebuilt",
+		key, cert);
 	tap_is_str(cap.last_warn, want, "replacing is never silent");
 }
 
@@ -196,13 +199,15 @@ static void test_sign_verify(const char *key, const char *cert, const char *cert
 
 	tap_is_int(dkm_sign_key_load(ctx, key, cert, &k), 0, "load generated key");
 	tap_is_int(dkm_cert_describe(ctx, cert, &signer, &key_id), 0, "describe certificate");
-	tap_ok(startswith(signer, "dkm-hook module signing key ("), "CN names dkm-hook: %s", signer);
+	tap_ok(startswith(signer, "dkm-hook module signing key ("), "CN names dkm-hook: %s",
+	       signer);
 	tap_is_int(strlen(key_id), 20 * 3 - 1, "20-byte serial, colon separated");
 
 	tap_is_int(dkm_module_sign(ctx, k, "sha256", elf, len, (void **)&sig, &slen), 0, "sign");
 	tap_ok(slen > len + DKM_MODSIG_TRAILER_LEN + 512 && memcmp(sig, elf, len) == 0,
 	       "output = module + signature + trailer");
-	tap_is_int(dkm_modsig_parse(sig, slen, &content, NULL, NULL), 1, "output carries a trailer");
+	tap_is_int(dkm_modsig_parse(sig, slen, &content, NULL, NULL), 1,
+		   "output carries a trailer");
 	tap_is_int(content, len, "signature covers exactly the module");
 
 	tap_is_int(dkm_module_verify(ctx, sig, slen, cert, &si), 0, "verify");
@@ -219,7 +224,8 @@ static void test_sign_verify(const char *key, const char *cert, const char *cert
 		   "sign a signed module");
 	tap_ok(s2len == slen && memcmp(again, sig, slen) == 0, "same bytes as signing once");
 
-	tap_is_int(dkm_module_sign(ctx, k, "sha512", elf, len, (void **)&s512, &s2len), 0, "sha512");
+	tap_is_int(dkm_module_sign(ctx, k, "sha512", elf, len, (void **)&s512, &s2len), 0,
+		   "sha512");
 	tap_is_int(dkm_module_verify(ctx, s512, s2len, cert, &si), 0, "verify sha512");
 	tap_is_int(si.verdict, DKM_SIG_VALID, "sha512 valid");
 	tap_is_str(si.hash_algo, "sha512", "sig_hashalgo sha512");
