@@ -16,17 +16,7 @@
 load lib/common
 load lib/chroot
 
-setup_file() {
-	[ "$(id -u)" -eq 0 ] || { echo "needs root (chroot, mounts)" >&2; return 1; }
-	command -v debootstrap >/dev/null || { echo "debootstrap is missing: tests/deps check installs it" >&2; return 1; }
-	chroot_tarballs
-	chroot_fresh_lists
-	chroot_build_deb
-}
-
-teardown() {
-	chroot_cleanup
-}
+# setup_file (tarballs, fresh lists, our .debs) and teardown: tests/lib/chroot.bash
 
 # A chroot with dkm-hook installed from its .deb and the fixture registered (REMAKE_INITRD)
 build_chroot() { # build_chroot MODE

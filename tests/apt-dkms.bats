@@ -19,17 +19,7 @@
 load lib/common
 load lib/chroot
 
-setup_file() {
-	[ "$(id -u)" -eq 0 ] || { echo "needs root (chroot, mounts)" >&2; return 1; }
-	command -v debootstrap >/dev/null || { echo "debootstrap is missing: tests/deps check installs it" >&2; return 1; }
-	chroot_tarballs
-	chroot_fresh_lists
-	chroot_build_deb
-}
-
-teardown() {
-	chroot_cleanup
-}
+# setup_file (tarballs, fresh lists, our .debs) and teardown: tests/lib/chroot.bash
 
 # copies our two .debs into the chroot; prints their paths there
 our_debs() {

@@ -337,3 +337,18 @@ chroot_register_fixture() {
 	echo 'REMAKE_INITRD="yes"' >>"$src/dkms.conf"
 	chroot_log dkm-hook add /usr/src/module-test-0.1
 }
+
+# The defaults of a test file that loads this (redefine them after the load to change them):
+# once per file the cached tarballs, fresh package lists and our .debs built from this tree;
+# after each test its chroots go.
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || { echo "needs root (chroot, mounts)" >&2; return 1; }
+	command -v debootstrap >/dev/null || { echo "debootstrap is missing: tests/deps check installs it" >&2; return 1; }
+	chroot_tarballs
+	chroot_fresh_lists
+	chroot_build_deb
+}
+
+teardown() {
+	chroot_cleanup
+}
