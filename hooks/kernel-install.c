@@ -53,6 +53,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ctx->log_fn = dkm_log_to_stdio;
+	ctx->output_fn = dkm_output_to_stdio;
 	ctx->log_userdata = (void *)&log_plugin;
 	if (ctx->log_level < DKM_LOG_DEBUG)
 		ctx->log_level = verbose && atoi(verbose) > 0 ? DKM_LOG_INFO : DKM_LOG_WARNING;

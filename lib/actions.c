@@ -887,15 +887,8 @@ static int run_pkg_script(struct dkm_ctx *ctx, const struct dkm_pkg *pkg, const 
 		if (n > 0 && pread(mfd, out, n, 0) != (ssize_t)n)
 			n = 0;
 		out[n] = '\0';
-		fflush(stdout);
-		fflush(stderr);
-		for (size_t done = 0; done < n;) {
-			ssize_t w = write(STDERR_FILENO, out + done, n - done);
-
-			if (w <= 0)
-				break;
-			done += (size_t)w;
-		}
+		if (n > 0 && ctx->output_fn)
+			ctx->output_fn(ctx->log_userdata, DKM_OUTPUT_SCRIPT, out, n);
 		if (!as_root)
 			dkm_script_warn_denied(ctx, pkg, what, script, mfd, 0, why);
 	}

@@ -72,11 +72,13 @@ struct dkm_ctx {
 
 	unsigned jobs; /* job budget, >= 1 */
 	bool force;
-	bool json;
 
 	int log_level;
 	dkm_log_fn log_fn;
 	void *log_userdata;
+	/* what is neither a message nor data: the progress line of a schedule and a package
+	 * script's own output, handed to the front end as it is (log_userdata passed); NULL drops */
+	dkm_output_fn output_fn;
 
 	enum dkm_sandbox_policy sandbox;
 	int sandbox_state;	/* 0 not probed yet, 1 available, -errno unavailable */

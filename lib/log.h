@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "macro.h"
 
@@ -16,6 +17,14 @@ enum dkm_log_level {
 struct dkm_ctx;
 
 typedef void (*dkm_log_fn)(void *userdata, int level, const char *msg);
+
+/* Output that is not a message: a progress line ("\r\033[K..." to redraw in place; only worth
+ * showing on a terminal) and a package script's own output (bytes as the script wrote them). */
+enum dkm_output {
+	DKM_OUTPUT_PROGRESS,
+	DKM_OUTPUT_SCRIPT,
+};
+typedef void (*dkm_output_fn)(void *userdata, enum dkm_output kind, const char *buf, size_t len);
 
 /* Log through the context's log function. Returns -err (err given as positive or negative
  * errno, or 0) so callers can write `return dkm_err(ctx, r, ...)`. */

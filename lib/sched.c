@@ -240,7 +240,7 @@ static void progress(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n, unsign
 	char line[512];
 	int off;
 
-	if (!isatty(STDERR_FILENO) || ctx->log_level < DKM_LOG_NOTICE)
+	if (!ctx->output_fn || ctx->log_level < DKM_LOG_NOTICE)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (jobs[i].result != DKM_JOB_PENDING)
@@ -256,13 +256,13 @@ static void progress(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n, unsign
 					jobs[i].pkg->name);
 	if (running == 0)
 		off += snprintf(line + off, sizeof(line) - (size_t)off, " -");
-	(void)!write(STDERR_FILENO, line, (size_t)off);
+	ctx->output_fn(ctx->log_userdata, DKM_OUTPUT_PROGRESS, line, (size_t)off);
 }
 
 static void progress_clear(struct dkm_ctx *ctx)
 {
-	if (isatty(STDERR_FILENO) && ctx->log_level >= DKM_LOG_NOTICE)
-		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+	if (ctx->output_fn && ctx->log_level >= DKM_LOG_NOTICE)
+		ctx->output_fn(ctx->log_userdata, DKM_OUTPUT_PROGRESS, "\r\033[K", 4);
 }
 
 int dkm_sched_run(struct dkm_ctx *ctx, struct dkm_job *jobs, size_t n)

@@ -12,3 +12,7 @@ struct dkm_log_sink {
 	const char *notice;  /* "" */
 };
 void dkm_log_to_stdio(void *userdata, int level, const char *msg);
+
+/* ctx->output_fn of the front ends: a script's output to stderr, the progress line to stderr
+ * when it is a terminal (nowhere else) */
+void dkm_output_to_stdio(void *userdata, enum dkm_output kind, const char *buf, size_t len);

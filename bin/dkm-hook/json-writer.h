@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A small JSON writer for the front end's --json output: it places the commas and the keys,
- * strings go through lib/json.c's escaping (always valid UTF-8). Output is byte for byte what
+ * strings go through bin/common/json.c's escaping (always valid UTF-8). Output is byte for byte what
  * the calls say: no whitespace but what jw_prefix() and jw_raw() put. */
 #pragma once
 

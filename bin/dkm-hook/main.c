@@ -318,6 +318,7 @@ int main(int argc, char **argv)
 		return DKM_EXIT_FAILURE;
 	}
 	ctx->log_fn = dkm_log_to_stdio;
+	ctx->output_fn = dkm_output_to_stdio;
 	ctx->log_userdata = (void *)&log_sink;
 	if (verbose)
 		ctx->log_level = verbose > 1 ? DKM_LOG_DEBUG : DKM_LOG_INFO;
@@ -354,7 +355,6 @@ int main(int argc, char **argv)
 	if (jobs)
 		ctx->jobs = jobs;
 	ctx->force = o->force;
-	ctx->json = o->json;
 
 	/* --all-kernels stands for a verb's kernel arguments */
 	if (!(inv.all_kernels && (verb->flags & VERB_KERNEL_ARGS)) &&

@@ -1091,6 +1091,7 @@ int dkm_dkms_main(int argc, char **argv)
 		goto out;
 	}
 	ctx->log_fn = dkm_log_to_stdio;
+	ctx->output_fn = dkm_output_to_stdio;
 	ctx->log_userdata = (void *)&log_dkms;
 	d.ctx = ctx;
 	if (dkm_ctx_load_config(ctx) < 0 || dkm_dkms_framework_load(ctx, &d.fw) < 0) {
