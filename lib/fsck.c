@@ -187,22 +187,18 @@ static void check_instance(struct fsck *f, const struct dkm_pkg *p, const char *
 static void check_registrations(struct fsck *f)
 {
 	struct dkm_ctx *ctx = f->ctx;
-	_cleanup_strv_free_ char **bad = dkm_pkg_damaged(ctx);
+	_cleanup_damaged_ struct dkm_damaged *bad = dkm_pkg_damaged(ctx);
 
-	for (size_t i = 0; bad[i]; i++) {
-		_cleanup_free_ char *pv = xstrndup(bad[i], strcspn(bad[i], "\t"));
-		_cleanup_free_ char *name = xstrndup(pv, strcspn(pv, "/"));
-		const char *ver = strchr(pv, '/') + 1;
-		_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, ver);
+	for (const struct dkm_damaged *b = bad; b->name; b++) {
 		_cleanup_free_ char *src =
-			dkm_ctx_pathf(ctx, "%s/%s-%s", ctx->source_tree, name, ver);
+			dkm_ctx_pathf(ctx, "%s/%s-%s", ctx->source_tree, b->name, b->version);
 
 		problem(f, false,
-			"%s: registration '%s/package' is %s: the package, its builds and the modules it installed are not managed",
-			pv, dir, strchr(bad[i], '\t') + 1);
+			"%s/%s: registration '%s/package' is %s: the package, its builds and the modules it installed are not managed",
+			b->name, b->version, b->dir, b->why);
 		if (is_dir(src))
-			say(f, DKM_FSCK_HINT, "'dkm-hook add %s' registers it again from '%s'", pv,
-			    src);
+			say(f, DKM_FSCK_HINT, "'dkm-hook add %s/%s' registers it again from '%s'",
+			    b->name, b->version, src);
 		else
 			say(f, DKM_FSCK_HINT,
 			    "register it again with 'dkm-hook add <its source dir>' (or 'dkm-hook import-binary <file>' for an imported build)");

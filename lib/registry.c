@@ -352,11 +352,22 @@ int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n)
 	return 0;
 }
 
-char **dkm_pkg_damaged(struct dkm_ctx *ctx)
+void dkm_damaged_free(struct dkm_damaged *l)
+{
+	for (size_t i = 0; l && l[i].name; i++) {
+		free(l[i].name);
+		free(l[i].version);
+		free(l[i].dir);
+	}
+	free(l);
+}
+
+struct dkm_damaged *dkm_pkg_damaged(struct dkm_ctx *ctx)
 {
 	_cleanup_free_ char *dir = dkm_ctx_pathf(ctx, "%s/packages", ctx->state_dir);
 	_cleanup_strv_free_ char **names = subdirs(dir);
-	char **l = xcalloc(1, sizeof(char *));
+	struct dkm_damaged *l = xcalloc(1, sizeof(*l));
+	size_t n = 0;
 
 	qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
 	for (size_t i = 0; names[i]; i++) {
@@ -381,7 +392,12 @@ char **dkm_pkg_damaged(struct dkm_ctx *ctx)
 			why = r == -ENOENT ? "missing"
 			      : r == 0	   ? "damaged (no valid name=, version= or source= line)"
 					   : "unreadable";
-			strv_push(&l, xasprintf("%s/%s\t%s", names[i], vers[j], why));
+			l = xrealloc(l, (n + 2) * sizeof(*l));
+			l[n] = (struct dkm_damaged){ .name = xstrdup(names[i]),
+						     .version = xstrdup(vers[j]),
+						     .dir = TAKE_PTR(pdir),
+						     .why = why };
+			l[++n] = (struct dkm_damaged){ 0 };
 		}
 	}
 	return l;

@@ -63,10 +63,23 @@ struct dkm_pkg *dkm_pkg_free(struct dkm_pkg *pkg);
 /* Every registered package version (sorted by name, then version). */
 int dkm_pkg_list(struct dkm_ctx *ctx, struct dkm_pkg ***ret, size_t *ret_n);
 void dkm_pkg_list_free(struct dkm_pkg **l, size_t n);
-/* The package versions dkm_pkg_list() skips because their registration is damaged, unreadable
- * or missing (while builds are there): "pkg/ver\t<what is wrong>" (an interrupted add is not
- * listed: recovery's). */
-char **dkm_pkg_damaged(struct dkm_ctx *ctx);
+/* A package version dkm_pkg_list() skips because its registration is damaged, unreadable or
+ * missing (while builds are there); an interrupted add is not one (recovery's). */
+struct dkm_damaged {
+	char *name;
+	char *version;
+	char *dir;	 /* the registration's directory (holding the file 'package') */
+	const char *why; /* "missing", "unreadable", "damaged (...)" */
+};
+/* Every one of them, sorted, ended by an entry whose name is NULL; free with
+ * dkm_damaged_free(). */
+struct dkm_damaged *dkm_pkg_damaged(struct dkm_ctx *ctx);
+void dkm_damaged_free(struct dkm_damaged *l);
+static inline void dkm_damaged_freep(struct dkm_damaged **p)
+{
+	dkm_damaged_free(*p);
+}
+#define _cleanup_damaged_ _cleanup_(dkm_damaged_freep)
 /* Versions registered for a package name (sorted). */
 char **dkm_pkg_versions(struct dkm_ctx *ctx, const char *name);
 /* Which registered packages build a module with this name? "pkg/ver" strings. */

@@ -267,19 +267,14 @@ static int show_status(struct dkm_ctx *ctx, const char *arg, const struct dkm_op
 	/* registrations that cannot be read: not a package any command manages, but shown
 	 * (the warning above says so too), with the file */
 	if (!o->json) {
-		_cleanup_strv_free_ char **bad = dkm_pkg_damaged(ctx);
+		_cleanup_damaged_ struct dkm_damaged *bad = dkm_pkg_damaged(ctx);
 
-		for (size_t i = 0; bad[i]; i++) {
-			_cleanup_free_ char *pv = xstrndup(bad[i], strcspn(bad[i], "\t"));
-			_cleanup_free_ char *name = xstrndup(pv, strcspn(pv, "/"));
-			const char *ver = strchr(pv, '/') + 1;
-			_cleanup_free_ char *dir = dkm_pkg_dir(ctx, name, ver);
-
-			if ((fname && !streq(fname, name)) || (fver && !streq(fver, ver)))
+		for (const struct dkm_damaged *b = bad; b->name; b++) {
+			if ((fname && !streq(fname, b->name)) || (fver && !streq(fver, b->version)))
 				continue;
 			shown++;
-			printf("%s: damaged (registration '%s/package' is %s: run 'dkm-hook fsck')\n",
-			       pv, dir, strchr(bad[i], '\t') + 1);
+			printf("%s/%s: damaged (registration '%s/package' is %s: run 'dkm-hook fsck')\n",
+			       b->name, b->version, b->dir, b->why);
 		}
 	}
 	if (o->json)
