@@ -267,21 +267,28 @@ setup() {
 	for m in nover emptyver; do
 		stage dkms_${m}_test-1.0
 		step 0 add "$P/dkms_${m}_test"
-		status_is <<< "dkms_${m}_test/1.0: added"
+		# the other package of the pair stays installed meanwhile: status of this one (-m)
+		status_is -m dkms_${m}_test <<< "dkms_${m}_test/1.0: added"
 		step 0 build -k "$KVER" -m dkms_${m}_test -v 1.0
 		step 0 install -k "$KVER" -m dkms_${m}_test -v 1.0
-		status_is <<< "dkms_${m}_test/1.0, $KVER, $ARCH: installed"
+		status_is -m dkms_${m}_test <<< "dkms_${m}_test/1.0, $KVER, $ARCH: installed"
 	done
 	[ "$(kos_plain "$O" | tr '\n' ' ')" = "updates/dkms/dkms_emptyver_test.ko updates/dkms/dkms_nover_test.ko " ]
 	for m in nover emptyver; do
 		step 0 uninstall -k "$KVER" -m dkms_${m}_test -v 1.0
-		status_is <<< "dkms_${m}_test/1.0, $KVER, $ARCH: built"
+		status_is -m dkms_${m}_test <<< "dkms_${m}_test/1.0, $KVER, $ARCH: built"
 		step 0 unbuild -k "$KVER" -m dkms_${m}_test -v 1.0
 		step 0 remove -k "$KVER" -m dkms_${m}_test -v 1.0
-		status_is < /dev/null
+		status_is -m dkms_${m}_test < /dev/null
 	done
+	status_is < /dev/null
 
-	# nover update: three versions of a module without MODULE_VERSION
+	# nover update: three versions of a module without MODULE_VERSION. Debian's 3.0.10 calls the
+	# newer one "installed (WARNING! Diff between built and installed module!)": it compares
+	# versions that are not there; upstream fixed that in 36d755f ("Fix installation when
+	# modules has same versions but different srcverions") and run_test.sh expects the plain
+	# "installed" since f2ee166, as ours says. Debian's suffix is dropped for the comparison
+	THEIRS_STATUS_SED='s/ (WARNING! Diff between built and installed module!)$//'
 	stage dkms_nover_update_test-1.0
 	step 0 add "$P/dkms_nover_update_test/1.0"
 	step 0 install -k "$KVER" -m dkms_nover_update_test -v 1.0

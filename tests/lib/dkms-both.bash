@@ -104,9 +104,11 @@ both() {
 }
 
 # `dkms status ARGS` of both, line by line
+# THEIRS_STATUS_SED: a sed script for Debian's status lines, where a test names a fault of
+# DKMS 3.0.10 that upstream fixed (empty: none)
 same_status() {
 	local t o
-	t=$(theirs "$T" status "$@" 2>/dev/null)
+	t=$(theirs "$T" status "$@" 2>/dev/null | sed -e "${THEIRS_STATUS_SED:-}")
 	o=$(ours "$O" status "$@" 2>/dev/null)
 	if [ "$t" != "$o" ]; then
 		diff <(echo "$t") <(echo "$o") >&2 || true
