@@ -12,7 +12,8 @@ setup_file() {
 
 @test "every installed shell script is in the Makefile's list that shellcheck reads" {
 	D=$BATS_TEST_TMPDIR/dest
-	make -s -C "$TOP" B="$BATS_TEST_TMPDIR/b" DESTDIR="$D" install >/dev/null
+	# the build make check made (nothing to compile again), installed into a scratch dir
+	make -s -C "$TOP" DESTDIR="$D" install >/dev/null
 	listed=$(make -s -C "$TOP" list-installed-scripts)
 	# a script installed by the Debian packages beyond `make install`
 	for f in $(find "$D" -type f | sort); do
